@@ -1,0 +1,119 @@
+/**
+ * `slipway dev`: the embedded stack — Temporal dev server with its Web UI, the
+ * registry database, a worker and the HTTP API — until Ctrl-C.
+ */
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import type { Command } from 'commander';
+import { buildApi } from '../api/server';
+import { loadConfig } from '../config';
+import { REPO_ROOT, startStack } from '../devstack/stack';
+import { isPortFree } from '../devstack/processes';
+import { connectRegistryDb } from '../registry/db';
+import { createSlipwayWorker } from '../workers/worker';
+import { stackCheckWorkflow } from '../workflows';
+import { ExitCode } from './exit-codes';
+
+/** registerDevCommand adds `slipway dev` to the program. */
+export function registerDevCommand(program: Command): void {
+  program
+    .command('dev')
+    .description('start the embedded stack (Temporal + Web UI, registry DB, worker, API) and print its URLs')
+    .option('--temporal-port <port>', 'Temporal gRPC port', '7233')
+    .option('--ui-port <port>', 'Temporal Web UI port', '8233')
+    .option('--mongo-port <port>', 'registry database port (when Slipway starts one)', '27017')
+    .option('--api-port <port>', 'HTTP API port (default SLIPWAY_API_PORT or 8787)')
+    .option('--data-dir <dir>', 'where the servers keep their data', path.join(REPO_ROOT, '.slipway', 'data'))
+    .addHelpText('after', '\nExample:\n  $ npx slipway dev\n  $ npx slipway dev --temporal-port 7300 --ui-port 8300')
+    .action(async (opts: { temporalPort: string; uiPort: string; mongoPort: string; apiPort?: string; dataDir: string }) => {
+      await runDev(opts);
+    });
+}
+
+async function runDev(opts: { temporalPort: string; uiPort: string; mongoPort: string; apiPort?: string; dataDir: string }): Promise<void> {
+  const config = loadConfig();
+  const ports = {
+    temporal: parsePort('--temporal-port', opts.temporalPort),
+    ui: parsePort('--ui-port', opts.uiPort),
+    mongo: parsePort('--mongo-port', opts.mongoPort),
+    api: opts.apiPort === undefined ? config.apiPort : parsePort('--api-port', opts.apiPort),
+  };
+  const wanted: [string, number][] = [['--temporal-port', ports.temporal], ['--ui-port', ports.ui], ['--api-port', ports.api]];
+  if (!config.mongodbUriGiven) wanted.push(['--mongo-port', ports.mongo]);
+  for (const [flag, port] of wanted) {
+    if (!(await isPortFree(port))) {
+      process.stderr.write(`slipway dev: port ${port} (${flag}) is taken — is another stack running? Stop it or pass ${flag} <free port>.\n`);
+      process.exit(ExitCode.badInput);
+    }
+  }
+
+  const started = Date.now();
+  process.stdout.write('slipway dev: starting Temporal dev server and registry database…\n');
+  const stack = await startStack({
+    dataDir: path.resolve(opts.dataDir),
+    temporalPort: ports.temporal,
+    uiPort: ports.ui,
+    mongoPort: ports.mongo,
+    mongodbUri: config.mongodbUriGiven ? config.mongodbUri : undefined,
+  });
+  const registry = await connectRegistryDb(stack.mongodbUri);
+  const { worker, connection: workerConnection } = await createSlipwayWorker({
+    temporalAddress: stack.temporalAddress,
+    namespace: config.temporalNamespace,
+    taskQueue: config.taskQueue,
+    db: registry.db,
+  });
+  const workerRun = worker.run();
+  const api = buildApi({ db: registry.db });
+  await api.listen({ host: '127.0.0.1', port: ports.api });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\nslipway dev: ${signal} — stopping worker, API, Temporal and the registry database…\n`);
+    worker.shutdown();
+    await workerRun.catch(() => undefined);
+    await Promise.allSettled([api.close(), registry.close(), workerConnection.close()]);
+    await stack.stop();
+    process.stdout.write('slipway dev: stopped.\n');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  // Prove the round trip (workflow → activity → registry DB) before saying "ready".
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const client = new Client({ connection, namespace: config.temporalNamespace });
+  const check = await client.workflow.execute(stackCheckWorkflow, {
+    taskQueue: config.taskQueue,
+    workflowId: `stack-check-${randomUUID()}`,
+    args: [`dev-${Date.now()}`],
+  });
+  await connection.close();
+
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  process.stdout.write(
+    [
+      `slipway dev: ready in ${seconds}s (stack check ${check.readBack ? 'passed' : 'FAILED'})`,
+      `  Temporal gRPC    ${stack.temporalAddress}   (TEMPORAL_ADDRESS)`,
+      `  Temporal Web UI  ${stack.uiUrl}`,
+      `  Registry DB      ${stack.mongodbUri}   (${stack.registryBackend}; SLIPWAY_MONGODB_URI)`,
+      `  HTTP API         http://127.0.0.1:${ports.api}   (GET /healthz)`,
+      `  Worker           task queue "${config.taskQueue}"`,
+      `  Data             ${path.resolve(opts.dataDir)}`,
+      'Press Ctrl-C to stop everything.',
+      '',
+    ].join('\n'),
+  );
+}
+
+function parsePort(flag: string, value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    process.stderr.write(`slipway dev: ${flag} must be a port number 1-65535, got "${value}"\n`);
+    process.exit(ExitCode.badInput);
+  }
+  return port;
+}

@@ -1,0 +1,24 @@
+/**
+ * The `slipway` command line: for CI scripts and people.
+ */
+import { Command } from 'commander';
+import { registerDevCommand } from './dev';
+
+/** buildProgram assembles every verb; exported so tests can parse without a subprocess. */
+export function buildProgram(): Command {
+  const program = new Command('slipway')
+    .description('Release-promotion engine for AI models: registry, gates, approvals, rollback')
+    .showHelpAfterError('(run with --help for usage)');
+  registerDevCommand(program);
+  return program;
+}
+
+/** run parses argv and executes the verb; unexpected errors exit 1 with a one-line message. */
+export async function run(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    process.stderr.write(`slipway: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The test command: starts one Temporal dev server and one registry database
+ * on free loopback ports (never the user's dev stack), runs every test file
+ * with node's test runner against them, and stops both, whatever happens.
+ *
+ *   npm test                      # everything
+ *   npm test -- test/unit/x.test.ts   # chosen files
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT, startStack } from '../devstack/stack';
+
+function findTests(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.test.ts'))
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+}
+
+async function main(): Promise<number> {
+  const chosen = process.argv.slice(2);
+  const files = chosen.length > 0 ? chosen : findTests(path.join(REPO_ROOT, 'test'));
+  if (files.length === 0) {
+    process.stderr.write('no test files found under test/\n');
+    return 1;
+  }
+  const dataDir = path.join(REPO_ROOT, '.slipway', 'test-runs', String(process.pid));
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  const started = Date.now();
+  const stack = await startStack({ dataDir, database: 'slipway_test', startTimeoutSec: 120 });
+  process.stdout.write(
+    `test stack ready in ${((Date.now() - started) / 1000).toFixed(1)}s: Temporal ${stack.temporalAddress}, ` +
+      `Web UI ${stack.uiUrl}, registry ${stack.mongodbUri} (${stack.registryBackend})\n`,
+  );
+
+  let child: ReturnType<typeof spawn> | undefined;
+  const stopAll = async (code: number) => {
+    child?.kill('SIGTERM');
+    await stack.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(130));
+  process.on('SIGTERM', () => void stopAll(143));
+
+  const code = await new Promise<number>((resolve) => {
+    child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: stack.temporalAddress,
+        SLIPWAY_MONGODB_URI: stack.mongodbUri,
+        SLIPWAY_TEST_UI_URL: stack.uiUrl,
+        SLIPWAY_TEST_REGISTRY_BACKEND: stack.registryBackend,
+      },
+    });
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+  });
+  await stopAll(code);
+  return code;
+}
+
+main().catch(async (err: unknown) => {
+  process.stderr.write(`test run failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,83 @@
+/**
+ * What a test file needs from the stack test/run.ts started: addresses, a
+ * private database and task queue per test file, and a running worker.
+ */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { MongoClient, type Db } from 'mongodb';
+import type { Worker } from '@temporalio/worker';
+import { createSlipwayWorker } from '../../workers/worker';
+
+/** testEnv reads the addresses test/run.ts exported, failing clearly if run outside it. */
+export function testEnv(): { temporalAddress: string; mongodbUri: string; uiUrl: string } {
+  const { TEMPORAL_ADDRESS, SLIPWAY_MONGODB_URI, SLIPWAY_TEST_UI_URL } = process.env;
+  if (!TEMPORAL_ADDRESS || !SLIPWAY_MONGODB_URI || !SLIPWAY_TEST_UI_URL) {
+    throw new Error('integration tests need the stack from test/run.ts: run them with `npm test -- <file>`');
+  }
+  return { temporalAddress: TEMPORAL_ADDRESS, mongodbUri: SLIPWAY_MONGODB_URI, uiUrl: SLIPWAY_TEST_UI_URL };
+}
+
+/** uniqueName gives a short unique suffix so test files never share data. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
+}
+
+/** TestDb is a private database on the test registry server, dropped by close(). */
+export interface TestDb {
+  uri: string;
+  client: MongoClient;
+  db: Db;
+  close(): Promise<void>;
+}
+
+/** openTestDb creates a fresh database for one test file. */
+export async function openTestDb(): Promise<TestDb> {
+  const base = new URL(testEnv().mongodbUri);
+  base.pathname = `/${uniqueName('t')}`;
+  const uri = base.toString();
+  const client = await new MongoClient(uri).connect();
+  const db = client.db();
+  return {
+    uri,
+    client,
+    db,
+    close: async () => {
+      await db.dropDatabase().catch(() => undefined);
+      await client.close();
+    },
+  };
+}
+
+/** TestTemporal is a client and a running worker on a private task queue. */
+export interface TestTemporal {
+  client: Client;
+  taskQueue: string;
+  worker: Worker;
+  close(): Promise<void>;
+}
+
+/** startTestWorker runs the real Slipway worker against the test Temporal server. */
+export async function startTestWorker(db: Db): Promise<TestTemporal> {
+  const { temporalAddress } = testEnv();
+  const taskQueue = uniqueName('tq');
+  const { worker, connection: workerConnection } = await createSlipwayWorker({
+    temporalAddress,
+    namespace: 'default',
+    taskQueue,
+    db,
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address: temporalAddress });
+  const client = new Client({ connection, namespace: 'default' });
+  return {
+    client,
+    taskQueue,
+    worker,
+    close: async () => {
+      worker.shutdown();
+      await running;
+      await workerConnection.close();
+      await connection.close();
+    },
+  };
+}
