@@ -2,12 +2,32 @@
  * Activity factory: every side effect workflows need, with its dependencies
  * passed in so tests hand in real or fake parts without module mocking.
  */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
+import { RegistryError } from '../registry/errors';
+import { Registry } from '../registry/registry';
+import { ReleaseStore } from '../registry/releases';
+import { envLockWorkflow } from '../workflows/env-lock';
+import { acquireSignal, lockWorkflowId, type LockRequest } from '../workflows/env-lock.api';
+import type { GateResult, ReleaseState } from '../workflows/release.api';
+import { defaultGates, type GateRegistry } from './gates';
+import { registryHealthSource } from './health/registry-health';
+import type { HealthQuery, HealthSource, HealthVerdict } from './health/types';
+import { registryTarget } from './targets/registry-target';
+import type { DeployRequest, DeployTarget, UndoRequest } from './targets/types';
 
 /** ActivityDeps are the parts activities talk to. */
 export interface ActivityDeps {
   db: Db;
+  /** Temporal client for signalWithStart on lock workflows. */
+  temporal?: Client;
+  taskQueue?: string;
   clock?: () => Date;
+  gates?: GateRegistry;
+  /** Extra or replacement deploy targets, by name (`registry` is always there). */
+  targets?: DeployTarget[];
+  healthSources?: HealthSource[];
 }
 
 /** StackCheckRecord is what the stack check writes and reads back. */
@@ -20,6 +40,20 @@ export interface StackCheckRecord {
 /** createActivities builds the activities object registered on the worker. */
 export function createActivities(deps: ActivityDeps) {
   const clock = deps.clock ?? (() => new Date());
+  const registry = new Registry(deps.db, clock);
+  const releases = new ReleaseStore(deps.db, clock);
+  const gates = deps.gates ?? defaultGates();
+  const targets = new Map<string, DeployTarget>([['registry', registryTarget(registry)]]);
+  for (const t of deps.targets ?? []) targets.set(t.name, t);
+  const healthSources = new Map<string, HealthSource>([['registry', registryHealthSource(releases)]]);
+  for (const h of deps.healthSources ?? []) healthSources.set(h.name, h);
+
+  const target = (name: string): DeployTarget => {
+    const t = targets.get(name);
+    if (!t) throw ApplicationFailure.nonRetryable(`unknown deploy target "${name}"; known: ${[...targets.keys()].join(', ')}`, 'UnknownTarget');
+    return t;
+  };
+
   return {
     /** writeAndReadStackCheck upserts a document keyed by checkId and reads it back. */
     async writeAndReadStackCheck(checkId: string): Promise<StackCheckRecord> {
@@ -29,8 +63,83 @@ export function createActivities(deps: ActivityDeps) {
       const doc = await checks.findOne({ _id: checkId });
       return { checkId, writtenAt: doc?.writtenAt.toISOString() ?? '', readBack: doc !== null };
     },
+
+    /** requestEnvLock enqueues a lock request, starting the lock workflow if needed. */
+    async requestEnvLock(req: LockRequest & { model: string; env: string }): Promise<void> {
+      if (!deps.temporal || !deps.taskQueue) throw ApplicationFailure.nonRetryable('worker has no Temporal client for locks', 'Misconfigured');
+      const { model, env, ...request } = req;
+      await deps.temporal.workflow.signalWithStart(envLockWorkflow, {
+        workflowId: lockWorkflowId(model, env),
+        taskQueue: deps.taskQueue,
+        args: [{ model, env }],
+        signal: acquireSignal,
+        signalArgs: [request],
+      });
+    },
+
+    /** runGate runs one gate; a gate that throws becomes a failed verdict naming the error. */
+    async runGate(req: { releaseId: string; env: string; model: string; version: string; gate: { type: string } & Record<string, unknown> }): Promise<GateResult> {
+      const gate = gates.get(req.gate.type);
+      const name = typeof req.gate.name === 'string' ? req.gate.name : req.gate.type;
+      if (!gate) return { type: req.gate.type, name, passed: false, checks: [], error: `unknown gate type "${req.gate.type}"; known: ${[...gates.keys()].join(', ')}` };
+      const config = gate.configSchema.safeParse(req.gate);
+      if (!config.success) return { type: gate.type, name, passed: false, checks: [], error: `bad gate config: ${config.error.message}` };
+      const candidate = await wrap(() => registry.getVersion(req.model, req.version));
+      const live = await registry.getLive(req.model, req.env);
+      const liveVersion = live?.version ? await registry.versions.findOne({ model: req.model, version: live.version }) : null;
+      return gate.run({ releaseId: req.releaseId, env: req.env, candidate, live: liveVersion, registry }, config.data);
+    },
+
+    /** deploy serves the version through a target; idempotent by opKey. */
+    async deploy(req: DeployRequest & { target: string }): Promise<{ previousVersion: string | null }> {
+      const { target: name, ...rest } = req;
+      Context.current().heartbeat();
+      return wrap(() => target(name).deploy(rest));
+    },
+
+    /** undoDeploy restores the last known good version in the environment of a failed deploy. */
+    async undoDeploy(req: UndoRequest & { target: string }): Promise<{ restoredTo: string | null; skipped?: string }> {
+      const { target: name, ...rest } = req;
+      return wrap(() => target(name).undo(rest));
+    },
+
+    /** checkHealth asks a health source how the deployed version is doing. */
+    async checkHealth(req: HealthQuery & { source: string }): Promise<HealthVerdict> {
+      const source = healthSources.get(req.source);
+      if (!source) throw ApplicationFailure.nonRetryable(`unknown health source "${req.source}"`, 'UnknownHealthSource');
+      return source.check(req);
+    },
+
+    /** recordRelease stores the release snapshot in the registry; never moves it backwards. */
+    async recordRelease(state: ReleaseState, revision: number): Promise<void> {
+      await releases.record(state, revision);
+    },
+
+    /** lastKnownGood finds the version a rollback should restore. */
+    async findRollbackTarget(req: { model: string; env: string; toVersion?: string }): Promise<{ from: string | null; to: string | null }> {
+      const live = await wrap(() => registry.getLive(req.model, req.env));
+      if (req.toVersion) {
+        await wrap(() => registry.getVersion(req.model, req.toVersion!));
+        return { from: live?.version ?? null, to: req.toVersion };
+      }
+      const good = await registry.lastKnownGood(req.model, req.env, { excludingVersion: live?.version ?? undefined });
+      return { from: live?.version ?? null, to: good?.version ?? null };
+    },
   };
 }
 
 /** SlipwayActivities is the activity interface workflows proxy. */
 export type SlipwayActivities = ReturnType<typeof createActivities>;
+
+// Registry errors that retrying cannot fix become non-retryable typed failures.
+async function wrap<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof RegistryError && err.code !== 'concurrent_update') {
+      const type = { invalid_input: 'InvalidInput', conflict: 'VersionConflict', not_found: 'ModelVersionNotFound', protected_alias: 'ProtectedAlias' }[err.code];
+      throw ApplicationFailure.nonRetryable(err.message, type);
+    }
+    throw err;
+  }
+}

@@ -58,7 +58,7 @@ async function runDev(opts: { temporalPort: string; uiPort: string; mongoPort: s
     mongodbUri: config.mongodbUriGiven ? config.mongodbUri : undefined,
   });
   const registry = await connectRegistryDb(stack.mongodbUri);
-  const { worker, connection: workerConnection } = await createSlipwayWorker({
+  const { worker, close: closeWorker } = await createSlipwayWorker({
     temporalAddress: stack.temporalAddress,
     namespace: config.temporalNamespace,
     taskQueue: config.taskQueue,
@@ -75,7 +75,8 @@ async function runDev(opts: { temporalPort: string; uiPort: string; mongoPort: s
     process.stdout.write(`\nslipway dev: ${signal} — stopping worker, API, Temporal and the registry database…\n`);
     worker.shutdown();
     await workerRun.catch(() => undefined);
-    await Promise.allSettled([api.close(), registry.close(), workerConnection.close()]);
+    await Promise.allSettled([api.close(), closeWorker()]);
+    await registry.close();
     await stack.stop();
     process.stdout.write('slipway dev: stopped.\n');
     process.exit(0);

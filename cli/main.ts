@@ -2,14 +2,23 @@
  * The `slipway` command line: for CI scripts and people.
  */
 import { Command } from 'commander';
+import { registerModelCommands } from './commands/model';
+import { registerReleaseCommands } from './commands/release';
 import { registerDevCommand } from './dev';
 
 /** buildProgram assembles every verb; exported so tests can parse without a subprocess. */
 export function buildProgram(): Command {
   const program = new Command('slipway')
     .description('Release-promotion engine for AI models: registry, gates, approvals, rollback')
-    .showHelpAfterError('(run with --help for usage)');
+    .option('--json', 'print one JSON document on stdout (errors too), for scripts and CI')
+    .showHelpAfterError('(run with --help for usage)')
+    // Usage errors exit 2 (bad input), per the CLI contract, not commander's default 1.
+    .exitOverride((err) => {
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    });
   registerDevCommand(program);
+  registerModelCommands(program);
+  registerReleaseCommands(program);
   return program;
 }
 

@@ -1,34 +1,56 @@
 /**
  * Worker wiring: one task queue serving every Slipway workflow and activity.
  */
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Db } from 'mongodb';
-import { createActivities } from '../activities';
+import { createActivities, type ActivityDeps } from '../activities';
+import { Registry } from '../registry/registry';
+import { ReleaseStore } from '../registry/releases';
 import { installRuntime } from './runtime';
 
-/** WorkerOptions say where the worker connects and what it hands activities. */
+/** SlipwayWorkerOptions say where the worker connects and what it hands activities. */
 export interface SlipwayWorkerOptions {
   temporalAddress: string;
   namespace: string;
   taskQueue: string;
   db: Db;
+  /** Extra deploy targets, health sources or gates (tests pass fakes or slow ones here). */
+  extensions?: Pick<ActivityDeps, 'targets' | 'healthSources' | 'gates'>;
+  /** Pre-built workflow bundle, so several workers in one process bundle once. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Worker tuning (cache size, concurrency) for benchmarks. */
+  tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentActivityTaskExecutions'>;
 }
 
-/** createSlipwayWorker connects to Temporal and builds (but does not run) the worker. */
-export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+/** RunningParts are what the caller closes after the worker stops. */
+export interface SlipwayWorker {
+  worker: Worker;
+  close(): Promise<void>;
+}
+
+/** createSlipwayWorker connects to Temporal, ensures registry indexes, and builds (but does not run) the worker. */
+export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promise<SlipwayWorker> {
   installRuntime();
+  await Promise.all([new Registry(options.db).ensureIndexes(), new ReleaseStore(options.db).ensureIndexes()]);
   const connection = await NativeConnection.connect({ address: options.temporalAddress });
+  const clientConnection = await Connection.connect({ address: options.temporalAddress });
+  const close = async () => {
+    await Promise.allSettled([connection.close(), clientConnection.close()]);
+  };
   try {
+    const temporal = new Client({ connection: clientConnection, namespace: options.namespace });
     const worker = await Worker.create({
       connection,
       namespace: options.namespace,
       taskQueue: options.taskQueue,
-      workflowsPath: require.resolve('../workflows'),
-      activities: createActivities({ db: options.db }),
+      ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+      activities: createActivities({ db: options.db, temporal, taskQueue: options.taskQueue, ...options.extensions }),
+      ...options.tuning,
     });
-    return { worker, connection };
+    return { worker, close };
   } catch (err) {
-    await connection.close();
+    await close();
     throw err;
   }
 }

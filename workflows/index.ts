@@ -1,2 +1,5 @@
 /** Every workflow the Slipway worker registers (this file is the worker's workflowsPath). */
 export { stackCheckWorkflow } from './stack-check';
+export { envLockWorkflow } from './env-lock';
+export { releaseWorkflow } from './release';
+export { rollbackWorkflow } from './rollback';

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { MongoClient, type Db } from 'mongodb';
 import type { Worker } from '@temporalio/worker';
-import { createSlipwayWorker } from '../../workers/worker';
+import { createSlipwayWorker, type SlipwayWorkerOptions } from '../../workers/worker';
 
 /** testEnv reads the addresses test/run.ts exported, failing clearly if run outside it. */
 export function testEnv(): { temporalAddress: string; mongodbUri: string; uiUrl: string } {
@@ -57,14 +57,15 @@ export interface TestTemporal {
 }
 
 /** startTestWorker runs the real Slipway worker against the test Temporal server. */
-export async function startTestWorker(db: Db): Promise<TestTemporal> {
+export async function startTestWorker(db: Db, extensions?: SlipwayWorkerOptions['extensions']): Promise<TestTemporal> {
   const { temporalAddress } = testEnv();
   const taskQueue = uniqueName('tq');
-  const { worker, connection: workerConnection } = await createSlipwayWorker({
+  const { worker, close: closeWorker } = await createSlipwayWorker({
     temporalAddress,
     namespace: 'default',
     taskQueue,
     db,
+    extensions,
   });
   const running = worker.run();
   const connection = await Connection.connect({ address: temporalAddress });
@@ -76,7 +77,7 @@ export async function startTestWorker(db: Db): Promise<TestTemporal> {
     close: async () => {
       worker.shutdown();
       await running;
-      await workerConnection.close();
+      await closeWorker();
       await connection.close();
     },
   };

@@ -1,0 +1,11 @@
+/** Gates registered by type; the release runs whichever its pipeline names. */
+import { metricsGate } from './metrics';
+import type { Gate } from './types';
+
+/** GateRegistry maps a gate type to its implementation. */
+export type GateRegistry = Map<string, Gate>;
+
+/** defaultGates are the gates every worker registers. */
+export function defaultGates(): GateRegistry {
+  return new Map<string, Gate>([[metricsGate.type, metricsGate as Gate]]);
+}

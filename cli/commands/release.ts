@@ -1,0 +1,193 @@
+/**
+ * `slipway release start|status|list`, `approve`, `reject`, `rollback`.
+ */
+import type { Command } from 'commander';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseDuration } from '../../domain/duration';
+import { exitCodeForStatus, isReleaseStatus, isTerminal } from '../../domain/outcome';
+import type { ReleaseService } from '../../client/releases';
+import type { ReleaseState } from '../../workflows/release.api';
+import { CliError, type CliContext } from '../context';
+import { ExitCode } from '../exit-codes';
+import { verb } from '../verb';
+
+/** registerReleaseCommands adds the release, approval and rollback verbs. */
+export function registerReleaseCommands(program: Command): void {
+  const release = program.command('release').description('start, follow and list releases');
+
+  release
+    .command('start <model> <version>')
+    .description('start promoting a registered version through a pipeline (a running release of it is returned as is)')
+    .option('--pipeline <name>', 'pipeline name (from SLIPWAY_PIPELINES, or the built-in "default")')
+    .option('--as <user>', 'the requester, who may not approve their own release (default SLIPWAY_USER or the OS user)')
+    .option('--wait', 'follow the release to its end; exit 0 if it succeeded, 1 if not')
+    .option('--timeout <duration>', 'with --wait: give up after this long (exit 4), e.g. 30m', '24h')
+    .addHelpText('after', '\nExamples:\n  $ slipway release start fraud 1.4.0 --wait\n  $ slipway release start fraud 1.4.0 --pipeline fast --as ci-bot --json')
+    .action(
+      verb(async (ctx, model: string, version: string, opts: { pipeline?: string; as?: string; wait?: boolean; timeout: string }) => {
+        const timeoutMs = parseTimeout(opts.timeout);
+        const service = await ctx.releases();
+        const started = await service.start({ model, version, pipeline: opts.pipeline, requestedBy: opts.as ?? ctx.config.user });
+        if (!opts.wait) {
+          ctx.print(started, () => `${started.alreadyRunning ? 'already running' : 'started'}: ${started.releaseId} (pipeline ${started.pipeline})\nfollow it: slipway release status ${started.releaseId} --watch`);
+          return;
+        }
+        if (!ctx.json) process.stdout.write(`started ${started.releaseId} (pipeline ${started.pipeline})\n`);
+        const final = await follow(ctx, service, started.releaseId, timeoutMs);
+        if (ctx.json) ctx.print({ ...started, status: final.status, stages: final.stages, outcome: final.outcome, state: final }, () => '');
+        return exitCodeForStatus(final.status);
+      }),
+    );
+
+  release
+    .command('status <release-id>')
+    .description('where a release stands: stages, gates, approvals, outcome')
+    .option('--watch', 'follow it until it ends')
+    .option('--timeout <duration>', 'with --watch: give up after this long (exit 4)', '24h')
+    .action(
+      verb(async (ctx, releaseId: string, opts: { watch?: boolean; timeout: string }) => {
+        const timeoutMs = parseTimeout(opts.timeout);
+        const service = await ctx.releases();
+        if (opts.watch) {
+          const final = await follow(ctx, service, releaseId, timeoutMs);
+          if (ctx.json) ctx.print(final, () => '');
+          return exitCodeForStatus(final.status);
+        }
+        const state = await service.status(releaseId);
+        ctx.print(state, () => describe(state));
+      }),
+    );
+
+  release
+    .command('list')
+    .description('recorded releases, newest first')
+    .option('--model <model>', 'only this model')
+    .option('--status <status>', 'only this status (e.g. awaiting_approval)')
+    .option('--limit <n>', 'how many', '20')
+    .action(
+      verb(async (ctx, opts: { model?: string; status?: string; limit: string }) => {
+        if (opts.status !== undefined && !isReleaseStatus(opts.status)) throw new CliError(ExitCode.badInput, `--status "${opts.status}" is not a release status (e.g. running, awaiting_approval, succeeded, rolled_back)`);
+        const limit = Number(opts.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new CliError(ExitCode.badInput, '--limit must be a whole number from 1 to 500');
+        const service = await ctx.releases();
+        const releases = await service.list({ model: opts.model, status: opts.status, limit });
+        ctx.print({ releases: releases.map(({ _id, ...r }) => ({ releaseId: _id, ...r })) }, () =>
+          releases.length === 0 ? '(no releases)' : releases.map((r) => `${r._id.padEnd(36)} ${r.status.padEnd(18)} ${r.currentStage ?? '-'}  ${r.summary}`).join('\n'),
+        );
+      }),
+    );
+
+  program
+    .command('approve <release-id>')
+    .description('approve a stage of a release (sent as a validated Update; answers with the quorum)')
+    .requiredOption('--stage <env>', 'the stage (environment) to approve')
+    .option('--as <user>', 'the approver (default SLIPWAY_USER or the OS user)')
+    .option('--comment <text>', 'why')
+    .addHelpText('after', '\nExample:\n  $ slipway approve release-fraud-1.4.0 --stage prod --as alice --comment "eval looks good"')
+    .action(
+      verb(async (ctx, releaseId: string, opts: { stage: string; as?: string; comment?: string }) => {
+        const service = await ctx.releases();
+        const result = await service.approve({ releaseId, stage: opts.stage, approver: opts.as ?? ctx.config.user, comment: opts.comment, channel: 'cli' });
+        ctx.print(result, () =>
+          result.outcome === 'counted'
+            ? `approval counted: ${result.quorum?.approvedBy.length} of ${result.quorum?.required} for ${result.stage}${result.quorum?.met ? ' — quorum met' : ''}`
+            : `approval ${result.outcome}: ${result.reason}`,
+        );
+        return result.outcome === 'refused' ? ExitCode.badInput : ExitCode.ok;
+      }),
+    );
+
+  program
+    .command('reject <release-id>')
+    .description('reject a stage of a release; the release ends rejected and undoes its deploys')
+    .requiredOption('--stage <env>', 'the stage (environment) to reject')
+    .requiredOption('--reason <text>', 'why (recorded in the release and the audit log)')
+    .option('--as <user>', 'the approver rejecting it (default SLIPWAY_USER or the OS user)')
+    .action(
+      verb(async (ctx, releaseId: string, opts: { stage: string; as?: string; reason: string }) => {
+        const service = await ctx.releases();
+        await service.reject({ releaseId, stage: opts.stage, approver: opts.as ?? ctx.config.user, reason: opts.reason });
+        ctx.print({ releaseId, stage: opts.stage, rejectedBy: opts.as ?? ctx.config.user, sent: true }, () => `rejection sent for ${releaseId} at ${opts.stage}; follow it with slipway release status ${releaseId}`);
+      }),
+    );
+
+  program
+    .command('rollback <model>')
+    .description('restore the last known good version (or --to) in one environment, through the same lock and target')
+    .requiredOption('--env <env>', 'the environment to roll back')
+    .option('--to <version>', 'the version to restore (default: last known good)')
+    .option('--as <user>', 'who asks (default SLIPWAY_USER or the OS user)')
+    .option('--reason <text>', 'why')
+    .option('--wait', 'wait for the rollback to finish')
+    .action(
+      verb(async (ctx, model: string, opts: { env: string; to?: string; as?: string; reason?: string; wait?: boolean }) => {
+        const service = await ctx.releases();
+        const { workflowId, result } = await service.rollback({ model, env: opts.env, toVersion: opts.to, requestedBy: opts.as ?? ctx.config.user, reason: opts.reason });
+        if (!opts.wait) {
+          result.catch(() => undefined);
+          ctx.print({ workflowId }, () => `rollback started: ${workflowId}`);
+          return;
+        }
+        try {
+          const done = await result;
+          ctx.print({ workflowId, ...done }, () => (done.status === 'noop' ? `${model}@${opts.env} already runs ${done.to}; nothing to do` : `${model}@${opts.env}: ${done.from ?? '(nothing)'} → ${done.to}`));
+        } catch (err) {
+          const cause = (err as { cause?: { message?: string } }).cause?.message;
+          throw new CliError(ExitCode.releaseFailed, `rollback failed: ${cause ?? (err as Error).message}`);
+        }
+      }),
+    );
+}
+
+function parseTimeout(text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new CliError(ExitCode.badInput, `--timeout: ${(err as Error).message}`);
+  }
+}
+
+/** follow polls the status until the release ends, drawing progress for people and plain lines for CI. */
+async function follow(ctx: CliContext, service: ReleaseService, releaseId: string, timeoutMs: number): Promise<ReleaseState> {
+  const deadline = Date.now() + timeoutMs;
+  const tty = process.stdout.isTTY && !ctx.json;
+  let last = '';
+  for (;;) {
+    const state = await service.status(releaseId);
+    const line = progressLine(state);
+    if (!ctx.json && line !== last) {
+      if (tty) process.stdout.write(`\r\x1b[2K${line}`);
+      else process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+      last = line;
+    }
+    if (isTerminal(state.status)) {
+      if (tty) process.stdout.write('\n');
+      if (!ctx.json) process.stdout.write(`${describe(state)}\n`);
+      return state;
+    }
+    if (Date.now() > deadline) throw new CliError(ExitCode.timedOut, `timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${releaseId} (still ${state.status}: ${state.summary})`);
+    await sleep(500);
+  }
+}
+
+function progressLine(state: ReleaseState): string {
+  const marks: Record<string, string> = { succeeded: '✔', failed: '✖', rolled_back: '↺', skipped: '-', pending: '·' };
+  const stages = state.stages.map((s) => `${marks[s.status] ?? '▶'} ${s.env}${s.status in marks ? '' : ` (${s.status})`}`).join('  ');
+  return `[${state.status}] ${stages} — ${state.summary}`;
+}
+
+function describe(state: ReleaseState): string {
+  const lines = [
+    `${state.releaseId}: ${state.status}`,
+    `  ${state.summary}`,
+    `  model ${state.model}@${state.version}, pipeline ${state.pipeline} (${state.pipelineHash.slice(0, 12)}), requested by ${state.requestedBy}`,
+  ];
+  for (const s of state.stages) {
+    lines.push(`  ${s.env.padEnd(10)} ${s.status}${s.error ? ` — ${s.error}` : ''}`);
+    for (const g of s.gates) lines.push(`      gate ${g.name}: ${g.passed ? 'passed' : 'FAILED'}${g.error ? ` (${g.error})` : ''}`);
+    if (s.quorum) lines.push(`      approvals ${s.quorum.approvedBy.length}/${s.quorum.required}${s.quorum.approvedBy.length ? ` by ${s.quorum.approvedBy.join(', ')}` : ''}`);
+  }
+  for (const c of state.compensations) lines.push(`  undo ${c.env}: ${c.status}${c.restoredTo ? ` → ${c.restoredTo}` : ''}${c.error ? ` (${c.error})` : ''}`);
+  for (const m of state.ignoredMessages) lines.push(`  ignored ${m.kind} via ${m.channel}: ${m.reason}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,107 @@
+/**
+ * What every CLI verb shares: connections opened lazily from the config,
+ * one output convention (`--json` = one JSON document on stdout), and the
+ * mapping from failures to the public exit codes.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { CommanderError } from 'commander';
+import { MongoServerSelectionError, MongoNetworkError } from 'mongodb';
+import { loadConfig, type SlipwayConfig } from '../config';
+import { PipelineError } from '../domain/pipeline';
+import { InvalidInputError, NotFoundError, RegistryError } from '../registry/errors';
+import { connectRegistryDb, type RegistryDb } from '../registry/db';
+import { Registry } from '../registry/registry';
+import { ReleaseService } from '../client/releases';
+import { ExitCode } from './exit-codes';
+
+/** CliError carries an exit code and a message meant for people. */
+export class CliError extends Error {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** CliContext opens what a verb needs, once, and closes it at the end. */
+export class CliContext {
+  readonly config: SlipwayConfig = loadConfig();
+  private db: RegistryDb | undefined;
+  private connection: Connection | undefined;
+
+  constructor(readonly json: boolean) {}
+
+  /** registry connects to the registry database. */
+  async registry(): Promise<Registry> {
+    return new Registry((await this.registryDb()).db);
+  }
+
+  /** releases connects to Temporal and the registry for release verbs. */
+  async releases(): Promise<ReleaseService> {
+    const db = await this.registryDb();
+    if (!this.connection) {
+      try {
+        this.connection = await Connection.connect({ address: this.config.temporalAddress, connectTimeout: 5_000 });
+      } catch (err) {
+        throw new CliError(ExitCode.unreachable, `cannot reach Temporal at ${this.config.temporalAddress} (TEMPORAL_ADDRESS): ${(err as Error).message}. Is \`slipway dev\` running?`);
+      }
+    }
+    const temporal = new Client({ connection: this.connection, namespace: this.config.temporalNamespace });
+    return new ReleaseService({ temporal, db: db.db, taskQueue: this.config.taskQueue, pipelinesDir: this.config.pipelinesDir });
+  }
+
+  private async registryDb(): Promise<RegistryDb> {
+    if (!this.db) {
+      try {
+        this.db = await connectRegistryDb(this.config.mongodbUri);
+      } catch (err) {
+        throw new CliError(ExitCode.unreachable, `cannot reach the registry database at ${redact(this.config.mongodbUri)} (SLIPWAY_MONGODB_URI): ${(err as Error).message}. Is \`slipway dev\` running?`);
+      }
+    }
+    return this.db;
+  }
+
+  /** print writes the result: JSON on stdout with --json, else the human text. */
+  print(value: unknown, human: () => string): void {
+    if (this.json) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    else process.stdout.write(`${human()}\n`);
+  }
+
+  /** close releases connections so the process can exit. */
+  async close(): Promise<void> {
+    await Promise.allSettled([this.db?.close(), this.connection?.close()]);
+  }
+}
+
+/** exitCodeFor maps any failure to the public exit codes. */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof CliError) return err.exitCode;
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : ExitCode.badInput;
+  if (err instanceof NotFoundError) return ExitCode.notFound;
+  if (err instanceof InvalidInputError || err instanceof PipelineError || err instanceof RegistryError) return ExitCode.badInput;
+  if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError) return ExitCode.unreachable;
+  const name = (err as { name?: string })?.name;
+  if (name === 'TransportError' || name === 'ServiceError' && /UNAVAILABLE|connect/i.test(String((err as Error).message))) return ExitCode.unreachable;
+  return ExitCode.releaseFailed;
+}
+
+/** errorBody is the JSON shape of a failure under --json. */
+export function errorBody(err: unknown): { error: { code: number; type: string; message: string; problems?: unknown } } {
+  const message = err instanceof Error ? err.message : String(err);
+  const problems = err instanceof InvalidInputError ? err.problems : err instanceof PipelineError ? err.issues : undefined;
+  return {
+    error: {
+      code: exitCodeFor(err),
+      type: err instanceof Error ? err.constructor.name : 'Error',
+      message,
+      ...(problems ? { problems } : {}),
+    },
+  };
+}
+
+/** redact hides a password in a connection string before printing it. */
+export function redact(uri: string): string {
+  return uri.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}

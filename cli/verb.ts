@@ -1,0 +1,28 @@
+/**
+ * verb wraps a command's action: one CliContext, errors mapped to exit codes,
+ * `--json` errors as one JSON document on stdout, connections closed.
+ */
+import type { Command } from 'commander';
+import { CliContext, errorBody, exitCodeFor } from './context';
+
+/** verb turns an async body into a commander action with Slipway's error and exit-code handling. */
+export function verb<A extends unknown[]>(
+  body: (ctx: CliContext, ...args: A) => Promise<number | void>,
+): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    const json = Boolean(command.optsWithGlobals().json);
+    const ctx = new CliContext(json);
+    try {
+      const code = await body(ctx, ...(args.slice(0, -1) as A));
+      process.exitCode = code ?? 0;
+    } catch (err) {
+      const code = exitCodeFor(err);
+      if (json) process.stdout.write(`${JSON.stringify(errorBody(err), null, 2)}\n`);
+      process.stderr.write(`slipway: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = code;
+    } finally {
+      await ctx.close();
+    }
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * Releases as the registry remembers them (a snapshot of the workflow's
+ * state, written at each transition), and the health reports that serving
+ * platforms post and bakes read.
+ */
+import type { Collection, Db } from 'mongodb';
+import type { ReleaseState } from '../workflows/release.api';
+import { isDuplicateKey } from './errors';
+
+/** ReleaseRecord is a stored release snapshot; `revision` only grows. */
+export interface ReleaseRecord extends Omit<ReleaseState, 'releaseId'> {
+  _id: string;
+  revision: number;
+  recordedAt: Date;
+}
+
+/** HealthReport is one observation of a deployed version's health. */
+export interface HealthReport {
+  model: string;
+  env: string;
+  version: string;
+  healthy: boolean;
+  errorRate?: number;
+  latencyP99Ms?: number;
+  source: string;
+  at: Date;
+}
+
+/** ReleaseStore keeps release snapshots in the `releases` collection. */
+export class ReleaseStore {
+  readonly releases: Collection<ReleaseRecord>;
+  readonly health: Collection<HealthReport>;
+
+  constructor(db: Db, private readonly clock: () => Date = () => new Date()) {
+    this.releases = db.collection('releases');
+    this.health = db.collection('health_reports');
+  }
+
+  /** ensureIndexes creates the listing and health indexes (idempotent). */
+  async ensureIndexes(): Promise<void> {
+    await Promise.all([
+      this.releases.createIndex({ model: 1, startedAt: -1 }, { name: 'model_started' }),
+      this.releases.createIndex({ status: 1, startedAt: -1 }, { name: 'status_started' }),
+      this.health.createIndex({ model: 1, env: 1, version: 1, at: -1 }, { name: 'model_env_version_at' }),
+    ]);
+  }
+
+  /**
+   * record stores a snapshot unless a newer one (higher revision) is already
+   * there, so a retried or late activity never moves a release backwards.
+   */
+  async record(state: ReleaseState, revision: number): Promise<'stored' | 'stale'> {
+    const { releaseId, ...rest } = state;
+    try {
+      const res = await this.releases.updateOne(
+        { _id: releaseId, revision: { $lt: revision } },
+        { $set: { ...rest, revision, recordedAt: this.clock() } },
+        { upsert: true },
+      );
+      return res.matchedCount + res.upsertedCount > 0 ? 'stored' : 'stale';
+    } catch (err) {
+      // The filter missed because a newer revision exists, and the upsert hit its _id.
+      if (isDuplicateKey(err)) return 'stale';
+      throw err;
+    }
+  }
+
+  /** get returns a release snapshot by id. */
+  async get(releaseId: string): Promise<ReleaseRecord | null> {
+    return this.releases.findOne({ _id: releaseId });
+  }
+
+  /** list returns releases newest first, optionally by model and status. */
+  async list(filter: { model?: string; status?: string; limit?: number; skip?: number } = {}): Promise<ReleaseRecord[]> {
+    const query: Record<string, string> = {};
+    if (filter.model !== undefined) query.model = filter.model;
+    if (filter.status !== undefined) query.status = filter.status;
+    return this.releases
+      .find(query, { sort: { startedAt: -1 }, limit: filter.limit ?? 50, skip: filter.skip ?? 0 })
+      .toArray();
+  }
+
+  /** reportHealth stores one health observation. */
+  async reportHealth(report: Omit<HealthReport, 'at'> & { at?: Date }): Promise<void> {
+    await this.health.insertOne({ ...report, at: report.at ?? this.clock() });
+  }
+
+  /** healthSince returns the observations of a deployed version since a moment, newest first. */
+  async healthSince(model: string, env: string, version: string, since: Date): Promise<HealthReport[]> {
+    return this.health.find({ model, env, version, at: { $gte: since } }, { sort: { at: -1 }, limit: 100 }).toArray();
+  }
+}

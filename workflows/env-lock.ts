@@ -1,0 +1,106 @@
+/**
+ * envLockWorkflow: one promotion at a time per (model, environment). A durable
+ * mutex: requests arrive by signalWithStart, grants go back by signal, and the
+ * state survives worker crashes because it is workflow state.
+ *
+ * In `supersede` mode a new request pushes out older requests still queued,
+ * and asks the current holder to stand down if it is only waiting (approval,
+ * freeze); a holder that is deploying or baking finishes first.
+ */
+import {
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  log,
+  setHandler,
+  workflowInfo,
+  allHandlersFinished,
+} from '@temporalio/workflow';
+import {
+  acquireSignal,
+  lockGrantedSignal,
+  lockStateQuery,
+  releaseSignal,
+  supersededSignal,
+  type LockRequest,
+  type LockState,
+} from './env-lock.api';
+
+/** LockInput carries state across continue-as-new. */
+export interface LockInput {
+  model: string;
+  env: string;
+  state?: LockState;
+}
+
+const IDLE_TIMEOUT = '1 hour';
+
+/** envLockWorkflow grants the (model, env) lock to one requester at a time. */
+export async function envLockWorkflow(input: LockInput): Promise<void> {
+  const state: LockState = input.state ?? { holder: null, queue: [], grants: 0 };
+  const lockId = workflowInfo().workflowId;
+  const notices: { to: string; by: string }[] = [];
+
+  setHandler(lockStateQuery, () => state);
+  setHandler(acquireSignal, (request: LockRequest) => {
+    if (!request || typeof request.holderId !== 'string' || request.holderId.length === 0) {
+      log.warn('ignoring malformed lock request', { request });
+      return;
+    }
+    if (state.holder === request.holderId || state.queue.some((q) => q.holderId === request.holderId)) return;
+    if (request.mode === 'supersede' && request.priority !== 'rollback') {
+      // Older normal requests still waiting in the queue give way to this one.
+      for (const waiting of state.queue.filter((q) => q.priority !== 'rollback')) notices.push({ to: waiting.holderId, by: request.holderId });
+      state.queue = state.queue.filter((q) => q.priority === 'rollback');
+      // The holder decides: it stands down only if it is waiting, not deploying.
+      if (state.holder) notices.push({ to: state.holder, by: request.holderId });
+    }
+    if (request.priority === 'rollback') {
+      const firstNormal = state.queue.findIndex((q) => q.priority !== 'rollback');
+      state.queue.splice(firstNormal === -1 ? state.queue.length : firstNormal, 0, request);
+    } else {
+      state.queue.push(request);
+    }
+  });
+  setHandler(releaseSignal, ({ holderId }) => {
+    if (state.holder === holderId) state.holder = null;
+    else state.queue = state.queue.filter((q) => q.holderId !== holderId);
+  });
+
+  for (;;) {
+    const woke = await condition(() => notices.length > 0 || (state.holder === null && state.queue.length > 0), IDLE_TIMEOUT);
+    while (notices.length > 0) {
+      const notice = notices.shift()!;
+      await signalQuietly(notice.to, async (h) => h.signal(supersededSignal, { env: input.env, by: notice.by }));
+    }
+    if (state.holder === null && state.queue.length > 0) {
+      const next = state.queue.shift()!;
+      state.holder = next.holderId;
+      state.grants += 1;
+      const delivered = await signalQuietly(next.holderId, async (h) => h.signal(lockGrantedSignal, { lockId, env: input.env }));
+      // A requester that is gone cannot release: free the lock for the next.
+      if (!delivered) state.holder = null;
+    }
+    if (!woke && state.holder === null && state.queue.length === 0 && notices.length === 0) {
+      await condition(allHandlersFinished);
+      return; // idle: a new request starts a fresh run via signalWithStart
+    }
+    if (workflowInfo().continueAsNewSuggested && notices.length === 0) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof envLockWorkflow>({ model: input.model, env: input.env, state });
+    }
+  }
+}
+
+async function signalQuietly(
+  workflowId: string,
+  send: (h: ReturnType<typeof getExternalWorkflowHandle>) => Promise<void>,
+): Promise<boolean> {
+  try {
+    await send(getExternalWorkflowHandle(workflowId));
+    return true;
+  } catch (err) {
+    log.warn('could not signal lock requester (it has ended)', { workflowId, error: String(err) });
+    return false;
+  }
+}

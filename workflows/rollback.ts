@@ -1,0 +1,44 @@
+/**
+ * rollbackWorkflow: restore (model, env) to its last known good version, or
+ * a named one, through the same environment lock and deploy target a release
+ * uses — so a rollback never races a promotion.
+ */
+import { CancellationScope, condition, getExternalWorkflowHandle, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { SlipwayActivities } from '../activities';
+import { lockGrantedSignal, lockWorkflowId, releaseSignal } from './env-lock.api';
+import type { RollbackInput, RollbackResult } from './release.api';
+
+const acts = proxyActivities<SlipwayActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 20, nonRetryableErrorTypes: ['ModelVersionNotFound', 'InvalidInput', 'UnknownTarget'] },
+});
+
+/** rollbackWorkflow moves the live pointer back and returns what was live before and after. */
+export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackResult> {
+  const lockId = lockWorkflowId(input.model, input.env);
+  let granted = false;
+  setHandler(lockGrantedSignal, ({ lockId: id }) => {
+    if (id === lockId) granted = true;
+  });
+  await acts.requestEnvLock({ model: input.model, env: input.env, holderId: workflowInfo().workflowId, mode: 'queue', priority: 'rollback' });
+  try {
+    await condition(() => granted);
+    const { from, to } = await acts.findRollbackTarget({ model: input.model, env: input.env, toVersion: input.toVersion });
+    if (to === null) throw new Error(`${input.model} has no earlier good version in ${input.env} to roll back to; name one with --to`);
+    if (from === to) return { model: input.model, env: input.env, from, to, status: 'noop' };
+    await acts.deploy({
+      opKey: `${input.rollbackId}:deploy`,
+      releaseId: input.rollbackId,
+      model: input.model,
+      env: input.env,
+      version: to,
+      by: input.requestedBy,
+      target: 'registry',
+    });
+    return { model: input.model, env: input.env, from, to, status: 'succeeded' };
+  } finally {
+    await CancellationScope.nonCancellable(async () => {
+      await getExternalWorkflowHandle(lockId).signal(releaseSignal, { holderId: workflowInfo().workflowId }).catch(() => undefined);
+    });
+  }
+}
