@@ -5,7 +5,7 @@
  * in one place.
  */
 import { createHash } from 'node:crypto';
-import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { PipelineError } from '../domain/pipeline';
 import { versionSchema, modelNameSchema, envNameSchema } from '../domain/model-version';
@@ -120,7 +120,13 @@ export class ReleaseService {
   /** result waits for the release to end and returns its final state. */
   async result(releaseId: string): Promise<ReleaseState> {
     checkReleaseId(releaseId);
-    return this.deps.temporal.workflow.getHandle(releaseId).result() as Promise<ReleaseState>;
+    try {
+      return (await this.deps.temporal.workflow.getHandle(releaseId).result()) as ReleaseState;
+    } catch (err) {
+      // A cancelled release ends Canceled in Temporal; its final state is in the registry.
+      if (err instanceof WorkflowFailedError) return this.status(releaseId);
+      throw err;
+    }
   }
 
   /** approve sends the validated approval Update; identity comes from the caller, never from a body. */
@@ -131,6 +137,11 @@ export class ReleaseService {
         args: [{ stage: req.stage, approver: req.approver, ...(req.comment ? { comment: req.comment } : {}), channel: req.channel }],
       });
     } catch (err) {
+      // The workflow's validator refused the message: bad input, named by the validator.
+      if (err instanceof WorkflowUpdateFailedError) {
+        const reason = err.cause?.message ?? err.message;
+        throw new InvalidInputError([{ field: /^(\w+)/.exec(reason)?.[1] ?? 'approval', reason }]);
+      }
       if (err instanceof WorkflowNotFoundError) throw new NotFoundError('release', req.releaseId, 'it may have ended; see `slipway release status`');
       throw err;
     }

@@ -8,6 +8,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   getExternalWorkflowHandle,
   isCancellation,
@@ -461,7 +462,9 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       await record();
     });
   }
-  await condition(allHandlersFinished);
+  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  // A cancelled release ends as Canceled in Temporal too, so the Web UI tells the truth; its state is in the registry.
+  if (finalStatus === 'cancelled') throw new CancelledFailure(finalReason);
   return state;
 }
 

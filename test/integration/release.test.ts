@@ -1,0 +1,277 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ReleaseService } from '../../client/releases';
+import { approveSignal, rejectSignal, type ReleaseState } from '../../workflows/release.api';
+import { registerModel, temporalCli, waitForState, writePipelines } from '../support/releases';
+import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
+
+const PIPELINES = {
+  three: `
+name: three
+stages:
+  - env: dev
+    gates:
+      - type: metrics
+        require: { accuracy: ">= 0.90", latency_p99_ms: "<= 250" }
+  - env: staging
+  - env: prod
+    approval: { required: 2, approvers: [alice, bob, carol], timeout: 1h }
+`,
+  bake: `
+name: bake
+stages:
+  - env: dev
+  - env: staging
+    bake: 4s
+    healthChecks: { interval: 1s, maxErrorRate: 0.1 }
+`,
+  expiring: `
+name: expiring
+stages:
+  - env: dev
+  - env: prod
+    approval: { required: 1, approvers: [alice, bob], timeout: 2s }
+`,
+  gated: `
+name: gated
+stages:
+  - env: dev
+  - env: prod
+    approval: { required: 1, approvers: [alice, bob], timeout: 1h }
+`,
+  halting: `
+name: halting
+onFailure: halt
+stages:
+  - env: dev
+  - env: staging
+    bake: 3s
+    healthChecks: { interval: 1s }
+`,
+  queued: `
+name: queued
+concurrency: queue
+stages:
+  - env: prod
+    approval: { required: 1, approvers: [alice], timeout: 1h }
+`,
+  superseding: `
+name: superseding
+stages:
+  - env: prod
+    approval: { required: 1, approvers: [alice], timeout: 1h }
+`,
+};
+
+const GOOD = { accuracy: 0.95, latency_p99_ms: 120 };
+
+describe('release workflow on the real Temporal dev server and registry', () => {
+  let t: TestDb;
+  let temporal: TestTemporal;
+  let service: ReleaseService;
+
+  before(async () => {
+    t = await openTestDb();
+    temporal = await startTestWorker(t.db);
+    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES) });
+  });
+  after(async () => {
+    await temporal?.close();
+    await t?.close();
+  });
+
+  const done = (s: ReleaseState) => s.endedAt !== null;
+
+  it('promotes dev → staging → prod once two of three approvers approve by Signal, as the Web UI sends it', async () => {
+    const model = await registerModel(service.registry, { '1.0.0': GOOD });
+    const started = await service.start({ model, version: '1.0.0', pipeline: 'three', requestedBy: 'dave' });
+    assert.equal(started.releaseId, `release-${model}-1.0.0`);
+    const waiting = await waitForState(service, started.releaseId, (s) => s.status === 'awaiting_approval');
+    assert.equal(waiting.currentStage, 'prod');
+    assert.match(waiting.summary, /0 of 2/);
+    assert.equal((await service.registry.getLive(model, 'staging'))?.version, '1.0.0');
+    assert.equal(await service.registry.getLive(model, 'prod'), null, 'prod must not deploy before approval');
+
+    // Exactly what the Web UI / operator sends: the temporal CLI with a JSON input.
+    await temporalCli(['workflow', 'signal', '--workflow-id', started.workflowId, '--name', 'approve', '--input', '{"stage":"prod","approver":"bob"}']);
+    const one = await waitForState(service, started.releaseId, (s) => (s.stages[2]?.quorum?.approvedBy.length ?? 0) === 1);
+    assert.equal(one.status, 'awaiting_approval');
+    await temporal.client.workflow.getHandle(started.workflowId).signal(approveSignal, { stage: 'prod', approver: 'carol', comment: 'lgtm' });
+
+    const final = await temporal.client.workflow.getHandle(started.workflowId).result() as ReleaseState;
+    assert.equal(final.status, 'succeeded');
+    assert.deepEqual(final.stages.map((s) => s.status), ['succeeded', 'succeeded', 'succeeded']);
+    assert.deepEqual(final.stages[2]?.quorum?.approvedBy, ['bob', 'carol']);
+    assert.equal(final.stages[0]?.gates[0]?.passed, true);
+    assert.equal((await service.registry.getLive(model, 'prod'))?.version, '1.0.0');
+    const record = await service.releases.get(started.releaseId);
+    assert.equal(record?.status, 'succeeded', 'the outcome is recorded in the registry');
+    assert.equal((await service.registry.audit.verify()).ok, true);
+  });
+
+  it('stops at a failing gate before deploying anything', async () => {
+    const model = await registerModel(service.registry, { '2.0.0': { accuracy: 0.5, latency_p99_ms: 120 } });
+    const { workflowId } = await service.start({ model, version: '2.0.0', pipeline: 'three', requestedBy: 'dave' });
+    const final = await temporal.client.workflow.getHandle(workflowId).result() as ReleaseState;
+    assert.equal(final.status, 'failed');
+    assert.match(final.outcome?.reason ?? '', /gate failed at dev.*accuracy/);
+    const gate = final.stages[0]?.gates[0];
+    assert.equal(gate?.passed, false);
+    assert.deepEqual(gate?.checks.map((c) => [c.metric, c.passed]), [['accuracy', false], ['latency_p99_ms', true]]);
+    assert.equal(await service.registry.deployments.countDocuments({ model }), 0, 'nothing may be deployed');
+  });
+
+  it('rolls back to the previous version when a health check fails during the bake', async () => {
+    const model = await registerModel(service.registry, { v1: GOOD, v2: GOOD });
+    const first = await service.start({ model, version: 'v1', pipeline: 'bake', requestedBy: 'ci' });
+    await service.releases.reportHealth({ model, env: 'staging', version: 'v1', healthy: true, errorRate: 0.01, source: 'test' });
+    assert.equal(((await temporal.client.workflow.getHandle(first.workflowId).result()) as ReleaseState).status, 'succeeded');
+
+    const second = await service.start({ model, version: 'v2', pipeline: 'bake', requestedBy: 'ci' });
+    await waitForState(service, second.releaseId, (s) => s.status === 'baking');
+    await service.releases.reportHealth({ model, env: 'staging', version: 'v2', healthy: true, errorRate: 0.4, source: 'test' });
+    const final = await temporal.client.workflow.getHandle(second.workflowId).result() as ReleaseState;
+    assert.equal(final.status, 'rolled_back');
+    assert.match(final.outcome?.reason ?? '', /bake health check failed in staging/);
+    assert.deepEqual(final.compensations.map((c) => [c.env, c.status, c.restoredTo]), [['dev', 'done', 'v1'], ['staging', 'done', 'v1']]);
+    // Undone newest first: staging (deployed last) before dev.
+    const undoStaging = await service.registry.findMove(`${second.releaseId}:staging:deploy:undo`);
+    const undoDev = await service.registry.findMove(`${second.releaseId}:dev:deploy:undo`);
+    assert.ok(undoStaging && undoDev && undoStaging.startedAt <= undoDev.startedAt);
+    assert.equal((await service.registry.getLive(model, 'staging'))?.version, 'v1');
+    assert.equal((await service.registry.getLive(model, 'dev'))?.version, 'v1');
+    const lkg = await service.registry.lastKnownGood(model, 'staging');
+    assert.equal(lkg?.version, 'v1', 'the failed deployment never counts as last known good');
+  });
+
+  it('keeps what is deployed when the pipeline says onFailure: halt', async () => {
+    const model = await registerModel(service.registry, { h1: GOOD });
+    const started = await service.start({ model, version: 'h1', pipeline: 'halting', requestedBy: 'ci' });
+    await waitForState(service, started.releaseId, (s) => s.status === 'baking');
+    await service.releases.reportHealth({ model, env: 'staging', version: 'h1', healthy: false, source: 'test' });
+    const final = await temporal.client.workflow.getHandle(started.workflowId).result() as ReleaseState;
+    assert.equal(final.status, 'failed');
+    assert.equal(final.compensations.every((c) => c.status === 'pending'), true);
+    assert.equal((await service.registry.getLive(model, 'staging'))?.version, 'h1');
+  });
+
+  it('ends rejected when an approver rejects, undoing the earlier deploys', async () => {
+    const model = await registerModel(service.registry, { r1: GOOD });
+    const started = await service.start({ model, version: 'r1', pipeline: 'gated', requestedBy: 'dave' });
+    await waitForState(service, started.releaseId, (s) => s.status === 'awaiting_approval');
+    await temporal.client.workflow.getHandle(started.workflowId).signal(rejectSignal, { stage: 'prod', approver: 'alice', comment: 'bias report missing' });
+    const final = await temporal.client.workflow.getHandle(started.workflowId).result() as ReleaseState;
+    assert.equal(final.status, 'rejected');
+    assert.match(final.outcome?.reason ?? '', /alice: bias report missing/);
+    assert.equal((await service.registry.getLive(model, 'prod')), null);
+    assert.equal((await service.registry.getLive(model, 'dev'))?.version ?? null, null, 'the first-ever dev deploy is undone');
+  });
+
+  it('ends approval_expired when the quorum is not met in time', async () => {
+    const model = await registerModel(service.registry, { e1: GOOD });
+    const started = await service.start({ model, version: 'e1', pipeline: 'expiring', requestedBy: 'dave' });
+    const final = await temporal.client.workflow.getHandle(started.workflowId).result() as ReleaseState;
+    assert.equal(final.status, 'approval_expired');
+    assert.match(final.outcome?.reason ?? '', /expired after 2s with 0 of 1/);
+  });
+
+  it('refuses self-approval, counts a duplicate approver once, and records a malformed signal without crashing', async () => {
+    const model = await registerModel(service.registry, { s1: GOOD });
+    const started = await service.start({ model, version: 's1', pipeline: 'three', requestedBy: 'alice' });
+    await waitForState(service, started.releaseId, (s) => s.status === 'awaiting_approval');
+    const handle = temporal.client.workflow.getHandle(started.workflowId);
+
+    const self = await service.approve({ releaseId: started.releaseId, stage: 'prod', approver: 'alice', channel: 'cli' });
+    assert.equal(self.outcome, 'refused');
+    assert.match(self.reason ?? '', /requested this release/);
+    const first = await service.approve({ releaseId: started.releaseId, stage: 'prod', approver: 'bob', channel: 'cli' });
+    assert.equal(first.outcome, 'counted');
+    const dup = await service.approve({ releaseId: started.releaseId, stage: 'prod', approver: 'bob', channel: 'api' });
+    assert.equal(dup.outcome, 'duplicate');
+    assert.deepEqual(dup.quorum?.approvedBy, ['bob']);
+
+    await handle.signal(approveSignal, { stage: 'prod', approver: { $gt: '' } });
+    await handle.signal(approveSignal, 'not even an object');
+    await handle.signal(approveSignal, { stage: 'prod', approver: 'mallory' });
+    await temporalCli(['workflow', 'signal', '--workflow-id', started.workflowId, '--name', 'approve', '--input', '[1,2,3]']);
+    await assert.rejects(service.approve({ releaseId: started.releaseId, stage: 'prod', approver: 'x'.repeat(500), channel: 'cli' }), /approver is 500 characters long/);
+
+    const s = await waitForState(service, started.releaseId, (st) => st.ignoredMessages.length >= 5);
+    assert.equal(s.status, 'awaiting_approval', 'bad messages leave the release waiting, not crashed');
+    assert.deepEqual(s.stages[2]?.quorum?.approvedBy, ['bob']);
+    const reasons = s.ignoredMessages.map((m) => m.reason).join('\n');
+    assert.match(reasons, /approver must be a string/);
+    assert.match(reasons, /mallory is not an approver/);
+    assert.match(reasons, /requested this release/);
+
+    await handle.signal(approveSignal, { stage: 'prod', approver: 'carol' });
+    assert.equal(((await handle.result()) as ReleaseState).status, 'succeeded');
+  });
+
+  it('compensates when cancelled from outside', async () => {
+    const model = await registerModel(service.registry, { c1: GOOD });
+    const started = await service.start({ model, version: 'c1', pipeline: 'gated', requestedBy: 'dave' });
+    await waitForState(service, started.releaseId, (s) => s.status === 'awaiting_approval');
+    assert.equal((await service.registry.getLive(model, 'dev'))?.version, 'c1');
+    const handle = temporal.client.workflow.getHandle(started.workflowId);
+    await handle.cancel();
+    const final = await service.result(started.releaseId);
+    assert.equal(final.status, 'cancelled');
+    assert.deepEqual(final.compensations.map((c) => [c.env, c.status]), [['dev', 'done']]);
+    assert.equal((await service.registry.getLive(model, 'dev'))?.version ?? null, null);
+  });
+
+  it('returns the running release when the same version is started twice', async () => {
+    const model = await registerModel(service.registry, { d1: GOOD });
+    const a = await service.start({ model, version: 'd1', pipeline: 'gated', requestedBy: 'dave' });
+    const b = await service.start({ model, version: 'd1', pipeline: 'gated', requestedBy: 'dave' });
+    assert.equal(b.workflowId, a.workflowId);
+    assert.equal(b.runId, a.runId);
+    await temporal.client.workflow.getHandle(a.workflowId).signal(approveSignal, { stage: 'prod', approver: 'bob' });
+    assert.equal(((await temporal.client.workflow.getHandle(a.workflowId).result()) as ReleaseState).status, 'succeeded');
+  });
+
+  it('serialises two releases of one model in queue mode: the second waits for the lock', async () => {
+    const model = await registerModel(service.registry, { q1: GOOD, q2: GOOD });
+    const a = await service.start({ model, version: 'q1', pipeline: 'queued', requestedBy: 'dave' });
+    await waitForState(service, a.releaseId, (s) => s.status === 'awaiting_approval');
+    const b = await service.start({ model, version: 'q2', pipeline: 'queued', requestedBy: 'dave' });
+    const waitingB = await waitForState(service, b.releaseId, (s) => s.status === 'waiting_for_lock');
+    assert.match(waitingB.summary, /lock/);
+    await temporal.client.workflow.getHandle(a.workflowId).signal(approveSignal, { stage: 'prod', approver: 'alice' });
+    assert.equal(((await temporal.client.workflow.getHandle(a.workflowId).result()) as ReleaseState).status, 'succeeded');
+    await waitForState(service, b.releaseId, (s) => s.status === 'awaiting_approval');
+    await temporal.client.workflow.getHandle(b.workflowId).signal(approveSignal, { stage: 'prod', approver: 'alice' });
+    assert.equal(((await temporal.client.workflow.getHandle(b.workflowId).result()) as ReleaseState).status, 'succeeded');
+    const history = await service.registry.deploymentHistory(model, 'prod');
+    assert.deepEqual(history.map((d) => d.version), ['q2', 'q1']);
+  });
+
+  it('supersedes an older release still waiting for approval when a newer one arrives', async () => {
+    const model = await registerModel(service.registry, { s1: GOOD, s2: GOOD });
+    const older = await service.start({ model, version: 's1', pipeline: 'superseding', requestedBy: 'dave' });
+    await waitForState(service, older.releaseId, (s) => s.status === 'awaiting_approval');
+    const newer = await service.start({ model, version: 's2', pipeline: 'superseding', requestedBy: 'dave' });
+    const oldFinal = (await temporal.client.workflow.getHandle(older.workflowId).result()) as ReleaseState;
+    assert.equal(oldFinal.status, 'superseded');
+    assert.match(oldFinal.outcome?.reason ?? '', new RegExp(newer.workflowId));
+    await waitForState(service, newer.releaseId, (s) => s.status === 'awaiting_approval');
+    await temporal.client.workflow.getHandle(newer.workflowId).signal(approveSignal, { stage: 'prod', approver: 'alice' });
+    assert.equal(((await temporal.client.workflow.getHandle(newer.workflowId).result()) as ReleaseState).status, 'succeeded');
+    assert.equal((await service.registry.getLive(model, 'prod'))?.version, 's2');
+  });
+
+  it('rolls an environment back to the last known good version through the same lock', async () => {
+    const model = await registerModel(service.registry, { a: GOOD, b: GOOD });
+    for (const v of ['a', 'b']) {
+      const r = await service.start({ model, version: v, pipeline: 'bake', requestedBy: 'ci' });
+      assert.equal(((await temporal.client.workflow.getHandle(r.workflowId).result()) as ReleaseState).status, 'succeeded');
+    }
+    assert.equal((await service.registry.getLive(model, 'staging'))?.version, 'b');
+    const { result } = await service.rollback({ model, env: 'staging', requestedBy: 'oncall', reason: 'p99 regression' });
+    assert.deepEqual(await result, { model, env: 'staging', from: 'b', to: 'a', status: 'succeeded' });
+    assert.equal((await service.registry.getLive(model, 'staging'))?.version, 'a');
+    const explicit = await service.rollback({ model, env: 'staging', toVersion: 'a', requestedBy: 'oncall' });
+    assert.equal((await explicit.result).status, 'noop');
+  });
+});

@@ -1,0 +1,63 @@
+/**
+ * Helpers for release tests: a pipelines folder, registered versions, and
+ * waiting on a release's status query without sleeping blindly.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Registry } from '../../registry/registry';
+import type { ReleaseService } from '../../client/releases';
+import type { ReleaseState } from '../../workflows/release.api';
+import { REPO_ROOT } from '../../devstack/stack';
+import { testEnv, uniqueName } from './stack';
+
+const execFileAsync = promisify(execFile);
+
+/** writePipelines puts YAML pipelines in a fresh temp folder and returns it. */
+export async function writePipelines(files: Record<string, string>): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'slipway-pipelines-'));
+  for (const [name, yaml] of Object.entries(files)) await fs.writeFile(path.join(dir, `${name}.yaml`), yaml);
+  return dir;
+}
+
+/** registerVersions registers versions of a fresh model with the given metrics; returns the model name. */
+export async function registerModel(registry: Registry, versions: Record<string, Record<string, number>>): Promise<string> {
+  const model = uniqueName('m').replace(/_/g, '-');
+  for (const [version, metrics] of Object.entries(versions)) {
+    await registry.registerVersion(
+      { model, version, artifact: { uri: `s3://models/${model}/${version}.onnx`, sha256: 'c'.repeat(64) }, metrics, codeCommit: 'abc' },
+      'ci',
+    );
+  }
+  return model;
+}
+
+/** waitForState polls the status query until the predicate holds, failing with the last state after timeoutMs. */
+export async function waitForState(
+  service: ReleaseService,
+  releaseId: string,
+  predicate: (s: ReleaseState) => boolean,
+  timeoutMs = 30_000,
+): Promise<ReleaseState> {
+  const deadline = Date.now() + timeoutMs;
+  let last: ReleaseState | undefined;
+  while (Date.now() < deadline) {
+    try {
+      last = await service.status(releaseId);
+      if (predicate(last)) return last;
+    } catch {
+      // not started yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`release ${releaseId} did not reach the expected state in ${timeoutMs}ms; last: ${JSON.stringify(last, null, 1)?.slice(0, 3000)}`);
+}
+
+/** temporalCli runs the real `temporal` CLI against the test server, as an operator or the Web UI would. */
+export async function temporalCli(args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync(path.join(REPO_ROOT, '.slipway', 'tools', 'temporal'), [...args, '--address', testEnv().temporalAddress, '--namespace', 'default']);
+  return stdout;
+}
