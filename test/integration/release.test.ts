@@ -80,8 +80,6 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     await t?.close();
   });
 
-  const done = (s: ReleaseState) => s.endedAt !== null;
-
   it('promotes dev → staging → prod once two of three approvers approve by Signal, as the Web UI sends it', async () => {
     const model = await registerModel(service.registry, { '1.0.0': GOOD });
     const started = await service.start({ model, version: '1.0.0', pipeline: 'three', requestedBy: 'dave' });
