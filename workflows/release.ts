@@ -54,7 +54,7 @@ const gateActs = proxyActivities<SlipwayActivities>({
 });
 const deployActs = proxyActivities<SlipwayActivities>({
   startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: ['ModelVersionNotFound', 'InvalidInput', 'UnknownTarget'] },
 });
 const undoActs = proxyActivities<SlipwayActivities>({

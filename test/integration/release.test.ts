@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ReleaseService } from '../../client/releases';
 import { approveSignal, rejectSignal, type ReleaseState } from '../../workflows/release.api';
-import { registerModel, temporalCli, waitForState, writePipelines } from '../support/releases';
+import { recordHistory, registerModel, temporalCli, waitForState, writePipelines } from '../support/releases';
 import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
 
 const PIPELINES = {
@@ -105,6 +105,7 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     const record = await service.releases.get(started.releaseId);
     assert.equal(record?.status, 'succeeded', 'the outcome is recorded in the registry');
     assert.equal((await service.registry.audit.verify()).ok, true);
+    await recordHistory(started.workflowId, 'release-succeeded-2-of-3-signals');
   });
 
   it('stops at a failing gate before deploying anything', async () => {
@@ -117,6 +118,7 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     assert.equal(gate?.passed, false);
     assert.deepEqual(gate?.checks.map((c) => [c.metric, c.passed]), [['accuracy', false], ['latency_p99_ms', true]]);
     assert.equal(await service.registry.deployments.countDocuments({ model }), 0, 'nothing may be deployed');
+    await recordHistory(workflowId, 'release-gate-failed');
   });
 
   it('rolls back to the previous version when a health check fails during the bake', async () => {
@@ -140,6 +142,7 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     assert.equal((await service.registry.getLive(model, 'dev'))?.version, 'v1');
     const lkg = await service.registry.lastKnownGood(model, 'staging');
     assert.equal(lkg?.version, 'v1', 'the failed deployment never counts as last known good');
+    await recordHistory(second.workflowId, 'release-bake-failed-rolled-back');
   });
 
   it('keeps what is deployed when the pipeline says onFailure: halt', async () => {
@@ -163,6 +166,7 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     assert.match(final.outcome?.reason ?? '', /alice: bias report missing/);
     assert.equal((await service.registry.getLive(model, 'prod')), null);
     assert.equal((await service.registry.getLive(model, 'dev'))?.version ?? null, null, 'the first-ever dev deploy is undone');
+    await recordHistory(started.workflowId, 'release-rejected');
   });
 
   it('ends approval_expired when the quorum is not met in time', async () => {
@@ -171,6 +175,7 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     const final = await temporal.client.workflow.getHandle(started.workflowId).result() as ReleaseState;
     assert.equal(final.status, 'approval_expired');
     assert.match(final.outcome?.reason ?? '', /expired after 2s with 0 of 1/);
+    await recordHistory(started.workflowId, 'release-approval-expired');
   });
 
   it('refuses self-approval, counts a duplicate approver once, and records a malformed signal without crashing', async () => {
@@ -204,6 +209,7 @@ describe('release workflow on the real Temporal dev server and registry', () => 
 
     await handle.signal(approveSignal, { stage: 'prod', approver: 'carol' });
     assert.equal(((await handle.result()) as ReleaseState).status, 'succeeded');
+    await recordHistory(started.workflowId, 'release-refused-duplicate-malformed-approvals');
   });
 
   it('compensates when cancelled from outside', async () => {
@@ -217,6 +223,7 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     assert.equal(final.status, 'cancelled');
     assert.deepEqual(final.compensations.map((c) => [c.env, c.status]), [['dev', 'done']]);
     assert.equal((await service.registry.getLive(model, 'dev'))?.version ?? null, null);
+    await recordHistory(started.workflowId, 'release-cancelled');
   });
 
   it('returns the running release when the same version is started twice', async () => {
@@ -243,6 +250,8 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     assert.equal(((await temporal.client.workflow.getHandle(b.workflowId).result()) as ReleaseState).status, 'succeeded');
     const history = await service.registry.deploymentHistory(model, 'prod');
     assert.deepEqual(history.map((d) => d.version), ['q2', 'q1']);
+    await recordHistory(b.workflowId, 'release-queued-behind-lock');
+    await recordHistory(`lock-${model}-prod`, 'env-lock');
   });
 
   it('supersedes an older release still waiting for approval when a newer one arrives', async () => {
@@ -257,6 +266,7 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     await temporal.client.workflow.getHandle(newer.workflowId).signal(approveSignal, { stage: 'prod', approver: 'alice' });
     assert.equal(((await temporal.client.workflow.getHandle(newer.workflowId).result()) as ReleaseState).status, 'succeeded');
     assert.equal((await service.registry.getLive(model, 'prod'))?.version, 's2');
+    await recordHistory(older.workflowId, 'release-superseded');
   });
 
   it('rolls an environment back to the last known good version through the same lock', async () => {
@@ -266,8 +276,9 @@ describe('release workflow on the real Temporal dev server and registry', () => 
       assert.equal(((await temporal.client.workflow.getHandle(r.workflowId).result()) as ReleaseState).status, 'succeeded');
     }
     assert.equal((await service.registry.getLive(model, 'staging'))?.version, 'b');
-    const { result } = await service.rollback({ model, env: 'staging', requestedBy: 'oncall', reason: 'p99 regression' });
+    const { result, workflowId: rollbackId } = await service.rollback({ model, env: 'staging', requestedBy: 'oncall', reason: 'p99 regression' });
     assert.deepEqual(await result, { model, env: 'staging', from: 'b', to: 'a', status: 'succeeded' });
+    await recordHistory(rollbackId, 'rollback-to-last-good');
     assert.equal((await service.registry.getLive(model, 'staging'))?.version, 'a');
     const explicit = await service.rollback({ model, env: 'staging', toVersion: 'a', requestedBy: 'oncall' });
     assert.equal((await explicit.result).status, 'noop');

@@ -61,3 +61,17 @@ export async function temporalCli(args: string[]): Promise<string> {
   const { stdout } = await execFileAsync(path.join(REPO_ROOT, '.slipway', 'tools', 'temporal'), [...args, '--address', testEnv().temporalAddress, '--namespace', 'default']);
   return stdout;
 }
+
+/**
+ * recordHistory saves a finished workflow's history under test/replay/histories
+ * when SLIPWAY_RECORD_HISTORIES=1, so replay tests guard running releases
+ * against non-deterministic workflow changes.
+ */
+export async function recordHistory(workflowId: string, name: string): Promise<void> {
+  if (process.env.SLIPWAY_RECORD_HISTORIES !== '1') return;
+  // The same JSON the Web UI's "download history" and `temporal workflow show -o json` give.
+  const history = await temporalCli(['workflow', 'show', '--workflow-id', workflowId, '--output', 'json']);
+  const dir = path.join(REPO_ROOT, 'test', 'replay', 'histories');
+  await fs.mkdir(dir, { recursive: true });
+  await fs.writeFile(path.join(dir, `${name}.json`), history);
+}

@@ -1,0 +1,156 @@
+/**
+ * Shared pieces of the benchmarks: the report shape every benchmark returns,
+ * latency statistics, a bounded worker pool, and small formatting helpers.
+ * Nothing here asserts on time: benchmarks only measure and report.
+ */
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** BenchRow is one line of the results table: Slipway against its baseline. */
+export interface BenchRow {
+  bench: string;
+  measure: string;
+  slipway: string;
+  baseline: string;
+  /** Slipway against the baseline, in the direction the measure names. */
+  ratio: string;
+  aim: string;
+}
+
+/** BenchReport is what one benchmark hands back: table rows and notes for the reader. */
+export interface BenchReport {
+  name: string;
+  rows: BenchRow[];
+  notes: string[];
+}
+
+/** BenchContext is what run.ts gives each benchmark. */
+export interface BenchContext {
+  quick: boolean;
+  temporalAddress: string;
+  mongodbUri: string;
+  registryBackend: string;
+}
+
+/** Stats summarises a list of latencies in milliseconds. */
+export interface Stats {
+  n: number;
+  p50: number;
+  p99: number;
+  mean: number;
+}
+
+/** now is a monotonic clock in milliseconds, immune to wall-clock steps. */
+export function now(): number {
+  return performance.now();
+}
+
+/** percentile uses nearest rank on a sorted copy, so p99 of 2000 samples is the 1980th. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1]!;
+}
+
+/** summarize computes n, p50, p99 and mean of latencies. */
+export function summarize(values: number[]): Stats {
+  const mean = values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
+  return { n: values.length, p50: percentile(values, 50), p99: percentile(values, 99), mean };
+}
+
+/** ms formats a duration in milliseconds with precision that suits its size. */
+export function ms(value: number): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ms`;
+}
+
+/** rate formats a throughput with its unit. */
+export function rate(value: number, unit: string): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${unit}`;
+}
+
+/** ratio formats a/b as "1.23×", or n/a when either side is missing. */
+export function ratio(a: number, b: number): string {
+  const r = a / b;
+  return Number.isFinite(r) && b !== 0 ? `${r.toFixed(2)}×` : 'n/a';
+}
+
+/** log writes progress to stderr, so stdout carries only the results. */
+export function log(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+/** dbUri points the stack's MongoDB URI at another database, so each benchmark has its own. */
+export function dbUri(baseUri: string, database: string): string {
+  const url = new URL(baseUri);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+/** PoolResult counts what a bounded pool finished, and how long it took. */
+export interface PoolResult {
+  started: number;
+  succeeded: number;
+  failed: number;
+  elapsedMs: number;
+  /** True when the time budget, not the count, stopped new work. */
+  outOfTime: boolean;
+  errors: string[];
+}
+
+/**
+ * runPool runs job(0..total-1) with at most `concurrency` in flight, starting
+ * no new job after budgetMs; a job returns false (or throws) when it failed.
+ */
+export async function runPool(total: number, concurrency: number, budgetMs: number, job: (i: number) => Promise<boolean>): Promise<PoolResult> {
+  const started = now();
+  const result: PoolResult = { started: 0, succeeded: 0, failed: 0, elapsedMs: 0, outOfTime: false, errors: [] };
+  let next = 0;
+  const lane = async () => {
+    while (next < total) {
+      if (now() - started > budgetMs) {
+        result.outOfTime = true;
+        return;
+      }
+      const i = next++;
+      result.started += 1;
+      try {
+        if (await job(i)) result.succeeded += 1;
+        else result.failed += 1;
+      } catch (err) {
+        result.failed += 1;
+        if (result.errors.length < 5) result.errors.push(err instanceof Error ? err.message : String(err));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, total) }, lane));
+  result.elapsedMs = now() - started;
+  return result;
+}
+
+/** withTimeout rejects when the promise has not settled after timeoutMs; the timer never keeps the process alive. */
+export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${timeoutMs} ms`)), timeoutMs);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** pollUntil calls check every intervalMs until it returns a value, or returns undefined after timeoutMs. */
+export async function pollUntil<T>(check: () => Promise<T | undefined>, intervalMs: number, timeoutMs: number): Promise<T | undefined> {
+  const deadline = now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (now() >= deadline) return undefined;
+    await sleep(intervalMs);
+  }
+}

@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { installRuntime } from '../../workers/runtime';
+
+const HISTORIES = path.join(__dirname, 'histories');
+
+// Recorded from real runs of test/integration/release.test.ts with
+// SLIPWAY_RECORD_HISTORIES=1. A workflow change that would break releases
+// already running makes these fail: patch() it or re-record deliberately.
+describe('recorded release histories replay against today\'s workflow code', () => {
+  const files = fs.readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).sort();
+
+  it('has recorded histories to replay', () => {
+    assert.ok(files.length >= 8, `expected recorded histories in ${HISTORIES}, found ${files.length}`);
+  });
+
+  for (const file of files) {
+    it(`replays ${file.replace(/\.json$/, '')} without non-determinism`, async () => {
+      installRuntime();
+      const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES, file), 'utf8')));
+      await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows'), replayName: file }, history);
+    });
+  }
+});
