@@ -133,7 +133,12 @@ describe('release strategies, freezes and visibility', () => {
     const model = await registerModel(service.registry, { g1: { accuracy: 0.9 } });
     const started = await service.start({ model, version: 'g1', pipeline: 'waiting', requestedBy: 'ci' });
     await waitForState(service, started.releaseId, (s) => s.status === 'awaiting_approval');
-    const recorded = await service.releases.get(started.releaseId);
+    // The snapshot is written by an activity right after the status changes.
+    let recorded = await service.releases.get(started.releaseId);
+    for (let i = 0; i < 50 && recorded?.status !== 'awaiting_approval'; i++) {
+      await sleep(100);
+      recorded = await service.releases.get(started.releaseId);
+    }
     assert.equal(recorded?.status, 'awaiting_approval');
     assert.equal((recorded as unknown as ReleaseState).stages[0]?.quorum?.required, 1);
     await temporal.client.workflow.getHandle(started.workflowId).terminate('test done');
