@@ -1,24 +1,273 @@
 /**
- * The HTTP API for services: what is live where, release status, approvals.
+ * The HTTP API for services and people: what is live where, releases,
+ * approvals (identity from the bearer token only), health reports, and the
+ * OpenAPI document generated from the same zod schemas that validate requests.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import fastifySwagger from '@fastify/swagger';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
 import type { Db } from 'mongodb';
+import { z } from 'zod';
+import type { ReleaseService } from '../client/releases';
+import { envNameSchema, modelNameSchema, registerVersionInputSchema, versionSchema } from '../domain/model-version';
+import { isReleaseStatus, RELEASE_STATUSES } from '../domain/outcome';
+import { PipelineError } from '../domain/pipeline';
+import { InvalidInputError, NotFoundError, RegistryError } from '../registry/errors';
+import { Registry } from '../registry/registry';
+import { ReleaseStore } from '../registry/releases';
+import { AuthFailure, can, canApprove, type Authenticator, type Principal, type Role } from './auth';
 
-/** ApiDeps are the parts the API reads from. */
+/** ApiDeps are the parts the API reads from and acts through. */
 export interface ApiDeps {
   db: Db;
+  /** Release operations; absent means the API serves only the registry's read side. */
+  releases?: ReleaseService;
+  auth: Authenticator;
+  /** Mutating requests allowed per caller per minute. */
+  mutationsPerMinute?: number;
+  /** Outbound call budget for Temporal and the database, per request. */
+  requestTimeoutMs?: number;
 }
 
-/** buildApi creates the Fastify app (not yet listening), so tests can inject requests. */
-export function buildApi(deps: ApiDeps): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
-  app.get('/healthz', async (_req, reply) => {
+const errorSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    problems: z.array(z.object({ field: z.string(), reason: z.string() })).optional(),
+  }),
+});
+// Large documents (release state, model) are described in the OpenAPI prose; requests are what we validate strictly.
+const anyObject = z.any().describe('JSON object');
+const releaseIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+@-]{0,200}$/, 'must look like release-<model>-<version>');
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/** buildApi creates the Fastify app (not yet listening), so tests can inject requests or listen on a free port. */
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const registry = new Registry(deps.db);
+  const store = new ReleaseStore(deps.db);
+  const timeoutMs = deps.requestTimeoutMs ?? 15_000;
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, requestTimeout: timeoutMs + 5_000, connectionTimeout: 30_000 }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'Slipway API', description: 'Release promotion for AI models: registry, releases, approvals.', version: '0.1.0' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(rateLimit, {
+    global: false,
+    max: deps.mutationsPerMinute ?? 60,
+    timeWindow: '1 minute',
+    keyGenerator: (req) => req.principal?.user ?? req.ip,
+    errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, error: { code: 'rate_limited', message: `too many requests: at most ${ctx.max} per ${ctx.after}` } }),
+  });
+
+  app.setErrorHandler((err, _req, reply) => sendError(reply, err));
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } }));
+
+  // Every route but health and the docs needs a token; the role check is per route.
+  const requireRole = (role: Role) => async (req: FastifyRequest) => {
+    req.principal = await deps.auth.authenticate(req.headers.authorization);
+    if (!can(req.principal, role)) throw new AuthFailure(403, `${req.principal.user} lacks the ${role} role`);
+  };
+  const mutating = { rateLimit: { max: deps.mutationsPerMinute ?? 60, timeWindow: '1 minute' } };
+  const releases = (): ReleaseService => {
+    if (!deps.releases) throw Object.assign(new Error('this API instance has no Temporal connection'), { statusCode: 503 });
+    return deps.releases;
+  };
+  const withTimeout = <T>(what: string, p: Promise<T>): Promise<T> =>
+    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(Object.assign(new Error(`${what} did not answer within ${timeoutMs} ms`), { statusCode: 504 })), timeoutMs).unref())]);
+
+  app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
     try {
-      await deps.db.command({ ping: 1 });
+      await withTimeout('registry database', deps.db.command({ ping: 1 }));
       return { status: 'ok', registry: 'ok' };
     } catch (err) {
       return reply.code(503).send({ status: 'degraded', registry: (err as Error).message });
     }
   });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get('/models/:model', {
+    onRequest: requireRole('viewer'),
+    schema: { summary: 'A model: versions, what is live per environment, aliases', params: z.object({ model: modelNameSchema }), response: { 200: anyObject, 404: errorSchema } },
+  }, async (req) => withTimeout('registry', registry.describeModel(req.params.model)));
+
+  app.post('/models/:model/versions', {
+    onRequest: requireRole('releaser'),
+    config: mutating,
+    schema: {
+      summary: 'Register an immutable model version (same content again is a no-op)',
+      params: z.object({ model: modelNameSchema }),
+      body: registerVersionInputSchema.omit({ model: true }),
+      response: { 200: anyObject, 201: anyObject, 400: errorSchema, 409: errorSchema },
+    },
+  }, async (req, reply) => {
+    const result = await withTimeout('registry', registry.registerVersion({ ...req.body, model: req.params.model }, req.principal!.user));
+    return reply.code(result.created ? 201 : 200).send(result);
+  });
+
+  app.get('/models/:model/deployments', {
+    onRequest: requireRole('viewer'),
+    schema: {
+      summary: 'Deployment history, or what was live at a moment (?at=)',
+      params: z.object({ model: modelNameSchema }),
+      querystring: z.strictObject({ env: envNameSchema.optional(), at: z.iso.datetime({ offset: true }).optional(), limit: z.coerce.number().int().min(1).max(500).default(100) }),
+      response: { 200: anyObject },
+    },
+  }, async (req) => {
+    const { model } = req.params;
+    const described = await withTimeout('registry', registry.describeModel(model));
+    if (req.query.at) {
+      const at = new Date(req.query.at);
+      const envs = req.query.env ? [req.query.env] : described.live.map((p) => p.env);
+      const environments = await Promise.all(envs.map(async (env) => ({ env, deployment: await registry.liveAt(model, env, at) })));
+      return { model, at: at.toISOString(), environments: environments.map(({ env, deployment }) => ({ env, version: deployment?.version ?? null, since: deployment?.startedAt ?? null })) };
+    }
+    return { model, live: described.live, history: await registry.deploymentHistory(model, req.query.env, req.query.limit) };
+  });
+
+  app.get('/environments/:env', {
+    onRequest: requireRole('viewer'),
+    schema: { summary: 'What is live for every model in one environment', params: z.object({ env: envNameSchema }), response: { 200: anyObject } },
+  }, async (req) => ({ env: req.params.env, live: await withTimeout('registry', registry.liveInEnvironment(req.params.env)) }));
+
+  app.get('/releases', {
+    onRequest: requireRole('viewer'),
+    schema: {
+      summary: 'Releases, newest first, paginated',
+      querystring: z.strictObject({
+        model: modelNameSchema.optional(),
+        status: z.string().refine(isReleaseStatus, `must be one of ${RELEASE_STATUSES.join(', ')}`).optional(),
+        limit: z.coerce.number().int().min(1).max(200).default(50),
+        offset: z.coerce.number().int().min(0).max(100_000).default(0),
+      }),
+      response: { 200: anyObject },
+    },
+  }, async (req) => {
+    const { limit, offset, model, status } = req.query;
+    const page = await withTimeout('registry', store.list({ model, status, limit: limit + 1, skip: offset }));
+    const items = page.slice(0, limit).map(({ _id, ...r }) => ({ releaseId: _id, ...r }));
+    return { items, limit, offset, next: page.length > limit ? offset + limit : null };
+  });
+
+  app.get('/releases/:id', {
+    onRequest: requireRole('viewer'),
+    schema: { summary: 'The whole state of a release', params: z.object({ id: releaseIdSchema }), response: { 200: anyObject, 404: errorSchema } },
+  }, async (req) => withTimeout('Temporal', releases().status(req.params.id)));
+
+  app.post('/releases', {
+    onRequest: requireRole('releaser'),
+    config: mutating,
+    schema: {
+      summary: 'Start a release (a running release of the same version is returned)',
+      body: z.strictObject({ model: modelNameSchema, version: versionSchema, pipeline: z.string().max(64).optional() }),
+      response: { 201: anyObject, 200: anyObject, 400: errorSchema, 404: errorSchema },
+    },
+  }, async (req, reply) => {
+    const started = await withTimeout('Temporal', releases().start({ ...req.body, requestedBy: req.principal!.user }));
+    return reply.code(started.alreadyRunning ? 200 : 201).send(started);
+  });
+
+  app.post('/releases/:id/approvals', {
+    onRequest: requireRole('viewer'),
+    config: mutating,
+    schema: {
+      summary: 'Approve or reject a stage as the caller (identity from the token, never the body)',
+      params: z.object({ id: releaseIdSchema }),
+      body: z.strictObject({ stage: envNameSchema, decision: z.enum(['approve', 'reject']).default('approve'), comment: z.string().max(2000).optional() }),
+      response: { 200: anyObject, 400: errorSchema, 403: errorSchema, 404: errorSchema },
+    },
+  }, async (req, reply) => {
+    const principal = req.principal!;
+    if (!canApprove(principal, req.body.stage)) throw new AuthFailure(403, `${principal.user} may not approve ${req.body.stage}`);
+    if (req.body.decision === 'reject') {
+      if (!req.body.comment) throw new InvalidInputError([{ field: 'comment', reason: 'a rejection needs a reason in comment' }]);
+      await withTimeout('Temporal', releases().reject({ releaseId: req.params.id, stage: req.body.stage, approver: principal.user, reason: req.body.comment }));
+      return { releaseId: req.params.id, stage: req.body.stage, decision: 'reject', by: principal.user };
+    }
+    const result = await withTimeout('Temporal', releases().approve({ releaseId: req.params.id, stage: req.body.stage, approver: principal.user, comment: req.body.comment, channel: 'api' }));
+    return reply.code(result.outcome === 'refused' ? 403 : 200).send(result.outcome === 'refused' ? { error: { code: 'forbidden', message: result.reason ?? 'refused' } } : result);
+  });
+
+  app.post('/rollbacks', {
+    onRequest: requireRole('releaser'),
+    config: mutating,
+    schema: {
+      summary: 'Roll one environment back to its last known good version (or toVersion)',
+      body: z.strictObject({ model: modelNameSchema, env: envNameSchema, toVersion: versionSchema.optional(), reason: z.string().max(2000).optional() }),
+      response: { 202: anyObject, 400: errorSchema, 404: errorSchema },
+    },
+  }, async (req, reply) => {
+    const { workflowId, result } = await withTimeout('Temporal', releases().rollback({ ...req.body, requestedBy: req.principal!.user }));
+    result.catch(() => undefined);
+    return reply.code(202).send({ workflowId });
+  });
+
+  app.post('/health-reports', {
+    onRequest: requireRole('releaser'),
+    config: mutating,
+    schema: {
+      summary: 'Report how a deployed version is doing; bakes and canary analysis read these',
+      body: z.strictObject({
+        model: modelNameSchema,
+        env: envNameSchema,
+        version: versionSchema,
+        healthy: z.boolean(),
+        errorRate: z.number().min(0).max(1).optional(),
+        latencyP99Ms: z.number().min(0).max(3_600_000).optional(),
+        source: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+      }),
+      response: { 202: anyObject, 400: errorSchema },
+    },
+  }, async (req, reply) => {
+    await withTimeout('registry', store.reportHealth({ ...req.body, source: req.body.source ?? req.principal!.user }));
+    return reply.code(202).send({ accepted: true });
+  });
+
   return app;
+}
+
+function sendError(reply: FastifyReply, err: unknown): FastifyReply {
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const problems = err.validation.map((v) => ({
+      field: [err.validationContext, ...(v.instancePath ? v.instancePath.split('/').filter(Boolean) : []), ...extraKey(v.params)].filter(Boolean).join('.'),
+      reason: v.message ?? 'invalid',
+    }));
+    return reply.code(400).send({ error: { code: 'bad_request', message: problems.map((p) => `${p.field}: ${p.reason}`).join('; '), problems } });
+  }
+  if (err instanceof AuthFailure) return reply.code(err.status).send({ error: { code: err.status === 401 ? 'unauthorized' : 'forbidden', message: err.message } });
+  if (err instanceof InvalidInputError) return reply.code(400).send({ error: { code: 'bad_request', message: err.message, problems: err.problems } });
+  if (err instanceof PipelineError) return reply.code(400).send({ error: { code: 'bad_request', message: err.message, problems: err.issues.map((i) => ({ field: `${i.file}:${i.path}`, reason: i.reason })) } });
+  if (err instanceof NotFoundError) return reply.code(404).send({ error: { code: 'not_found', message: err.message } });
+  if (err instanceof RegistryError) return reply.code(409).send({ error: { code: err.code, message: err.message } });
+  const e = err as { statusCode?: number; message?: string; code?: string };
+  if (e.statusCode === 429) return reply.code(429).send({ error: { code: 'rate_limited', message: e.message ?? 'too many requests' } });
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+    return reply.code(e.statusCode).send({ error: { code: e.statusCode === 413 ? 'payload_too_large' : 'bad_request', message: e.message ?? 'bad request' } });
+  }
+  const status = e.statusCode === 503 || e.statusCode === 504 ? e.statusCode : 500;
+  return reply.code(status).send({ error: { code: status === 500 ? 'internal' : 'unavailable', message: e.message ?? 'internal error' } });
+}
+
+function extraKey(params: unknown): string[] {
+  const p = params as { keys?: string[]; key?: string } | undefined;
+  if (p?.keys?.length) return [p.keys.join(',')];
+  return [];
 }

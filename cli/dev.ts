@@ -6,7 +6,9 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
+import { createAuthenticator, ensureDevTokens } from '../api/bootstrap';
 import { buildApi } from '../api/server';
+import { ReleaseService } from '../client/releases';
 import { loadConfig } from '../config';
 import { REPO_ROOT, startStack } from '../devstack/stack';
 import { isPortFree } from '../devstack/processes';
@@ -65,7 +67,14 @@ async function runDev(opts: { temporalPort: string; uiPort: string; mongoPort: s
     db: registry.db,
   });
   const workerRun = worker.run();
-  const api = buildApi({ db: registry.db });
+  const clientConnection = await Connection.connect({ address: stack.temporalAddress });
+  const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
+  const devTokens = config.apiTokensFile ? undefined : ensureDevTokens(path.resolve(opts.dataDir), config.user);
+  const api = await buildApi({
+    db: registry.db,
+    releases: new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir }),
+    auth: createAuthenticator(config, devTokens?.file),
+  });
   await api.listen({ host: '127.0.0.1', port: ports.api });
 
   let stopping = false;
@@ -75,7 +84,7 @@ async function runDev(opts: { temporalPort: string; uiPort: string; mongoPort: s
     process.stdout.write(`\nslipway dev: ${signal} — stopping worker, API, Temporal and the registry database…\n`);
     worker.shutdown();
     await workerRun.catch(() => undefined);
-    await Promise.allSettled([api.close(), closeWorker()]);
+    await Promise.allSettled([api.close(), closeWorker(), clientConnection.close()]);
     await registry.close();
     await stack.stop();
     process.stdout.write('slipway dev: stopped.\n');
@@ -85,14 +94,11 @@ async function runDev(opts: { temporalPort: string; uiPort: string; mongoPort: s
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   // Prove the round trip (workflow → activity → registry DB) before saying "ready".
-  const connection = await Connection.connect({ address: stack.temporalAddress });
-  const client = new Client({ connection, namespace: config.temporalNamespace });
   const check = await client.workflow.execute(stackCheckWorkflow, {
     taskQueue: config.taskQueue,
     workflowId: `stack-check-${randomUUID()}`,
     args: [`dev-${Date.now()}`],
   });
-  await connection.close();
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   process.stdout.write(
@@ -101,7 +107,8 @@ async function runDev(opts: { temporalPort: string; uiPort: string; mongoPort: s
       `  Temporal gRPC    ${stack.temporalAddress}   (TEMPORAL_ADDRESS)`,
       `  Temporal Web UI  ${stack.uiUrl}`,
       `  Registry DB      ${stack.mongodbUri}   (${stack.registryBackend}; SLIPWAY_MONGODB_URI)`,
-      `  HTTP API         http://127.0.0.1:${ports.api}   (GET /healthz)`,
+      `  HTTP API         http://127.0.0.1:${ports.api}   (OpenAPI at /openapi.json)`,
+      devTokens ? `  API token        ${devTokens.token}   (admin, local only; in ${devTokens.file})` : `  API tokens       ${config.apiTokensFile}`,
       `  Worker           task queue "${config.taskQueue}"`,
       `  Data             ${path.resolve(opts.dataDir)}`,
       'Press Ctrl-C to stop everything.',

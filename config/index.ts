@@ -16,6 +16,10 @@ export interface SlipwayConfig {
   apiPort: number;
   pipelinesDir: string | undefined;
   user: string;
+  /** YAML/JSON file of API bearer tokens (see api/auth.ts). */
+  apiTokensFile: string | undefined;
+  /** OIDC: JWTs from this issuer/audience, verified against this JWKS URL. */
+  oidc: { issuer: string; audience: string; jwksUrl: string } | undefined;
 }
 
 /** DEFAULT_TASK_QUEUE is the task queue workers poll when SLIPWAY_TASK_QUEUE is unset. */
@@ -37,7 +41,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     apiPort,
     pipelinesDir: env.SLIPWAY_PIPELINES || undefined,
     user: env.SLIPWAY_USER || safeOsUser(),
+    apiTokensFile: env.SLIPWAY_API_TOKENS || undefined,
+    oidc: loadOidc(env),
   };
+}
+
+function loadOidc(env: NodeJS.ProcessEnv): SlipwayConfig['oidc'] {
+  const { SLIPWAY_OIDC_ISSUER: issuer, SLIPWAY_OIDC_AUDIENCE: audience, SLIPWAY_OIDC_JWKS_URL: jwksUrl } = env;
+  if (!issuer && !audience && !jwksUrl) return undefined;
+  if (!issuer || !audience || !jwksUrl) {
+    throw new Error('OIDC needs all of SLIPWAY_OIDC_ISSUER, SLIPWAY_OIDC_AUDIENCE and SLIPWAY_OIDC_JWKS_URL (or none of them)');
+  }
+  return { issuer, audience, jwksUrl };
 }
 
 function safeOsUser(): string {

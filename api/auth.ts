@@ -1,0 +1,149 @@
+/**
+ * Who is calling: bearer tokens mapped to a user and roles, from a tokens
+ * file, and optionally OIDC JWTs verified against a JWKS. The approver's
+ * identity always comes from here, never from a request body.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs';
+import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import YAML from 'yaml';
+import { z } from 'zod';
+
+/** Role is what a caller may do: viewers read, releasers start releases and roll back, admins do all of that. */
+export type Role = 'viewer' | 'releaser' | 'admin';
+
+/** Principal is an authenticated caller. */
+export interface Principal {
+  user: string;
+  roles: Role[];
+  /** Environments this caller may approve or reject ("*" for all). */
+  approves: string[];
+  via: 'token' | 'oidc';
+}
+
+const userSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/, 'user must be a plain name (letters, digits, . _ @ -)');
+const roleSchema = z.enum(['viewer', 'releaser', 'admin']);
+
+/** tokensFileSchema is the format of SLIPWAY_API_TOKENS (YAML or JSON). */
+export const tokensFileSchema = z.strictObject({
+  tokens: z.array(
+    z.strictObject({
+      user: userSchema,
+      // Store the sha256 of the token, not the token, so the file is not a secret store.
+      sha256: z.string().regex(/^[a-f0-9]{64}$/, 'sha256 must be the hex sha256 of the token').optional(),
+      token: z.string().min(16, 'tokens must be at least 16 characters').optional(),
+      roles: z.array(roleSchema).min(1),
+      approves: z.array(z.string().regex(/^(\*|[a-z0-9][a-z0-9_-]{0,62})$/)).default([]),
+      expiresAt: z.iso.datetime({ offset: true }).optional(),
+    }).refine((t) => Boolean(t.sha256) !== Boolean(t.token), 'give exactly one of sha256 or token'),
+  ),
+});
+
+/** OidcConfig verifies JWTs from an identity provider. */
+export interface OidcConfig {
+  issuer: string;
+  audience: string;
+  jwks: JWTVerifyGetKey;
+  /** Claim holding the roles list (default `slipway_roles`), and the approvable environments (`slipway_approves`). */
+  rolesClaim?: string;
+  approvesClaim?: string;
+}
+
+/** AuthFailure is a 401 (who are you?) or 403 (you may not). */
+export class AuthFailure extends Error {
+  constructor(
+    readonly status: 401 | 403,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface TokenEntry {
+  sha256: Buffer;
+  principal: Principal;
+  expiresAt: Date | null;
+}
+
+/** Authenticator resolves a bearer token to a Principal. */
+export class Authenticator {
+  private readonly entries: TokenEntry[];
+
+  constructor(
+    tokens: z.infer<typeof tokensFileSchema>,
+    private readonly oidc?: OidcConfig,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
+    this.entries = tokens.tokens.map((t) => ({
+      sha256: Buffer.from(t.sha256 ?? sha256Hex(t.token!), 'hex'),
+      principal: { user: t.user, roles: t.roles, approves: t.approves, via: 'token' },
+      expiresAt: t.expiresAt ? new Date(t.expiresAt) : null,
+    }));
+  }
+
+  /** authenticate checks an Authorization header value; throws AuthFailure(401) when it does not identify anyone. */
+  async authenticate(header: string | undefined): Promise<Principal> {
+    const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+    if (!match) throw new AuthFailure(401, 'missing bearer token: send "Authorization: Bearer <token>"');
+    const token = match[1]!;
+    if (token.split('.').length === 3 && this.oidc) return this.verifyJwt(token);
+    const digest = Buffer.from(sha256Hex(token), 'hex');
+    const entry = this.entries.find((e) => timingSafeEqual(e.sha256, digest));
+    if (!entry) throw new AuthFailure(401, 'invalid token');
+    if (entry.expiresAt && entry.expiresAt <= this.clock()) throw new AuthFailure(401, `token for ${entry.principal.user} expired at ${entry.expiresAt.toISOString()}`);
+    return entry.principal;
+  }
+
+  private async verifyJwt(token: string): Promise<Principal> {
+    const oidc = this.oidc!;
+    try {
+      const { payload } = await jwtVerify(token, oidc.jwks, { issuer: oidc.issuer, audience: oidc.audience, currentDate: this.clock() });
+      const user = userSchema.safeParse(payload.preferred_username ?? payload.email ?? payload.sub);
+      if (!user.success) throw new AuthFailure(401, 'token has no usable user claim (preferred_username, email or sub)');
+      const roles = z.array(roleSchema).catch([]).parse(payload[oidc.rolesClaim ?? 'slipway_roles']);
+      const approves = z.array(z.string()).catch([]).parse(payload[oidc.approvesClaim ?? 'slipway_approves']);
+      return { user: user.data, roles: roles.length > 0 ? roles : ['viewer'], approves, via: 'oidc' };
+    } catch (err) {
+      if (err instanceof AuthFailure) throw err;
+      throw new AuthFailure(401, `invalid token: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** can tells whether a principal holds a role (admin holds every role). */
+export function can(principal: Principal, role: Role): boolean {
+  if (principal.roles.includes('admin')) return true;
+  if (role === 'viewer') return principal.roles.length > 0;
+  return principal.roles.includes(role);
+}
+
+/** canApprove tells whether a principal may approve or reject a stage. */
+export function canApprove(principal: Principal, env: string): boolean {
+  return principal.approves.includes('*') || principal.approves.includes(env);
+}
+
+/** sha256Hex hashes a token the way the tokens file stores it. */
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** loadTokensFile reads and validates SLIPWAY_API_TOKENS, naming the file and field on error. */
+export function loadTokensFile(file: string): z.infer<typeof tokensFileSchema> {
+  let raw: unknown;
+  try {
+    raw = YAML.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`SLIPWAY_API_TOKENS: cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = tokensFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new Error(`SLIPWAY_API_TOKENS: ${file} is invalid: ${problems}`);
+  }
+  return parsed.data;
+}
+
+/** remoteJwks builds a JWKS key getter with a fetch timeout (every outbound call has one). */
+export function remoteJwks(url: string): JWTVerifyGetKey {
+  return createRemoteJWKSet(new URL(url), { timeoutDuration: 5_000, cooldownDuration: 30_000 });
+}

@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair } from 'jose';
+import { Authenticator, sha256Hex } from '../../api/auth';
+import { buildApi } from '../../api/server';
+import { ReleaseService } from '../../client/releases';
+import { registerModel, waitForState, writePipelines } from '../support/releases';
+import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
+
+const TOKENS = {
+  viewer: 'viewer-token-0123456789',
+  releaser: 'releaser-token-0123456789',
+  bob: 'bob-approver-token-0123456789',
+  carol: 'carol-approver-token-0123456789',
+  expired: 'expired-token-0123456789abc',
+};
+
+const PIPELINES = {
+  gated: `
+name: gated
+stages:
+  - env: dev
+  - env: prod
+    approval: { required: 2, approvers: [bob, carol, dave], timeout: 1h }
+`,
+};
+
+describe('HTTP API over real HTTP, with the real stack behind it', () => {
+  let t: TestDb;
+  let temporal: TestTemporal;
+  let service: ReleaseService;
+  let app: FastifyInstance;
+  let base: string;
+  let oidcKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+
+  const call = async (method: string, url: string, token?: string, body?: unknown, rawBody?: string) => {
+    const res = await fetch(`${base}${url}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined || rawBody ? { 'content-type': 'application/json' } : {}) },
+      body: rawBody ?? (body === undefined ? undefined : JSON.stringify(body)),
+    });
+    const text = await res.text();
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON bodies are explored by the assertions
+    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : {} };
+  };
+
+  before(async () => {
+    t = await openTestDb();
+    temporal = await startTestWorker(t.db);
+    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES) });
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    oidcKey = privateKey;
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
+    const auth = new Authenticator(
+      {
+        tokens: [
+          { user: 'vic', token: TOKENS.viewer, roles: ['viewer'], approves: [] },
+          { user: 'rita', sha256: sha256Hex(TOKENS.releaser), roles: ['releaser'], approves: ['dev'] },
+          { user: 'bob', token: TOKENS.bob, roles: ['viewer'], approves: ['prod'] },
+          { user: 'carol', token: TOKENS.carol, roles: ['viewer'], approves: ['*'] },
+          { user: 'old', token: TOKENS.expired, roles: ['admin'], approves: ['*'], expiresAt: '2020-01-01T00:00:00Z' },
+        ],
+      },
+      { issuer: 'https://idp.example.test', audience: 'slipway', jwks: createLocalJWKSet({ keys: [jwk] }) },
+    );
+    app = await buildApi({ db: t.db, releases: service, auth, mutationsPerMinute: 1000 });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const address = app.server.address();
+    base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  });
+  after(async () => {
+    await app?.close();
+    await temporal?.close();
+    await t?.close();
+  });
+
+  it('answers health without a token and publishes a valid OpenAPI 3 document', async () => {
+    assert.equal((await call('GET', '/healthz')).status, 200);
+    const doc = (await call('GET', '/openapi.json')).body;
+    assert.match(String(doc.openapi), /^3\./);
+    for (const p of ['/releases', '/releases/{id}', '/releases/{id}/approvals', '/models/{model}', '/models/{model}/deployments', '/environments/{env}']) {
+      assert.ok(doc.paths[p], `OpenAPI lacks ${p}`);
+    }
+    const body = doc.paths['/releases'].post.requestBody.content['application/json'].schema;
+    assert.deepEqual(body.required.sort(), ['model', 'version']);
+    assert.equal(body.additionalProperties, false, 'unknown fields are rejected, and the document says so');
+  });
+
+  it('refuses missing, invalid, expired and under-privileged callers with 401/403 and changes nothing', async () => {
+    const model = await registerModel(service.registry, { '1': { accuracy: 0.9 } });
+    const start = { model, version: '1', pipeline: 'gated' };
+    assert.equal((await call('POST', '/releases', undefined, start)).status, 401);
+    assert.equal((await call('POST', '/releases', 'not-a-real-token-at-all', start)).status, 401);
+    const expired = await call('POST', '/releases', TOKENS.expired, start);
+    assert.equal(expired.status, 401);
+    assert.match(expired.body.error.message, /expired/);
+    const forbidden = await call('POST', '/releases', TOKENS.viewer, start);
+    assert.equal(forbidden.status, 403);
+    assert.equal(forbidden.body.error.code, 'forbidden');
+    assert.equal((await call('POST', `/models/${model}/versions`, TOKENS.viewer, { version: '2', artifact: { uri: 's3://x', sha256: 'd'.repeat(64) } })).status, 403);
+    assert.equal(await service.releases.releases.countDocuments({ model }), 0, 'no release was recorded');
+    await assert.rejects(temporal.client.workflow.getHandle(`release-${model}-1`).describe(), /not found/i);
+    assert.equal(await service.registry.versions.countDocuments({ model }), 1);
+  });
+
+  it('starts a release as the token\'s user and takes approvals only under the caller\'s own identity', async () => {
+    const model = await registerModel(service.registry, { '1': { accuracy: 0.9 } });
+    const started = await call('POST', '/releases', TOKENS.releaser, { model, version: '1', pipeline: 'gated' });
+    assert.equal(started.status, 201, JSON.stringify(started.body));
+    const id = started.body.releaseId as string;
+    await waitForState(service, id, (s) => s.status === 'awaiting_approval');
+    const state = await call('GET', `/releases/${id}`, TOKENS.viewer);
+    assert.equal(state.body.requestedBy, 'rita');
+
+    // Naming someone else in the body is not a thing the API accepts.
+    const spoof = await call('POST', `/releases/${id}/approvals`, TOKENS.releaser, { stage: 'prod', approver: 'bob' });
+    assert.equal(spoof.status, 400);
+    assert.match(spoof.body.error.message, /approver/);
+    // rita may approve only dev.
+    assert.equal((await call('POST', `/releases/${id}/approvals`, TOKENS.releaser, { stage: 'prod' })).status, 403);
+
+    const bob = await call('POST', `/releases/${id}/approvals`, TOKENS.bob, { stage: 'prod', comment: 'ok' });
+    assert.equal(bob.status, 200);
+    assert.deepEqual(bob.body.quorum.approvedBy, ['bob']);
+    const again = await call('POST', `/releases/${id}/approvals`, TOKENS.bob, { stage: 'prod' });
+    assert.equal(again.body.outcome, 'duplicate');
+    const carol = await call('POST', `/releases/${id}/approvals`, TOKENS.carol, { stage: 'prod' });
+    assert.equal(carol.body.quorum.met, true);
+    const final = await service.result(id);
+    assert.equal(final.status, 'succeeded');
+
+    const deployments = await call('GET', `/models/${model}/deployments?env=prod`, TOKENS.viewer);
+    assert.equal(deployments.body.history[0].version, '1');
+    const env = await call('GET', '/environments/prod', TOKENS.viewer);
+    assert.ok(env.body.live.some((p: { model: string }) => p.model === model));
+    const list = await call('GET', `/releases?model=${model}&limit=1`, TOKENS.viewer);
+    assert.equal(list.body.items[0].releaseId, id);
+  });
+
+  it('rejects malformed bodies, unknown fields, oversize bodies and operator injection with 400/413 naming the field', async () => {
+    const cases: [unknown, RegExp][] = [
+      [{ model: { $gt: '' }, version: '1' }, /model/],
+      [{ model: 'fraud', version: 7 }, /version/],
+      [{ model: 'fraud', version: '1', requestedBy: 'someone-else' }, /requestedBy/],
+      [{ model: '$where', version: '1' }, /model/],
+      [{ model: 'a.b', version: '1' }, /model/],
+      [['model', 'fraud'], /body/],
+    ];
+    for (const [body, field] of cases) {
+      const res = await call('POST', '/releases', TOKENS.releaser, body);
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.match(res.body.error.message, field);
+    }
+    assert.equal((await call('POST', '/releases', TOKENS.releaser, undefined, '{"model": "x", ')).status, 400);
+    const huge = await call('POST', '/releases', TOKENS.releaser, undefined, JSON.stringify({ model: 'x'.repeat(200_000), version: '1' }));
+    assert.equal(huge.status, 413);
+    const injected = await call('GET', '/releases?model[$ne]=x', TOKENS.viewer);
+    assert.equal(injected.status, 400);
+    assert.equal((await call('GET', '/releases?status=exploded', TOKENS.viewer)).status, 400);
+  });
+
+  it('accepts an OIDC token signed by the trusted issuer and refuses one for another audience', async () => {
+    const sign = (aud: string) =>
+      new SignJWT({ preferred_username: 'olga', slipway_roles: ['viewer'] })
+        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+        .setIssuer('https://idp.example.test')
+        .setAudience(aud)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(oidcKey);
+    assert.equal((await call('GET', '/releases', await sign('slipway'))).status, 200);
+    assert.equal((await call('GET', '/releases', await sign('someone-else'))).status, 401);
+  });
+
+  it('rate-limits mutating requests per caller', async () => {
+    const limited = await buildApi({ db: t.db, releases: service, auth: new Authenticator({ tokens: [{ user: 'rita', token: TOKENS.releaser, roles: ['releaser'], approves: [] }] }), mutationsPerMinute: 3 });
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await limited.inject({ method: 'POST', url: '/health-reports', headers: { authorization: `Bearer ${TOKENS.releaser}` }, payload: { model: 'm', env: 'prod', version: '1', healthy: true } });
+        codes.push(res.statusCode);
+      }
+      assert.deepEqual(codes, [202, 202, 202, 429, 429]);
+    } finally {
+      await limited.close();
+    }
+  });
+});
