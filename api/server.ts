@@ -22,7 +22,9 @@ import { PipelineError } from '../domain/pipeline';
 import { InvalidInputError, NotFoundError, RegistryError } from '../registry/errors';
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
+import type { AesGcmCodec } from '../codec/aes-gcm';
 import { AuthFailure, can, canApprove, type Authenticator, type Principal, type Role } from './auth';
+import { registerCodecRoutes } from './codec-routes';
 
 /** ApiDeps are the parts the API reads from and acts through. */
 export interface ApiDeps {
@@ -34,6 +36,13 @@ export interface ApiDeps {
   mutationsPerMinute?: number;
   /** Outbound call budget for Temporal and the database, per request. */
   requestTimeoutMs?: number;
+  /** Payload codec for the Web UI's codec endpoint (only when encryption is on). */
+  codec?: {
+    codec: AesGcmCodec;
+    uiOrigins: string[];
+    /** Dev only: let loopback callers without a token decode (the local Web UI sends none). */
+    anonymousFromLoopback?: boolean;
+  };
 }
 
 const errorSchema = z.object({
@@ -93,6 +102,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   };
   const withTimeout = <T>(what: string, p: Promise<T>): Promise<T> =>
     Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(Object.assign(new Error(`${what} did not answer within ${timeoutMs} ms`), { statusCode: 504 })), timeoutMs).unref())]);
+
+  if (deps.codec) {
+    const { codec, uiOrigins, anonymousFromLoopback } = deps.codec;
+    registerCodecRoutes(app, {
+      codec,
+      uiOrigins,
+      authorize: async (req) => {
+        if (anonymousFromLoopback && !req.headers.authorization && isLoopback(req.ip)) return;
+        await requireRole('viewer')(req);
+      },
+    });
+  }
 
   app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
     try {
@@ -264,6 +285,10 @@ function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   }
   const status = e.statusCode === 503 || e.statusCode === 504 ? e.statusCode : 500;
   return reply.code(status).send({ error: { code: status === 500 ? 'internal' : 'unavailable', message: e.message ?? 'internal error' } });
+}
+
+function isLoopback(ip: string): boolean {
+  return ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1';
 }
 
 function extraKey(params: unknown): string[] {

@@ -6,6 +6,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { CommanderError } from 'commander';
 import { MongoServerSelectionError, MongoNetworkError } from 'mongodb';
+import { dataConverterFor } from '../codec';
 import { loadConfig, type SlipwayConfig } from '../config';
 import { PipelineError } from '../domain/pipeline';
 import { InvalidInputError, NotFoundError, RegistryError } from '../registry/errors';
@@ -48,7 +49,7 @@ export class CliContext {
         throw new CliError(ExitCode.unreachable, `cannot reach Temporal at ${this.config.temporalAddress} (TEMPORAL_ADDRESS): ${(err as Error).message}. Is \`slipway dev\` running?`);
       }
     }
-    const temporal = new Client({ connection: this.connection, namespace: this.config.temporalNamespace });
+    const temporal = new Client({ connection: this.connection, namespace: this.config.temporalNamespace, dataConverter: dataConverterFor(this.config.codecKeys) });
     return new ReleaseService({ temporal, db: db.db, taskQueue: this.config.taskQueue, pipelinesDir: this.config.pipelinesDir });
   }
 

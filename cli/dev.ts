@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { createAuthenticator, ensureDevTokens } from '../api/bootstrap';
 import { buildApi } from '../api/server';
 import { ReleaseService } from '../client/releases';
+import { codecFromKeys, dataConverterFor } from '../codec';
 import { loadConfig } from '../config';
 import { REPO_ROOT, startStack } from '../devstack/stack';
 import { isPortFree } from '../devstack/processes';
@@ -58,6 +59,7 @@ async function runDev(opts: { temporalPort: string; uiPort: string; mongoPort: s
     uiPort: ports.ui,
     mongoPort: ports.mongo,
     mongodbUri: config.mongodbUriGiven ? config.mongodbUri : undefined,
+    uiCodecEndpoint: config.codecKeys ? `http://127.0.0.1:${ports.api}/codec` : undefined,
   });
   const registry = await connectRegistryDb(stack.mongodbUri);
   const { worker, close: closeWorker } = await createSlipwayWorker({
@@ -65,15 +67,19 @@ async function runDev(opts: { temporalPort: string; uiPort: string; mongoPort: s
     namespace: config.temporalNamespace,
     taskQueue: config.taskQueue,
     db: registry.db,
+    codecKeys: config.codecKeys,
   });
   const workerRun = worker.run();
   const clientConnection = await Connection.connect({ address: stack.temporalAddress });
-  const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
+  const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace, dataConverter: dataConverterFor(config.codecKeys) });
+  const codec = codecFromKeys(config.codecKeys);
   const devTokens = config.apiTokensFile ? undefined : ensureDevTokens(path.resolve(opts.dataDir), config.user);
   const api = await buildApi({
     db: registry.db,
     releases: new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir }),
     auth: createAuthenticator(config, devTokens?.file),
+    // The local Web UI sends no token; in dev, loopback callers may decode.
+    codec: codec ? { codec, uiOrigins: [`http://127.0.0.1:${ports.ui}`, `http://localhost:${ports.ui}`], anonymousFromLoopback: true } : undefined,
   });
   await api.listen({ host: '127.0.0.1', port: ports.api });
 
@@ -109,7 +115,7 @@ async function runDev(opts: { temporalPort: string; uiPort: string; mongoPort: s
       `  Registry DB      ${stack.mongodbUri}   (${stack.registryBackend}; SLIPWAY_MONGODB_URI)`,
       `  HTTP API         http://127.0.0.1:${ports.api}   (OpenAPI at /openapi.json)`,
       devTokens ? `  API token        ${devTokens.token}   (admin, local only; in ${devTokens.file})` : `  API tokens       ${config.apiTokensFile}`,
-      `  Worker           task queue "${config.taskQueue}"`,
+      `  Worker           task queue "${config.taskQueue}"${codec ? ', payloads encrypted (AES-256-GCM), Web UI decodes via /codec' : ''}`,
       `  Data             ${path.resolve(opts.dataDir)}`,
       'Press Ctrl-C to stop everything.',
       '',

@@ -20,6 +20,10 @@ export interface SlipwayConfig {
   apiTokensFile: string | undefined;
   /** OIDC: JWTs from this issuer/audience, verified against this JWKS URL. */
   oidc: { issuer: string; audience: string; jwksUrl: string } | undefined;
+  /** Payload encryption keys (`id:base64,…`, first is current); unset means payloads are not encrypted. */
+  codecKeys: string | undefined;
+  /** Origins allowed to call the codec endpoint from a browser (the Temporal Web UI). */
+  uiOrigins: string[];
 }
 
 /** DEFAULT_TASK_QUEUE is the task queue workers poll when SLIPWAY_TASK_QUEUE is unset. */
@@ -43,6 +47,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     user: env.SLIPWAY_USER || safeOsUser(),
     apiTokensFile: env.SLIPWAY_API_TOKENS || undefined,
     oidc: loadOidc(env),
+    codecKeys: env.SLIPWAY_CODEC_KEYS || undefined,
+    uiOrigins: (env.SLIPWAY_UI_ORIGINS || 'http://127.0.0.1:8233,http://localhost:8233').split(',').map((o) => o.trim()).filter(Boolean),
   };
 }
 

@@ -28,6 +28,8 @@ export interface StackOptions {
   mongodbUri?: string;
   /** Database name in the URI of a database this stack starts. */
   database?: string;
+  /** The Web UI decodes payloads through this codec endpoint (when payloads are encrypted). */
+  uiCodecEndpoint?: string;
   /** Seconds to wait for each service; first start on 2 cores takes a while. */
   startTimeoutSec?: number;
 }
@@ -72,7 +74,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const temporal = startProcess({
       name: 'temporal',
       command: path.join(TOOLS_DIR, 'temporal'),
-      args: temporalArgs(temporalPort, uiPort, path.join(options.dataDir, 'temporal.db'), await freePort(), await freePort()),
+      args: [
+        ...temporalArgs(temporalPort, uiPort, path.join(options.dataDir, 'temporal.db'), await freePort(), await freePort()),
+        ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
+      ],
       runDir,
     });
     processes.push(temporal);

@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Db } from 'mongodb';
 import { createActivities, type ActivityDeps } from '../activities';
+import { dataConverterFor } from '../codec';
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import { installRuntime } from './runtime';
@@ -19,6 +20,8 @@ export interface SlipwayWorkerOptions {
   extensions?: Pick<ActivityDeps, 'targets' | 'healthSources' | 'gates'>;
   /** Pre-built workflow bundle, so several workers in one process bundle once. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** SLIPWAY_CODEC_KEYS: payloads are AES-256-GCM encrypted when set. */
+  codecKeys?: string;
   /** Worker tuning (cache size, concurrency) for benchmarks. */
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentActivityTaskExecutions'>;
 }
@@ -39,13 +42,15 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
     await Promise.allSettled([connection.close(), clientConnection.close()]);
   };
   try {
-    const temporal = new Client({ connection: clientConnection, namespace: options.namespace });
+    const dataConverter = dataConverterFor(options.codecKeys);
+    const temporal = new Client({ connection: clientConnection, namespace: options.namespace, dataConverter });
     const worker = await Worker.create({
       connection,
       namespace: options.namespace,
       taskQueue: options.taskQueue,
       ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
       activities: createActivities({ db: options.db, temporal, taskQueue: options.taskQueue, ...options.extensions }),
+      ...(dataConverter ? { dataConverter } : {}),
       ...options.tuning,
     });
     return { worker, close };

@@ -7,6 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { MongoClient, type Db } from 'mongodb';
 import type { Worker } from '@temporalio/worker';
 import { createSlipwayWorker, type SlipwayWorkerOptions } from '../../workers/worker';
+import { dataConverterFor } from '../../codec';
 
 /** testEnv reads the addresses test/run.ts exported, failing clearly if run outside it. */
 export function testEnv(): { temporalAddress: string; mongodbUri: string; uiUrl: string } {
@@ -57,7 +58,7 @@ export interface TestTemporal {
 }
 
 /** startTestWorker runs the real Slipway worker against the test Temporal server. */
-export async function startTestWorker(db: Db, extensions?: SlipwayWorkerOptions['extensions']): Promise<TestTemporal> {
+export async function startTestWorker(db: Db, extensions?: SlipwayWorkerOptions['extensions'], codecKeys?: string): Promise<TestTemporal> {
   const { temporalAddress } = testEnv();
   const taskQueue = uniqueName('tq');
   const { worker, close: closeWorker } = await createSlipwayWorker({
@@ -66,10 +67,11 @@ export async function startTestWorker(db: Db, extensions?: SlipwayWorkerOptions[
     taskQueue,
     db,
     extensions,
+    codecKeys,
   });
   const running = worker.run();
   const connection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection, namespace: 'default' });
+  const client = new Client({ connection, namespace: 'default', dataConverter: dataConverterFor(codecKeys) });
   return {
     client,
     taskQueue,
