@@ -2,12 +2,14 @@
  * Activity factory: every side effect workflows need, with its dependencies
  * passed in so tests hand in real or fake parts without module mocking.
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ROOT_CONTEXT, context } from '@opentelemetry/api';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { RegistryError } from '../registry/errors';
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
+import type { SlipwayMetrics } from '../observability/metrics';
 import { envLockWorkflow } from '../workflows/env-lock';
 import { acquireSignal, lockWorkflowId, type LockRequest } from '../workflows/env-lock.api';
 import type { GateResult, ReleaseState } from '../workflows/release.api';
@@ -28,6 +30,8 @@ export interface ActivityDeps {
   /** Extra or replacement deploy targets, by name (`registry` is always there). */
   targets?: DeployTarget[];
   healthSources?: HealthSource[];
+  /** Prometheus instruments; releases are counted when their final snapshot is stored. */
+  metrics?: SlipwayMetrics;
 }
 
 /** StackCheckRecord is what the stack check writes and reads back. */
@@ -68,13 +72,15 @@ export function createActivities(deps: ActivityDeps) {
     async requestEnvLock(req: LockRequest & { model: string; env: string }): Promise<void> {
       if (!deps.temporal || !deps.taskQueue) throw ApplicationFailure.nonRetryable('worker has no Temporal client for locks', 'Misconfigured');
       const { model, env, ...request } = req;
-      await deps.temporal.workflow.signalWithStart(envLockWorkflow, {
+      const { temporal, taskQueue } = deps;
+      // The lock outlives any one release: keep it out of the requester's trace.
+      await context.with(ROOT_CONTEXT, () => temporal.workflow.signalWithStart(envLockWorkflow, {
         workflowId: lockWorkflowId(model, env),
-        taskQueue: deps.taskQueue,
+        taskQueue,
         args: [{ model, env }],
         signal: acquireSignal,
         signalArgs: [request],
-      });
+      }));
     },
 
     /** runGate runs one gate; a gate that throws becomes a failed verdict naming the error. */
@@ -87,20 +93,26 @@ export function createActivities(deps: ActivityDeps) {
       const candidate = await wrap(() => registry.getVersion(req.model, req.version));
       const live = await registry.getLive(req.model, req.env);
       const liveVersion = live?.version ? await registry.versions.findOne({ model: req.model, version: live.version }) : null;
-      return gate.run({ releaseId: req.releaseId, env: req.env, candidate, live: liveVersion, registry }, config.data);
+      const result = await gate.run({ releaseId: req.releaseId, env: req.env, candidate, live: liveVersion, registry }, config.data);
+      log.info('gate evaluated', { model: req.model, version: req.version, env: req.env, gate: result.name, passed: result.passed });
+      return result;
     },
 
     /** deploy serves the version through a target; idempotent by opKey. */
     async deploy(req: DeployRequest & { target: string }): Promise<{ previousVersion: string | null }> {
       const { target: name, ...rest } = req;
       Context.current().heartbeat();
-      return wrap(() => target(name).deploy(rest));
+      const result = await wrap(() => target(name).deploy(rest));
+      log.info('deployed', { model: req.model, version: req.version, env: req.env, target: name, weight: req.weight ?? 100, previousVersion: result.previousVersion });
+      return result;
     },
 
     /** undoDeploy restores the last known good version in the environment of a failed deploy. */
     async undoDeploy(req: UndoRequest & { target: string }): Promise<{ restoredTo: string | null; skipped?: string }> {
       const { target: name, ...rest } = req;
-      return wrap(() => target(name).undo(rest));
+      const result = await wrap(() => target(name).undo(rest));
+      log.warn('deploy undone', { model: req.model, env: req.env, failedVersion: req.failedVersion, restoredTo: result.restoredTo, skipped: result.skipped, reason: req.reason });
+      return result;
     },
 
     /** checkHealth asks a health source how the deployed version is doing. */
@@ -112,7 +124,12 @@ export function createActivities(deps: ActivityDeps) {
 
     /** recordRelease stores the release snapshot in the registry; never moves it backwards. */
     async recordRelease(state: ReleaseState, revision: number): Promise<void> {
-      await releases.record(state, revision);
+      const stored = await releases.record(state, revision);
+      // 'stored' happens once per revision, so a retried final write is not counted twice.
+      if (stored === 'stored' && state.endedAt !== null && deps.metrics) {
+        const version = await registry.versions.findOne({ model: state.model, version: state.version });
+        deps.metrics.observeFinishedRelease(state, version?.codeCommittedAt);
+      }
     },
 
     /** lastKnownGood finds the version a rollback should restore. */

@@ -5,7 +5,7 @@
  */
 import fastifySwagger from '@fastify/swagger';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
@@ -14,6 +14,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Db } from 'mongodb';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { ReleaseService } from '../client/releases';
 import { envNameSchema, modelNameSchema, registerVersionInputSchema, versionSchema } from '../domain/model-version';
@@ -23,6 +24,7 @@ import { InvalidInputError, NotFoundError, RegistryError } from '../registry/err
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import type { AesGcmCodec } from '../codec/aes-gcm';
+import type { SlipwayMetrics } from '../observability/metrics';
 import { AuthFailure, can, canApprove, type Authenticator, type Principal, type Role } from './auth';
 import { registerCodecRoutes } from './codec-routes';
 
@@ -36,6 +38,11 @@ export interface ApiDeps {
   mutationsPerMinute?: number;
   /** Outbound call budget for Temporal and the database, per request. */
   requestTimeoutMs?: number;
+  /** Slipway's Prometheus metrics, served on /metrics with the worker runtime's when runtimeMetricsUrl is set. */
+  metrics?: SlipwayMetrics;
+  runtimeMetricsUrl?: string;
+  /** Structured request logs; none when absent. */
+  logger?: Logger;
   /** Payload codec for the Web UI's codec endpoint (only when encryption is on). */
   codec?: {
     codec: AesGcmCodec;
@@ -67,7 +74,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const registry = new Registry(deps.db);
   const store = new ReleaseStore(deps.db);
   const timeoutMs = deps.requestTimeoutMs ?? 15_000;
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, requestTimeout: timeoutMs + 5_000, connectionTimeout: 30_000 }).withTypeProvider<ZodTypeProvider>();
+  const app = Fastify({ ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }), bodyLimit: 64 * 1024, requestTimeout: timeoutMs + 5_000, connectionTimeout: 30_000 }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
@@ -87,7 +94,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, error: { code: 'rate_limited', message: `too many requests: at most ${ctx.max} per ${ctx.after}` } }),
   });
 
-  app.setErrorHandler((err, _req, reply) => sendError(reply, err));
+  app.setErrorHandler((err, req, reply) => {
+    const sent = sendError(reply, err);
+    if (reply.statusCode >= 500) req.log.error({ err }, 'request failed');
+    return sent;
+  });
+  // Every request log line about a release carries its id.
+  app.addHook('onRequest', async (req) => {
+    const match = /^\/releases\/([^/?]+)/.exec(req.url);
+    if (match) req.log = req.log.child({ releaseId: decodeURIComponent(match[1]!) });
+  });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } }));
 
   // Every route but health and the docs needs a token; the role check is per route.
@@ -124,6 +140,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    const parts = [deps.metrics ? await deps.metrics.registry.metrics() : ''];
+    if (deps.runtimeMetricsUrl) {
+      // The worker runtime serves its own Prometheus text; one scrape gets both.
+      const res = await fetch(deps.runtimeMetricsUrl, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
+      if (res?.ok) parts.push(await res.text());
+    }
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(parts.join('\n'));
+  });
 
   app.get('/models/:model', {
     onRequest: requireRole('viewer'),

@@ -12,7 +12,12 @@ import { ReleaseService } from '../client/releases';
 import { codecFromKeys, dataConverterFor } from '../codec';
 import { loadConfig } from '../config';
 import { REPO_ROOT, startStack } from '../devstack/stack';
-import { isPortFree } from '../devstack/processes';
+import { freePort, isPortFree } from '../devstack/processes';
+import pino from 'pino';
+import { createLogger, temporalLogger } from '../observability/logger';
+import { SlipwayMetrics } from '../observability/metrics';
+import { clientTracingInterceptors, tracingFromEnv } from '../observability/tracing';
+import { installRuntime } from '../workers/runtime';
 import { connectRegistryDb } from '../registry/db';
 import { createSlipwayWorker } from '../workers/worker';
 import { stackCheckWorkflow } from '../workflows';
@@ -52,6 +57,12 @@ async function runDev(opts: { temporalPort: string; uiPort: string; mongoPort: s
   }
 
   const started = Date.now();
+  // Logs are JSON on stderr (SLIPWAY_LOG_LEVEL, default warn), so stdout keeps the URLs readable.
+  const logger = createLogger({ level: process.env.SLIPWAY_LOG_LEVEL ?? 'warn', destination: pino.destination(2) });
+  const runtimeMetricsPort = await freePort();
+  installRuntime({ logger: temporalLogger(logger, 'WARN'), metricsAddress: `127.0.0.1:${runtimeMetricsPort}` });
+  const tracing = tracingFromEnv('slipway-dev');
+  const metrics = new SlipwayMetrics({ processMetrics: true });
   process.stdout.write('slipway dev: starting Temporal dev server and registry database…\n');
   const stack = await startStack({
     dataDir: path.resolve(opts.dataDir),
@@ -68,16 +79,26 @@ async function runDev(opts: { temporalPort: string; uiPort: string; mongoPort: s
     taskQueue: config.taskQueue,
     db: registry.db,
     codecKeys: config.codecKeys,
+    tracing,
+    metrics,
   });
   const workerRun = worker.run();
   const clientConnection = await Connection.connect({ address: stack.temporalAddress });
-  const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace, dataConverter: dataConverterFor(config.codecKeys) });
+  const client = new Client({
+    connection: clientConnection,
+    namespace: config.temporalNamespace,
+    dataConverter: dataConverterFor(config.codecKeys),
+    ...(tracing ? { interceptors: clientTracingInterceptors() } : {}),
+  });
   const codec = codecFromKeys(config.codecKeys);
   const devTokens = config.apiTokensFile ? undefined : ensureDevTokens(path.resolve(opts.dataDir), config.user);
   const api = await buildApi({
     db: registry.db,
     releases: new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir }),
     auth: createAuthenticator(config, devTokens?.file),
+    metrics,
+    runtimeMetricsUrl: `http://127.0.0.1:${runtimeMetricsPort}/metrics`,
+    logger,
     // The local Web UI sends no token; in dev, loopback callers may decode.
     codec: codec ? { codec, uiOrigins: [`http://127.0.0.1:${ports.ui}`, `http://localhost:${ports.ui}`], anonymousFromLoopback: true } : undefined,
   });
@@ -93,6 +114,7 @@ async function runDev(opts: { temporalPort: string; uiPort: string; mongoPort: s
     await Promise.allSettled([api.close(), closeWorker(), clientConnection.close()]);
     await registry.close();
     await stack.stop();
+    await tracing?.shutdown();
     process.stdout.write('slipway dev: stopped.\n');
     process.exit(0);
   };
@@ -113,7 +135,7 @@ async function runDev(opts: { temporalPort: string; uiPort: string; mongoPort: s
       `  Temporal gRPC    ${stack.temporalAddress}   (TEMPORAL_ADDRESS)`,
       `  Temporal Web UI  ${stack.uiUrl}`,
       `  Registry DB      ${stack.mongodbUri}   (${stack.registryBackend}; SLIPWAY_MONGODB_URI)`,
-      `  HTTP API         http://127.0.0.1:${ports.api}   (OpenAPI at /openapi.json)`,
+      `  HTTP API         http://127.0.0.1:${ports.api}   (OpenAPI at /openapi.json, Prometheus at /metrics)`,
       devTokens ? `  API token        ${devTokens.token}   (admin, local only; in ${devTokens.file})` : `  API tokens       ${config.apiTokensFile}`,
       `  Worker           task queue "${config.taskQueue}"${codec ? ', payloads encrypted (AES-256-GCM), Web UI decodes via /codec' : ''}`,
       `  Data             ${path.resolve(opts.dataDir)}`,

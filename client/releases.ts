@@ -13,6 +13,7 @@ import { InvalidInputError, NotFoundError } from '../registry/errors';
 import { loadPipelinesFromDir } from '../registry/pipelines';
 import { Registry } from '../registry/registry';
 import { ReleaseStore, type ReleaseRecord } from '../registry/releases';
+import { inSpan, slipwayAttributes } from '../observability/tracing';
 import { releaseWorkflow } from '../workflows/release';
 import { rollbackWorkflow } from '../workflows/rollback';
 import {
@@ -60,6 +61,15 @@ export class ReleaseService {
 
   /** start validates the version and pipeline, pins the pipeline by hash, and starts (or returns) the release. */
   async start(req: { model: string; version: string; pipeline?: string; requestedBy: string }): Promise<StartedRelease> {
+    return inSpan('slipway.release.start', slipwayAttributes(req), (span) =>
+      this.startTraced(req).then((started) => {
+        span.setAttribute('slipway.release_id', started.releaseId);
+        return started;
+      }),
+    );
+  }
+
+  private async startTraced(req: { model: string; version: string; pipeline?: string; requestedBy: string }): Promise<StartedRelease> {
     const model = parseOrThrow(modelNameSchema, 'model', req.model);
     const version = parseOrThrow(versionSchema, 'version', req.version);
     const requestedBy = parseOrThrow(modelNameSchema, 'requester (--as)', req.requestedBy);
@@ -132,6 +142,10 @@ export class ReleaseService {
   /** approve sends the validated approval Update; identity comes from the caller, never from a body. */
   async approve(req: { releaseId: string; stage: string; approver: string; comment?: string; channel: 'api' | 'cli' }): Promise<ApproveUpdateResult> {
     checkReleaseId(req.releaseId);
+    return inSpan('slipway.release.approve', { 'slipway.release_id': req.releaseId, 'slipway.env': req.stage }, () => this.approveTraced(req));
+  }
+
+  private async approveTraced(req: { releaseId: string; stage: string; approver: string; comment?: string; channel: 'api' | 'cli' }): Promise<ApproveUpdateResult> {
     try {
       return await this.deps.temporal.workflow.getHandle(req.releaseId).executeUpdate(approveUpdate, {
         args: [{ stage: req.stage, approver: req.approver, ...(req.comment ? { comment: req.comment } : {}), channel: req.channel }],
@@ -172,9 +186,13 @@ export class ReleaseService {
       parseOrThrow(versionSchema, 'to', req.toVersion);
       await this.registry.getVersion(model, req.toVersion);
     } else {
-      await this.registry.getVersion(model, (await this.registry.getLive(model, env))?.version ?? '__none__').catch((err: unknown) => {
-        if (err instanceof NotFoundError && err.kind === 'model') throw err;
-      });
+      // Refuse up front what the workflow could only fail on: an unknown model, or nothing earlier to restore.
+      const live = await this.registry.getLive(model, env);
+      const good = await this.registry.lastKnownGood(model, env, { excludingVersion: live?.version ?? undefined });
+      if (!good) {
+        await this.registry.describeModel(model); // NotFoundError for an unknown model
+        throw new InvalidInputError([{ field: 'to', reason: `${model} has no earlier good version in ${env} to roll back to; name one with --to` }]);
+      }
     }
     const requestKey = req.requestKey ?? createHash('sha256').update(`${Date.now()}:${Math.random()}`).digest('hex').slice(0, 12);
     const workflowId = rollbackWorkflowId(model, env, requestKey);
@@ -185,7 +203,15 @@ export class ReleaseService {
       workflowIdConflictPolicy: 'USE_EXISTING',
       staticSummary: `Rollback ${model} in ${env}${req.toVersion ? ` to ${req.toVersion}` : ' to last known good'} (by ${req.requestedBy})`,
     });
-    return { workflowId, result: handle.result() };
+    // result is fetched on first read: an eager result() long-poll would keep a caller that
+    // does not wait (e.g. `slipway rollback` without --wait) alive until the server answers it.
+    let result: Promise<RollbackResult> | undefined;
+    return {
+      workflowId,
+      get result() {
+        return (result ??= handle.result());
+      },
+    };
   }
 }
 

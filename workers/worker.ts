@@ -6,6 +6,8 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import type { Db } from 'mongodb';
 import { createActivities, type ActivityDeps } from '../activities';
 import { dataConverterFor } from '../codec';
+import type { SlipwayMetrics } from '../observability/metrics';
+import { clientTracingInterceptors, workerTracingOptions, type Tracing } from '../observability/tracing';
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import { installRuntime } from './runtime';
@@ -22,6 +24,10 @@ export interface SlipwayWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** SLIPWAY_CODEC_KEYS: payloads are AES-256-GCM encrypted when set. */
   codecKeys?: string;
+  /** OpenTelemetry tracing (observability/tracing.ts); off when absent. */
+  tracing?: Tracing;
+  /** Prometheus instruments the activities update. */
+  metrics?: SlipwayMetrics;
   /** Worker tuning (cache size, concurrency) for benchmarks. */
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentActivityTaskExecutions'>;
 }
@@ -43,14 +49,20 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
   };
   try {
     const dataConverter = dataConverterFor(options.codecKeys);
-    const temporal = new Client({ connection: clientConnection, namespace: options.namespace, dataConverter });
+    const temporal = new Client({
+      connection: clientConnection,
+      namespace: options.namespace,
+      dataConverter,
+      ...(options.tracing ? { interceptors: clientTracingInterceptors() } : {}),
+    });
     const worker = await Worker.create({
       connection,
       namespace: options.namespace,
       taskQueue: options.taskQueue,
       ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
-      activities: createActivities({ db: options.db, temporal, taskQueue: options.taskQueue, ...options.extensions }),
+      activities: createActivities({ db: options.db, temporal, taskQueue: options.taskQueue, metrics: options.metrics, ...options.extensions }),
       ...(dataConverter ? { dataConverter } : {}),
+      ...(options.tracing ? workerTracingOptions(options.tracing) : {}),
       ...options.tuning,
     });
     return { worker, close };

@@ -52,6 +52,9 @@ export interface StageState {
   gates: GateResult[];
   quorum: QuorumState | null;
   approvalDeadline: string | null;
+  /** When the stage started waiting for approval, and when its quorum was met (approval wait metric). */
+  awaitingApprovalSince?: string | null;
+  approvedAt?: string | null;
   rejectedBy: { approver: string; reason: string; at: string } | null;
   canaryWeight: number | null;
   deployedVersion: string | null;

@@ -275,6 +275,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     if (!stage.approval || !stageState.quorum) return;
     const timeoutMs = parseDuration(stage.approval.timeout);
     stageState.approvalDeadline = new Date(Date.now() + timeoutMs).toISOString();
+    stageState.awaitingApprovalSince = new Date().toISOString();
     stageState.status = 'awaiting_approval';
     waitingPhase = true;
     const waitingSummary = () =>
@@ -287,6 +288,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     );
     checkStops();
     if (!decided) throw new Stop('approval_expired', `approval for ${stage.env} expired after ${formatDuration(timeoutMs)} with ${stageState.quorum.approvedBy.length} of ${stage.approval.required}`);
+    stageState.approvedAt = new Date().toISOString();
     waitingPhase = false;
   }
 

@@ -44,7 +44,7 @@ describe('payload encryption (AES-256-GCM codec)', () => {
     let temporal: TestTemporal;
     before(async () => {
       t = await openTestDb();
-      temporal = await startTestWorker(t.db, undefined, `${NEW},${OLD}`);
+      temporal = await startTestWorker(t.db, { codecKeys: `${NEW},${OLD}` });
     });
     after(async () => {
       await temporal?.close();

@@ -68,7 +68,7 @@ describe('release strategies, freezes and visibility', () => {
   before(async () => {
     t = await openTestDb();
     calls = t.db.collection<TargetCall>('target_calls');
-    temporal = await startTestWorker(t.db, { targets: [weightedTarget(calls)] });
+    temporal = await startTestWorker(t.db, { extensions: { targets: [weightedTarget(calls)] } });
     service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES) });
   });
   after(async () => {

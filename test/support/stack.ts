@@ -8,6 +8,7 @@ import { MongoClient, type Db } from 'mongodb';
 import type { Worker } from '@temporalio/worker';
 import { createSlipwayWorker, type SlipwayWorkerOptions } from '../../workers/worker';
 import { dataConverterFor } from '../../codec';
+import { clientTracingInterceptors } from '../../observability/tracing';
 
 /** testEnv reads the addresses test/run.ts exported, failing clearly if run outside it. */
 export function testEnv(): { temporalAddress: string; mongodbUri: string; uiUrl: string } {
@@ -58,7 +59,10 @@ export interface TestTemporal {
 }
 
 /** startTestWorker runs the real Slipway worker against the test Temporal server. */
-export async function startTestWorker(db: Db, extensions?: SlipwayWorkerOptions['extensions'], codecKeys?: string): Promise<TestTemporal> {
+export async function startTestWorker(
+  db: Db,
+  options: Pick<SlipwayWorkerOptions, 'extensions' | 'codecKeys' | 'tracing' | 'metrics'> = {},
+): Promise<TestTemporal> {
   const { temporalAddress } = testEnv();
   const taskQueue = uniqueName('tq');
   const { worker, close: closeWorker } = await createSlipwayWorker({
@@ -66,12 +70,16 @@ export async function startTestWorker(db: Db, extensions?: SlipwayWorkerOptions[
     namespace: 'default',
     taskQueue,
     db,
-    extensions,
-    codecKeys,
+    ...options,
   });
   const running = worker.run();
   const connection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection, namespace: 'default', dataConverter: dataConverterFor(codecKeys) });
+  const client = new Client({
+    connection,
+    namespace: 'default',
+    dataConverter: dataConverterFor(options.codecKeys),
+    ...(options.tracing ? { interceptors: clientTracingInterceptors() } : {}),
+  });
   return {
     client,
     taskQueue,
