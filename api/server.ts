@@ -27,6 +27,7 @@ import type { AesGcmCodec } from '../codec/aes-gcm';
 import type { SlipwayMetrics } from '../observability/metrics';
 import { AuthFailure, can, canApprove, type Authenticator, type Principal, type Role } from './auth';
 import { registerCodecRoutes } from './codec-routes';
+import { registerDoraRoutes } from './dora-routes';
 
 /** ApiDeps are the parts the API reads from and acts through. */
 export interface ApiDeps {
@@ -41,6 +42,8 @@ export interface ApiDeps {
   /** Slipway's Prometheus metrics, served on /metrics with the worker runtime's when runtimeMetricsUrl is set. */
   metrics?: SlipwayMetrics;
   runtimeMetricsUrl?: string;
+  /** Time source for period-based answers (DORA); tests pin it. */
+  clock?: () => Date;
   /** Structured request logs; none when absent. */
   logger?: Logger;
   /** Payload codec for the Web UI's codec endpoint (only when encryption is on). */
@@ -193,6 +196,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     onRequest: requireRole('viewer'),
     schema: { summary: 'What is live for every model in one environment', params: z.object({ env: envNameSchema }), response: { 200: anyObject } },
   }, async (req) => ({ env: req.params.env, live: await withTimeout('registry', registry.liveInEnvironment(req.params.env)) }));
+
+  await registerDoraRoutes(app, { db: deps.db, requireRole, withTimeout, clock: deps.clock });
 
   app.get('/releases', {
     onRequest: requireRole('viewer'),

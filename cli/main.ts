@@ -2,8 +2,10 @@
  * The `slipway` command line: for CI scripts and people.
  */
 import { Command } from 'commander';
+import { registerDoraCommand } from './commands/dora';
 import { registerModelCommands } from './commands/model';
 import { registerReleaseCommands } from './commands/release';
+import { errorBody } from './context';
 import { registerDevCommand } from './dev';
 
 /** buildProgram assembles every verb; exported so tests can parse without a subprocess. */
@@ -12,13 +14,16 @@ export function buildProgram(): Command {
     .description('Release-promotion engine for AI models: registry, gates, approvals, rollback')
     .option('--json', 'print one JSON document on stdout (errors too), for scripts and CI')
     .showHelpAfterError('(run with --help for usage)')
-    // Usage errors exit 2 (bad input), per the CLI contract, not commander's default 1.
+    // Usage errors exit 2 (bad input), per the CLI contract, not commander's default 1;
+    // under --json they are one JSON document on stdout too, like every other error.
     .exitOverride((err) => {
+      if (err.exitCode !== 0 && program.opts().json) process.stdout.write(`${JSON.stringify(errorBody(err), null, 2)}\n`);
       process.exit(err.exitCode === 0 ? 0 : 2);
     });
   registerDevCommand(program);
   registerModelCommands(program);
   registerReleaseCommands(program);
+  registerDoraCommand(program);
   return program;
 }
 

@@ -71,7 +71,7 @@ export class ManagedProcess {
 
   /** describeExit gives the exit code/signal and the log's last lines, for error messages. */
   describeExit(): string {
-    const tail = readTail(this.logFile, 20);
+    const tail = readHeadAndTail(this.logFile, 8, 12);
     const how = this.exitInfo ? `code ${this.exitInfo.code} signal ${this.exitInfo.signal}` : 'still running';
     return `${this.name} exited (${how}); last log lines from ${this.logFile}:\n${tail}`;
   }
@@ -108,6 +108,9 @@ export function startProcess(spec: ServiceSpec): ManagedProcess {
   return new ManagedProcess(spec.name, child, logFile, pidFile);
 }
 
+/** ServiceExitedError is a service that died while we waited for it to answer. */
+export class ServiceExitedError extends Error {}
+
 /** waitUntil polls check until it resolves true, the process dies, or the deadline passes. */
 export async function waitUntil(
   proc: ManagedProcess,
@@ -118,7 +121,7 @@ export async function waitUntil(
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
-    if (proc.hasExited) throw new Error(`${what} did not start: ${proc.describeExit()}`);
+    if (proc.hasExited) throw new ServiceExitedError(`${what} did not start: ${proc.describeExit()}`);
     try {
       if (await check()) return;
     } catch (err) {
@@ -152,9 +155,12 @@ function reapStale(pidFile: string, command: string): void {
   fs.rmSync(pidFile, { force: true });
 }
 
-function readTail(file: string, lines: number): string {
+// Panics print their reason first and a long stack after: show both ends.
+function readHeadAndTail(file: string, head: number, tail: number): string {
   try {
-    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    if (lines.length <= head + tail) return lines.join('\n');
+    return [...lines.slice(0, head), '…', ...lines.slice(-tail)].join('\n');
   } catch {
     return '(no log)';
   }

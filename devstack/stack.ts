@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { MongoClient } from 'mongodb';
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
-import { freePort, startProcess, waitUntil, type ManagedProcess } from './processes';
+import { ServiceExitedError, freePort, startProcess, waitUntil, type ManagedProcess } from './processes';
 
 const execFileAsync = promisify(execFile);
 
@@ -61,6 +61,20 @@ export async function ensureTools(env: NodeJS.ProcessEnv = process.env): Promise
 /** startStack starts Temporal and (unless mongodbUri is given) the registry DB, and waits for both. */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   await ensureTools(options.mongodbUri ? { ...process.env, SLIPWAY_MONGODB_URI: options.mongodbUri } : process.env);
+  // A free port can be taken by another process between our probe and the
+  // server's bind; with auto-chosen ports, try again on fresh ones.
+  const autoPorts = !options.temporalPort && !options.uiPort && !options.mongoPort;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(options);
+    } catch (err) {
+      if (!autoPorts || attempt >= 3 || !(err instanceof ServiceExitedError)) throw err;
+      process.stderr.write(`a service exited while starting (attempt ${attempt}); retrying on fresh ports: ${err.message.split('\n')[0]}\n`);
+    }
+  }
+}
+
+async function startStackOnce(options: StackOptions): Promise<RunningStack> {
   const timeoutMs = (options.startTimeoutSec ?? 90) * 1000;
   const runDir = path.join(options.dataDir, 'run');
   fs.mkdirSync(runDir, { recursive: true });
