@@ -133,14 +133,20 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** lastKnownGood finds the version a rollback should restore. */
-    async findRollbackTarget(req: { model: string; env: string; toVersion?: string }): Promise<{ from: string | null; to: string | null }> {
+    async findRollbackTarget(req: { model: string; env: string; toVersion?: string }): Promise<{ from: string | null; fromOpKey: string | null; to: string | null }> {
       const live = await wrap(() => registry.getLive(req.model, req.env));
+      const from = { from: live?.version ?? null, fromOpKey: live?.opKey ?? null };
       if (req.toVersion) {
         await wrap(() => registry.getVersion(req.model, req.toVersion!));
-        return { from: live?.version ?? null, to: req.toVersion };
+        return { ...from, to: req.toVersion };
       }
       const good = await registry.lastKnownGood(req.model, req.env, { excludingVersion: live?.version ?? undefined });
-      return { from: live?.version ?? null, to: good?.version ?? null };
+      return { ...from, to: good?.version ?? null };
+    },
+
+    /** markDeploymentFailed flags a deployment a rollback replaced, so it never counts as last known good (and DORA sees the failure). */
+    async markDeploymentFailed(req: { opKey: string; by: string; reason: string }): Promise<void> {
+      await registry.markDeploymentFailed(req.opKey, req.by, req.reason);
     },
   };
 }

@@ -3,7 +3,7 @@
  * a named one, through the same environment lock and deploy target a release
  * uses — so a rollback never races a promotion.
  */
-import { CancellationScope, condition, getExternalWorkflowHandle, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, getExternalWorkflowHandle, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { SlipwayActivities } from '../activities';
 import { lockGrantedSignal, lockWorkflowId, releaseSignal } from './env-lock.api';
 import type { RollbackInput, RollbackResult } from './release.api';
@@ -23,7 +23,7 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
   await acts.requestEnvLock({ model: input.model, env: input.env, holderId: workflowInfo().workflowId, mode: 'queue', priority: 'rollback' });
   try {
     await condition(() => granted);
-    const { from, to } = await acts.findRollbackTarget({ model: input.model, env: input.env, toVersion: input.toVersion });
+    const { from, fromOpKey, to } = await acts.findRollbackTarget({ model: input.model, env: input.env, toVersion: input.toVersion });
     if (to === null) throw new Error(`${input.model} has no earlier good version in ${input.env} to roll back to; name one with --to`);
     if (from === to) return { model: input.model, env: input.env, from, to, status: 'noop' };
     await acts.deploy({
@@ -35,6 +35,10 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
       by: input.requestedBy,
       target: 'registry',
     });
+    // Added after releases were already recorded: patched() keeps their histories replaying.
+    if (fromOpKey && patched('rollback-marks-replaced-failed')) {
+      await acts.markDeploymentFailed({ opKey: fromOpKey, by: input.requestedBy, reason: input.reason });
+    }
     return { model: input.model, env: input.env, from, to, status: 'succeeded' };
   } finally {
     await CancellationScope.nonCancellable(async () => {

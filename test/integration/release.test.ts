@@ -280,6 +280,8 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     assert.deepEqual(await result, { model, env: 'staging', from: 'b', to: 'a', status: 'succeeded' });
     await recordHistory(rollbackId, 'rollback-to-last-good');
     assert.equal((await service.registry.getLive(model, 'staging'))?.version, 'a');
+    const replaced = await service.registry.deployments.findOne({ model, env: 'staging', version: 'b' });
+    assert.equal(replaced?.health, 'failed', 'the rolled-back deployment is marked failed');
     const explicit = await service.rollback({ model, env: 'staging', toVersion: 'a', requestedBy: 'oncall' });
     assert.equal((await explicit.result).status, 'noop');
   });
