@@ -54,6 +54,8 @@ export class ManagedProcess {
     readonly child: ChildProcess,
     readonly logFile: string,
     private readonly pidFile: string,
+    /** How it was started, so it can be started again (fault tests restart services). */
+    readonly spec: ServiceSpec,
   ) {
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
@@ -92,12 +94,12 @@ export class ManagedProcess {
 }
 
 /** startProcess spawns a service, after reaping any stale one recorded in the same pid file. */
-export function startProcess(spec: ServiceSpec): ManagedProcess {
+export function startProcess(spec: ServiceSpec, options: { appendLog?: boolean } = {}): ManagedProcess {
   fs.mkdirSync(spec.runDir, { recursive: true });
   const pidFile = path.join(spec.runDir, `${spec.name}.pid`);
   const logFile = path.join(spec.runDir, `${spec.name}.log`);
   reapStale(pidFile, spec.command);
-  const log = fs.openSync(logFile, 'w');
+  const log = fs.openSync(logFile, options.appendLog ? 'a' : 'w');
   const child = spawn(spec.command, spec.args, {
     stdio: ['ignore', log, log],
     env: spec.env ?? process.env,
@@ -105,7 +107,7 @@ export function startProcess(spec: ServiceSpec): ManagedProcess {
   fs.closeSync(log);
   if (child.pid === undefined) throw new Error(`could not start ${spec.name}: ${spec.command}`);
   fs.writeFileSync(pidFile, `${child.pid}\n${spec.command}\n`);
-  return new ManagedProcess(spec.name, child, logFile, pidFile);
+  return new ManagedProcess(spec.name, child, logFile, pidFile, spec);
 }
 
 /** ServiceExitedError is a service that died while we waited for it to answer. */

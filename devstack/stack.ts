@@ -42,6 +42,11 @@ export interface RunningStack {
   registryBackend: 'mongod' | 'ferretdb' | 'external';
   processes: ManagedProcess[];
   stop(): Promise<void>;
+  /**
+   * restart stops one service, keeps it down for downMs, and starts it again
+   * on the same port and data (fault tests: a server crash or outage).
+   */
+  restart(name: 'temporal' | 'ferretdb' | 'mongod', options?: { downMs?: number; signal?: NodeJS.Signals }): Promise<void>;
 }
 
 /** ensureTools runs the setup script, which is instant once the tools are cached. */
@@ -60,7 +65,9 @@ export async function ensureTools(env: NodeJS.ProcessEnv = process.env): Promise
 
 /** startStack starts Temporal and (unless mongodbUri is given) the registry DB, and waits for both. */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
-  await ensureTools(options.mongodbUri ? { ...process.env, SLIPWAY_MONGODB_URI: options.mongodbUri } : process.env);
+  const { SLIPWAY_MONGODB_URI: _given, ...env } = process.env;
+  // Only a database this stack will not start may skip the database tools.
+  await ensureTools(options.mongodbUri ? { ...env, SLIPWAY_MONGODB_URI: options.mongodbUri } : env);
   // A free port can be taken by another process between our probe and the
   // server's bind; with auto-chosen ports, try again on fresh ones.
   const autoPorts = !options.temporalPort && !options.uiPort && !options.mongoPort;
@@ -117,7 +124,23 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
         ? waitUntil(mongo, `registry database on ${mongodbUri}`, () => mongoAnswers(mongodbUri!), timeoutMs)
         : mongoAnswers(mongodbUri),
     ]);
-    return { temporalAddress, uiUrl, mongodbUri, registryBackend, processes, stop };
+    const checks: Record<string, () => Promise<boolean>> = {
+      temporal: () => temporalAnswers(temporalAddress),
+      ferretdb: () => mongoAnswers(mongodbUri!),
+      mongod: () => mongoAnswers(mongodbUri!),
+    };
+    const restart: RunningStack['restart'] = async (name, restartOptions = {}) => {
+      const index = processes.findIndex((p) => p.name === name);
+      const old = processes[index];
+      if (!old) throw new Error(`no ${name} in this stack`);
+      if (restartOptions.signal) old.child.kill(restartOptions.signal);
+      await old.stop();
+      await new Promise((resolve) => setTimeout(resolve, restartOptions.downMs ?? 0));
+      const fresh = startProcess(old.spec, { appendLog: true });
+      processes[index] = fresh;
+      await waitUntil(fresh, `${name} after restart`, checks[name]!, timeoutMs);
+    };
+    return { temporalAddress, uiUrl, mongodbUri, registryBackend, processes, stop, restart };
   } catch (err) {
     await stop();
     throw err;

@@ -54,12 +54,14 @@ fi
 ln -sfn "$temporal_bin" "$tools/temporal"
 
 # --- Registry database ---------------------------------------------------------
-rm -f "$tools/mongod" "$tools/slipway-ferretdb"
+# (Links are replaced, never removed first: a stack of this checkout may be running.)
 if [ -n "${SLIPWAY_MONGODB_URI:-}" ]; then
   log "SLIPWAY_MONGODB_URI is set; using that MongoDB, nothing to build"
 elif command -v mongod >/dev/null 2>&1; then
   ln -sfn "$(command -v mongod)" "$tools/mongod"
+  rm -f "$tools/slipway-ferretdb"
 else
+  rm -f "$tools/mongod"
   launcher="$root/tools/ferretdb-launcher"
   # Key by FerretDB version and the launcher's own source, so an edit rebuilds.
   key="$(cat "$launcher/main.go" "$launcher/go.mod" "$launcher/go.sum" | sha256sum | cut -c1-12)"
