@@ -266,8 +266,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       response: { 202: anyObject, 400: errorSchema, 404: errorSchema },
     },
   }, async (req, reply) => {
-    const { workflowId, result } = await withTimeout('Temporal', releases().rollback({ ...req.body, requestedBy: req.principal!.user }));
-    result.catch(() => undefined);
+    // Answer at once; the caller follows the rollback by its workflow id.
+    const { workflowId } = await withTimeout('Temporal', releases().rollback({ ...req.body, requestedBy: req.principal!.user }));
     return reply.code(202).send({ workflowId });
   });
 

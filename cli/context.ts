@@ -28,11 +28,18 @@ export class CliError extends Error {
 
 /** CliContext opens what a verb needs, once, and closes it at the end. */
 export class CliContext {
-  readonly config: SlipwayConfig = loadConfig();
+  readonly config: SlipwayConfig;
   private db: RegistryDb | undefined;
   private connection: Connection | undefined;
 
-  constructor(readonly json: boolean) {}
+  constructor(readonly json: boolean) {
+    try {
+      this.config = loadConfig();
+    } catch (err) {
+      // loadConfig names the variable; a bad setting is bad input (exit 2), not a failed release (1).
+      throw new CliError(ExitCode.badInput, (err as Error).message);
+    }
+  }
 
   /** registry connects to the registry database. */
   async registry(): Promise<Registry> {

@@ -12,8 +12,10 @@ export function verb<A extends unknown[]>(
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
     const json = Boolean(command.optsWithGlobals().json);
-    const ctx = new CliContext(json);
+    // Built inside the try: a bad configuration is an error like any other (exit 2, JSON under --json).
+    let ctx: CliContext | undefined;
     try {
+      ctx = new CliContext(json);
       const code = await body(ctx, ...(args.slice(0, -1) as A));
       process.exitCode = code ?? 0;
     } catch (err) {
@@ -22,7 +24,7 @@ export function verb<A extends unknown[]>(
       process.stderr.write(`slipway: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = code;
     } finally {
-      await ctx.close();
+      await ctx?.close();
     }
   };
 }

@@ -49,6 +49,15 @@ export interface StartedRelease {
   alreadyRunning: boolean;
 }
 
+/** StartedRollback is a started rollback; its outcome is fetched only when read. */
+export interface StartedRollback {
+  workflowId: string;
+  /** The rollback's result, fetched on first read. */
+  readonly result: Promise<RollbackResult>;
+  /** wait fetches the result; aborting the signal cancels the wait (not the rollback). */
+  wait(signal?: AbortSignal): Promise<RollbackResult>;
+}
+
 /** ReleaseService runs release operations against Temporal and the registry. */
 export class ReleaseService {
   readonly registry: Registry;
@@ -179,7 +188,7 @@ export class ReleaseService {
   }
 
   /** rollback restores (model, env) to its last known good version, or `toVersion`, through the same lock and target. */
-  async rollback(req: { model: string; env: string; toVersion?: string; requestedBy: string; reason?: string; requestKey?: string }): Promise<{ workflowId: string; result: Promise<RollbackResult> }> {
+  async rollback(req: { model: string; env: string; toVersion?: string; requestedBy: string; reason?: string; requestKey?: string }): Promise<StartedRollback> {
     const model = parseOrThrow(modelNameSchema, 'model', req.model);
     const env = parseOrThrow(envNameSchema, 'env', req.env);
     if (req.toVersion !== undefined) {
@@ -203,13 +212,15 @@ export class ReleaseService {
       workflowIdConflictPolicy: 'USE_EXISTING',
       staticSummary: `Rollback ${model} in ${env}${req.toVersion ? ` to ${req.toVersion}` : ' to last known good'} (by ${req.requestedBy})`,
     });
-    // result is fetched on first read: an eager result() long-poll would keep a caller that
-    // does not wait (e.g. `slipway rollback` without --wait) alive until the server answers it.
+    // Nothing waits until asked: an eager result() long-poll would keep a caller that does not
+    // wait (`slipway rollback` without --wait) alive until the server answers it, ~20 s later.
+    const wait = (signal?: AbortSignal) => (signal ? this.deps.temporal.withAbortSignal(signal, () => handle.result()) : handle.result());
     let result: Promise<RollbackResult> | undefined;
     return {
       workflowId,
+      wait,
       get result() {
-        return (result ??= handle.result());
+        return (result ??= wait());
       },
     };
   }

@@ -3,7 +3,7 @@
  * a named one, through the same environment lock and deploy target a release
  * uses — so a rollback never races a promotion.
  */
-import { CancellationScope, condition, getExternalWorkflowHandle, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, getExternalWorkflowHandle, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { SlipwayActivities } from '../activities';
 import { lockGrantedSignal, lockWorkflowId, releaseSignal } from './env-lock.api';
 import type { RollbackInput, RollbackResult } from './release.api';
@@ -24,7 +24,8 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
   try {
     await condition(() => granted);
     const { from, fromOpKey, to } = await acts.findRollbackTarget({ model: input.model, env: input.env, toVersion: input.toVersion });
-    if (to === null) throw new Error(`${input.model} has no earlier good version in ${input.env} to roll back to; name one with --to`);
+    // Non-retryable: a plain Error would fail the workflow task and retry it forever.
+    if (to === null) throw ApplicationFailure.nonRetryable(`${input.model} has no earlier good version in ${input.env} to roll back to; name one with --to`, 'NoRollbackTarget');
     if (from === to) return { model: input.model, env: input.env, from, to, status: 'noop' };
     await acts.deploy({
       opKey: `${input.rollbackId}:deploy`,

@@ -119,21 +119,29 @@ export function registerReleaseCommands(program: Command): void {
     .option('--as <user>', 'who asks (default SLIPWAY_USER or the OS user)')
     .option('--reason <text>', 'why')
     .option('--wait', 'wait for the rollback to finish')
+    .option('--timeout <duration>', 'with --wait: give up after this long (exit 4), e.g. 10m', '24h')
     .action(
-      verb(async (ctx, model: string, opts: { env: string; to?: string; as?: string; reason?: string; wait?: boolean }) => {
+      verb(async (ctx, model: string, opts: { env: string; to?: string; as?: string; reason?: string; wait?: boolean; timeout: string }) => {
+        const timeoutMs = parseTimeout(opts.timeout);
         const service = await ctx.releases();
-        const { workflowId, result } = await service.rollback({ model, env: opts.env, toVersion: opts.to, requestedBy: opts.as ?? ctx.config.user, reason: opts.reason });
+        const started = await service.rollback({ model, env: opts.env, toVersion: opts.to, requestedBy: opts.as ?? ctx.config.user, reason: opts.reason });
+        const { workflowId } = started;
         if (!opts.wait) {
-          result.catch(() => undefined);
           ctx.print({ workflowId }, () => `rollback started: ${workflowId}`);
           return;
         }
+        // Aborting cancels the wait's long-poll too, so the process ends as soon as we give up.
+        const abort = new AbortController();
+        const timer = setTimeout(() => abort.abort(), Math.min(timeoutMs, 2 ** 31 - 1));
         try {
-          const done = await result;
+          const done = await started.wait(abort.signal);
           ctx.print({ workflowId, ...done }, () => (done.status === 'noop' ? `${model}@${opts.env} already runs ${done.to}; nothing to do` : `${model}@${opts.env}: ${done.from ?? '(nothing)'} → ${done.to}`));
         } catch (err) {
+          if (abort.signal.aborted) throw new CliError(ExitCode.timedOut, `timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${workflowId}; it goes on in the background`);
           const cause = (err as { cause?: { message?: string } }).cause?.message;
           throw new CliError(ExitCode.releaseFailed, `rollback failed: ${cause ?? (err as Error).message}`);
+        } finally {
+          clearTimeout(timer);
         }
       }),
     );

@@ -205,23 +205,26 @@ describe('the slipway command against the real stack', () => {
     assert.equal(out.stages[1].status, 'pending', 'nothing after the failed gate runs');
   });
 
-  it('model show, release start and release status exit 3 for what does not exist; an unknown pipeline exits 2 naming the known ones', async () => {
+  it('model show, release start, release status and rollback exit 3 for what does not exist; an unknown pipeline or nothing to roll back to exits 2 naming the field', async () => {
     const model = await registerModel(service.registry, { v1: GOOD });
     const ghost = uniqueName('ghost').replace(/_/g, '-');
-    const [noModel, noVersion, noReleaseModel, noRelease, noPipeline] = await Promise.all([
+    const [noModel, noVersion, noRelease, noPipeline, noRollbackModel, nothingToRestore] = await Promise.all([
       cli(['model', 'show', ghost, '--json'], 3),
       cli(['release', 'start', model, '9.9.9', '--pipeline', 'fast', '--json'], 3),
-      cli(['release', 'start', ghost, '1.0.0', '--json'], 3),
       cli(['release', 'status', `release-${ghost}-1.0.0`, '--json'], 3),
       cli(['release', 'start', model, 'v1', '--pipeline', 'nope', '--json'], 2),
+      cli(['rollback', ghost, '--env', 'staging', '--wait', '--json'], 3),
+      cli(['rollback', model, '--env', 'staging', '--wait', '--json'], 2),
     ]);
     assert.match(noModel.out.error.message, new RegExp(`model ${ghost} not found`));
     assert.match(noVersion.out.error.message, new RegExp(`version ${model}@9\\.9\\.9 not found`));
-    assert.match(noReleaseModel.out.error.message, new RegExp(`model ${ghost} not found`));
     assert.match(noRelease.out.error.message, /release .* not found/);
     assert.match(noPipeline.out.error.message, /^pipeline: no pipeline named "nope"; known: default, fast, gated$/);
-    for (const [r, code] of [[noModel, 3], [noVersion, 3], [noReleaseModel, 3], [noRelease, 3], [noPipeline, 2]] as const) assert.equal(r.out.error.code, code);
+    assert.match(noRollbackModel.out.error.message, new RegExp(`model ${ghost} not found`));
+    assert.match(nothingToRestore.out.error.message, new RegExp(`^to: ${model} has no earlier good version in staging to roll back to; name one with --to$`));
+    for (const [r, code] of [[noModel, 3], [noVersion, 3], [noRelease, 3], [noPipeline, 2], [noRollbackModel, 3], [nothingToRestore, 2]] as const) assert.equal(r.out.error.code, code);
     assert.equal(await t.db.collection('releases').countDocuments({ model }), 0, 'no release was started');
+    assert.equal(await t.db.collection('deployments').countDocuments({ model }), 0, 'no rollback moved anything');
   });
 
   it('deployments shows what is live and what was live --at a moment, and rollback --wait restores the previous version', async () => {
@@ -251,7 +254,7 @@ describe('the slipway command against the real stack', () => {
     assert.equal((await service.registry.getLive(model, 'staging'))?.version, 'v1');
   });
 
-  it('release start --wait --timeout exits 4 while approval is pending; approve answers with the quorum, refuses self-approval with exit 2, and reject ends the release rejected', async () => {
+  it('release start --wait --timeout exits 4 while approval is pending; approve answers with the quorum, refuses self-approval with exit 2, rollback queues behind the lock (--wait --timeout exits 4), and reject ends the release rejected', async () => {
     const model = await registerModel(service.registry, { a1: GOOD });
     const releaseId = `release-${model}-a1`;
     const timedOut = await cli(['release', 'start', model, 'a1', '--pipeline', 'gated', '--as', 'alice', '--wait', '--timeout', '1s', '--json'], 4);
@@ -259,10 +262,20 @@ describe('the slipway command against the real stack', () => {
     assert.match(timedOut.out.error.message, new RegExp(`timed out after 1s waiting for ${releaseId}`));
     await waitForState(service, releaseId, (s) => s.status === 'awaiting_approval');
 
-    const [bob, self] = await Promise.all([
+    // The release holds the prod lock while it waits, so a rollback of prod queues behind it:
+    // without --wait the command returns at once; with --wait --timeout it gives up with exit 4.
+    const [bob, self, queued, waited] = await Promise.all([
       cli(['approve', releaseId, '--stage', 'prod', '--as', 'bob', '--comment', 'eval looks good', '--json'], 0),
       cli(['approve', releaseId, '--stage', 'prod', '--as', 'alice', '--json'], 2),
+      slipway(['rollback', model, '--env', 'prod', '--to', 'a1', '--json']),
+      slipway(['rollback', model, '--env', 'prod', '--to', 'a1', '--wait', '--timeout', '1s', '--json']),
     ]);
+    expectExit(queued, 0);
+    expectExit(waited, 4);
+    const queuedId: string = json(queued).workflowId;
+    assert.match(queuedId, new RegExp(`^rollback-${model}-prod-`));
+    const waitedId = /^timed out after 1s waiting for (rollback-\S+); it goes on in the background$/.exec(json(waited).error.message)?.[1];
+    assert.ok(waitedId, `the timeout names the rollback\n${show(waited)}`);
     assert.equal(bob.out.outcome, 'counted');
     assert.equal(bob.out.stage, 'prod');
     assert.equal(bob.out.quorum.required, 2);
@@ -278,6 +291,10 @@ describe('the slipway command against the real stack', () => {
     assert.equal(status.status, 'rejected');
     assert.match(status.outcome.reason, /carol: bias report missing/);
     assert.deepEqual(status.stages[1].quorum.approvedBy, ['bob'], 'the refused self-approval was never counted');
+    // Once the rejected release lets go of the lock, both queued rollbacks run, one after the other.
+    const results = await Promise.all([queuedId, waitedId].map((id) => temporal.client.workflow.getHandle(id).result()));
+    const byStatus = results.map((r) => [r.status, r.from, r.to]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    assert.deepEqual(byStatus, [['noop', 'a1', 'a1'], ['succeeded', null, 'a1']]);
   });
 
   it('exits 5 naming the variable, without hanging, when Temporal or the registry database is unreachable', async () => {
@@ -294,22 +311,25 @@ describe('the slipway command against the real stack', () => {
     assert.match(noMongo.stderr, /SLIPWAY_MONGODB_URI/);
   });
 
-  it('exits 2 on usage errors (missing required option or argument, unknown command, bad --timeout) and shows an example in model register --help', async () => {
-    const [noStage, noArtifact, unknown, badTimeout, help] = await Promise.all([
-      slipway(['approve', 'release-x-1', '--as', 'bob']),
+  it('exits 2 on usage errors (missing required option, unknown command, bad configuration), as JSON under --json, and shows an example in model register --help', async () => {
+    const [noStage, noArtifact, unknown, badConfig, help] = await Promise.all([
+      slipway(['approve', 'release-x-1', '--as', 'bob', '--json']),
       slipway(['model', 'register', 'm', '1.0.0', '--sha256', SHA_A]),
-      slipway(['frobnicate']),
-      slipway(['release', 'start', 'm', '1.0.0', '--wait', '--timeout', 'soon', '--json']),
+      slipway(['--json', 'frobnicate']),
+      slipway(['model', 'show', 'm', '--json'], { SLIPWAY_API_PORT: 'abc' }),
       slipway(['model', 'register', '--help']),
     ]);
     expectExit(noStage, 2);
     assert.match(noStage.stderr, /required option '--stage <env>' not specified/);
+    assert.deepEqual(json(noStage).error, { code: 2, type: 'CommanderError', message: "error: required option '--stage <env>' not specified" }, 'usage errors are JSON too under --json');
     expectExit(noArtifact, 2);
     assert.match(noArtifact.stderr, /required option '--artifact <uri>' not specified/);
+    assert.equal(noArtifact.stdout, '', 'without --json nothing goes to stdout on error');
     expectExit(unknown, 2);
     assert.match(unknown.stderr, /unknown command 'frobnicate'/);
-    expectExit(badTimeout, 2);
-    assert.match(json(badTimeout).error.message, /^--timeout: /);
+    assert.match(json(unknown).error.message, /unknown command 'frobnicate'/);
+    expectExit(badConfig, 2);
+    assert.match(json(badConfig).error.message, /^SLIPWAY_API_PORT must be a port number/);
     expectExit(help, 0);
     assert.match(help.stdout, /Example:\n\s+\$ slipway model register \S+ \S+ --artifact \S+/);
     assert.match(help.stdout, /--sha256 <hex>/);
