@@ -18,7 +18,8 @@ export function registerDevCommand(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ npx slipway dev\n  $ npx slipway dev --temporal-port 7300 --ui-port 8300')
     .action(async (opts: { temporalPort: string; uiPort: string; mongoPort: string; apiPort?: string; dataDir: string }) => {
       // Loaded on use: the worker, API and servers are heavy, and every other verb should start fast.
-      const { runDev } = await import('./dev-run');
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- require: tsx resolves it under CommonJS, dynamic import() does not
+      const { runDev } = require('./dev-run') as typeof import('./dev-run');
       await runDev(opts);
     });
 }

@@ -195,7 +195,7 @@ function describe(state: ReleaseState): string {
     for (const g of s.gates) lines.push(`      gate ${g.name}: ${g.passed ? 'passed' : 'FAILED'}${g.error ? ` (${g.error})` : ''}`);
     if (s.quorum) lines.push(`      approvals ${s.quorum.approvedBy.length}/${s.quorum.required}${s.quorum.approvedBy.length ? ` by ${s.quorum.approvedBy.join(', ')}` : ''}`);
   }
-  for (const c of state.compensations) lines.push(`  undo ${c.env}: ${c.status}${c.restoredTo ? ` → ${c.restoredTo}` : ''}${c.error ? ` (${c.error})` : ''}`);
+  for (const c of state.compensations.filter((x) => x.status !== 'pending')) lines.push(`  undo ${c.env}: ${c.status}${c.restoredTo ? ` → ${c.restoredTo}` : ''}${c.error ? ` (${c.error})` : ''}`);
   for (const m of state.ignoredMessages) lines.push(`  ignored ${m.kind} via ${m.channel}: ${m.reason}`);
   return lines.join('\n');
 }
