@@ -45,8 +45,8 @@ describe('the slipway command under hostile arguments', () => {
     await fc.assert(
       fc.asyncProperty(argv, async (args) => {
         let code = 0;
-        let stdout = '';
-        let stderr = '';
+        let stdout: string;
+        let stderr: string;
         try {
           ({ stdout, stderr } = await execFileAsync(process.execPath, [path.join(REPO_ROOT, 'bin', 'slipway.js'), ...args], { env, timeout: 30_000, maxBuffer: 8 * 1024 * 1024 }));
         } catch (err) {
