@@ -7,7 +7,7 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { RegistryError } from '../registry/errors';
-import { Registry } from '../registry/registry';
+import { Registry, insertIfAbsent } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import type { SlipwayMetrics } from '../observability/metrics';
 import { envLockWorkflow } from '../workflows/env-lock';
@@ -63,7 +63,7 @@ export function createActivities(deps: ActivityDeps) {
     async writeAndReadStackCheck(checkId: string): Promise<StackCheckRecord> {
       const checks = deps.db.collection<{ _id: string; writtenAt: Date }>('stack_checks');
       // Upsert keyed by the id: a retried activity writes nothing twice.
-      await checks.updateOne({ _id: checkId }, { $setOnInsert: { writtenAt: clock() } }, { upsert: true });
+      await insertIfAbsent(checks, { _id: checkId, writtenAt: clock() });
       const doc = await checks.findOne({ _id: checkId });
       return { checkId, writtenAt: doc?.writtenAt.toISOString() ?? '', readBack: doc !== null };
     },

@@ -65,6 +65,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
     codecKeys: config.codecKeys,
     tracing,
     metrics,
+    localServingDir: path.join(path.resolve(opts.dataDir), 'local-serving'),
   });
   const workerRun = worker.run();
   const clientConnection = await Connection.connect({ address: stack.temporalAddress });

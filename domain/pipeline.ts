@@ -213,9 +213,66 @@ export const metricsGateSchema = defineGateConfig('metrics', {
   }
 });
 
+// A CSV file the computing gates read; relative paths are read from the repository root.
+const datasetPathSchema = z
+  .string({ error: 'must be the path of a CSV file such as "models/fraud/data/holdout.csv"' })
+  .min(1, 'must not be empty')
+  .max(1024, 'is too long for a file path');
+const columnNameSchema = z.string({ error: 'must be a column name' }).regex(METRIC_NAME_PATTERN, "must be a column name: a letter, then letters, digits or '_'");
+// Model input columns in order; absent means the model's manifest.json, else every column not otherwise named.
+const featureColumnsSchema = z.array(columnNameSchema, { error: 'must be a list of column names' }).min(1, 'must list at least one column').max(1000, 'lists more than 1000 columns');
+// A score at or above this counts as a positive prediction.
+const scoreThresholdSchema = z.number({ error: 'must be a number between 0 and 1' }).gt(0, 'must be greater than 0').lt(1, 'must be less than 1');
+const EVAL_METRICS = ['accuracy', 'auc', 'f1', 'precision', 'recall'];
+
+/** evalGateSchema runs the candidate (and the live version) on a held-out CSV and checks accuracy, AUC, F1, precision, recall. */
+export const evalGateSchema = defineGateConfig('eval', {
+  dataset: datasetPathSchema,
+  // Column holding the true 0/1 label.
+  label: columnNameSchema.default('label'),
+  features: featureColumnsSchema.optional(),
+  threshold: scoreThresholdSchema.default(0.5),
+  // Metric -> comparison the candidate must satisfy, e.g. auc: ">= 0.85".
+  require: metricMap(comparatorSchema).optional(),
+  // Metric -> largest allowed drop from the live version, both measured on the same rows.
+  noWorseThanLive: metricMap(z.number().min(0, 'must be the largest allowed drop, a number >= 0 (0 means no worse at all)')).optional(),
+}).superRefine((gate, ctx) => {
+  for (const field of ['require', 'noWorseThanLive'] as const) {
+    for (const metric of Object.keys(gate[field] ?? {})) {
+      if (!EVAL_METRICS.includes(metric)) ctx.addIssue({ code: 'custom', path: [field, metric], message: `is not a metric the eval gate computes; use one of ${EVAL_METRICS.join(', ')}` });
+    }
+  }
+  if (Object.keys(gate.require ?? {}).length + Object.keys(gate.noWorseThanLive ?? {}).length === 0) {
+    ctx.addIssue({ code: 'custom', message: `an eval gate checks nothing: give "require" and/or "noWorseThanLive" with at least one of ${EVAL_METRICS.join(', ')}` });
+  }
+});
+
+/** biasGateSchema measures fairness across a sensitive group on a held-out CSV: demographic-parity and equal-opportunity gaps. */
+export const biasGateSchema = defineGateConfig('bias', {
+  dataset: datasetPathSchema,
+  // Column holding the true 0/1 label (equal opportunity compares true-positive rates).
+  label: columnNameSchema.default('label'),
+  // Column holding each row's sensitive group: measured, never fed to the model.
+  group: columnNameSchema.default('group'),
+  features: featureColumnsSchema.optional(),
+  threshold: scoreThresholdSchema.default(0.5),
+  // Largest allowed gap between the groups' shares of positive predictions.
+  maxDemographicParityDiff: rateSchema.optional(),
+  // Largest allowed gap between the groups' true-positive rates.
+  maxEqualOpportunityDiff: rateSchema.optional(),
+  // Smaller groups (fewer positives, for equal opportunity) are shown but not judged: their rates are mostly noise.
+  minGroupSize: z.number({ error: 'must be a whole number >= 1' }).int('must be a whole number >= 1').min(1, 'must be at least 1').default(30),
+}).superRefine((gate, ctx) => {
+  if (gate.maxDemographicParityDiff === undefined && gate.maxEqualOpportunityDiff === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'a bias gate checks nothing: give maxDemographicParityDiff and/or maxEqualOpportunityDiff' });
+  }
+});
+
 /** GATE_CONFIG_SCHEMAS maps each gate `type` to the schema of its config; register new gate types here. */
 export const GATE_CONFIG_SCHEMAS = {
   metrics: metricsGateSchema,
+  eval: evalGateSchema,
+  bias: biasGateSchema,
 } satisfies Record<string, z.ZodType>;
 
 /** GateType is a registered gate type name. */
@@ -226,6 +283,12 @@ export type GateConfig = { [K in GateType]: z.output<(typeof GATE_CONFIG_SCHEMAS
 
 /** MetricsGateConfig is the config of a `metrics` gate. */
 export type MetricsGateConfig = z.output<typeof metricsGateSchema>;
+
+/** EvalGateConfig is the config of an `eval` gate. */
+export type EvalGateConfig = z.output<typeof evalGateSchema>;
+
+/** BiasGateConfig is the config of a `bias` gate. */
+export type BiasGateConfig = z.output<typeof biasGateSchema>;
 
 /** knownGateTypes lists the registered gate types, sorted, for error messages and help. */
 export function knownGateTypes(): string[] {

@@ -182,11 +182,7 @@ export class Registry {
   }
 
   private async afterRegister(doc: VersionDoc): Promise<void> {
-    await this.models.updateOne(
-      { _id: doc.model },
-      { $setOnInsert: { createdAt: doc.registeredAt, createdBy: doc.registeredBy } },
-      { upsert: true },
-    );
+    await insertIfAbsent(this.models, { _id: doc.model, createdAt: doc.registeredAt, createdBy: doc.registeredBy });
     await this.audit.append({
       key: `register:${doc._id}`,
       actor: doc.registeredBy,
@@ -434,17 +430,26 @@ export class Registry {
   /** storePipeline keeps each distinct pipeline content once, by hash, and returns the hash. */
   async storePipeline(pipeline: Pipeline, source: string): Promise<string> {
     const hash = pipelineHash(pipeline);
-    await this.pipelines.updateOne(
-      { _id: hash },
-      { $setOnInsert: { name: pipeline.name, source, pipeline, firstSeenAt: this.clock() } },
-      { upsert: true },
-    );
+    await insertIfAbsent(this.pipelines, { _id: hash, name: pipeline.name, source, pipeline, firstSeenAt: this.clock() });
     return hash;
   }
 
   /** getPipeline returns a pinned pipeline by hash. */
   async getPipeline(hash: string): Promise<PipelineDoc | null> {
     return this.pipelines.findOne({ _id: hash });
+  }
+}
+
+/**
+ * insertIfAbsent writes a document keyed by _id once. Racing writers of the
+ * same key both succeed: one inserts, the other's duplicate-key error means
+ * "already there" (FerretDB reports racing upserts that way too).
+ */
+export async function insertIfAbsent<T extends { _id: string }>(collection: Collection<T>, doc: T): Promise<void> {
+  try {
+    await collection.insertOne(doc as Parameters<Collection<T>['insertOne']>[0]);
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
   }
 }
 

@@ -148,6 +148,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       tracing,
       metrics,
       tuning: settings.tuning,
+      // The `local` target (supervised ONNX model servers) is for single-machine setups.
+      localServingDir: process.env.SLIPWAY_LOCAL_SERVING_DIR || undefined,
     });
     worker = created.worker;
     closeWorker = created.close;

@@ -11,6 +11,9 @@ import { clientTracingInterceptors, workerTracingOptions, type Tracing } from '.
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import { installRuntime } from './runtime';
+import { localHealthSource } from '../activities/health/local-health';
+import { localTarget } from '../activities/targets/local-target';
+import { LocalServingSupervisor } from '../targets/local/supervisor';
 
 /** SlipwayWorkerOptions say where the worker connects and what it hands activities. */
 export interface SlipwayWorkerOptions {
@@ -28,6 +31,11 @@ export interface SlipwayWorkerOptions {
   tracing?: Tracing;
   /** Prometheus instruments the activities update. */
   metrics?: SlipwayMetrics;
+  /**
+   * Folder for local model servers: when set, the `local` deploy target and
+   * health source serve ONNX models in supervised processes (dev, demo, tests).
+   */
+  localServingDir?: string;
   /** Worker tuning (cache size, concurrency) for benchmarks. */
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentActivityTaskExecutions'>;
 }
@@ -44,8 +52,9 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
   await Promise.all([new Registry(options.db).ensureIndexes(), new ReleaseStore(options.db).ensureIndexes()]);
   const connection = await NativeConnection.connect({ address: options.temporalAddress });
   const clientConnection = await Connection.connect({ address: options.temporalAddress });
+  const supervisor = options.localServingDir ? new LocalServingSupervisor({ runDir: options.localServingDir }) : undefined;
   const close = async () => {
-    await Promise.allSettled([connection.close(), clientConnection.close()]);
+    await Promise.allSettled([connection.close(), clientConnection.close(), supervisor?.stopAll()]);
   };
   try {
     const dataConverter = dataConverterFor(options.codecKeys);
@@ -60,7 +69,15 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
       namespace: options.namespace,
       taskQueue: options.taskQueue,
       ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
-      activities: createActivities({ db: options.db, temporal, taskQueue: options.taskQueue, metrics: options.metrics, ...options.extensions }),
+      activities: createActivities({
+        db: options.db,
+        temporal,
+        taskQueue: options.taskQueue,
+        metrics: options.metrics,
+        ...options.extensions,
+        targets: [...(supervisor ? [localTarget({ registry: new Registry(options.db), supervisor })] : []), ...(options.extensions?.targets ?? [])],
+        healthSources: [...(supervisor ? [localHealthSource({ supervisor, minRequests: 30 })] : []), ...(options.extensions?.healthSources ?? [])],
+      }),
       ...(dataConverter ? { dataConverter } : {}),
       ...(options.tracing ? workerTracingOptions(options.tracing) : {}),
       ...options.tuning,

@@ -1,4 +1,6 @@
 /** Gates registered by type; the release runs whichever its pipeline names. */
+import { biasGate } from './bias';
+import { evalGate } from './eval';
 import { metricsGate } from './metrics';
 import type { Gate } from './types';
 
@@ -7,5 +9,9 @@ export type GateRegistry = Map<string, Gate>;
 
 /** defaultGates are the gates every worker registers. */
 export function defaultGates(): GateRegistry {
-  return new Map<string, Gate>([[metricsGate.type, metricsGate as Gate]]);
+  return new Map<string, Gate>([
+    [metricsGate.type, metricsGate as Gate],
+    [evalGate.type, evalGate as Gate],
+    [biasGate.type, biasGate as Gate],
+  ]);
 }

@@ -197,6 +197,14 @@ describe('model registry on the real MongoDB-wire server', () => {
     assert.equal((await registry.getPipeline(h1))?.name, DEFAULT_PIPELINE.name);
   });
 
+  it('takes racing first writes of the same pipeline and the same new model without an error', async () => {
+    const hashes = await Promise.all(Array.from({ length: 8 }, () => registry.storePipeline({ ...DEFAULT_PIPELINE, name: 'racing' }, 'same')));
+    assert.equal(new Set(hashes).size, 1);
+    const results = await Promise.all(['1', '2', '3', '4', '5', '6'].map((v) => registry.registerVersion(version('brandnew', v), 'ci')));
+    assert.ok(results.every((r) => r.created));
+    assert.equal(await registry.models.countDocuments({ _id: 'brandnew' }), 1);
+  });
+
   it('keeps an audit chain that verifies, and detects an edited or deleted event', async () => {
     const ok = await registry.audit.verify();
     assert.equal(ok.ok, true, JSON.stringify(ok.brokenAt));

@@ -1,0 +1,111 @@
+/**
+ * The `eval` gate: runs the candidate's ONNX artifact (digest verified) on a
+ * held-out CSV with onnxruntime-node, computes accuracy, AUC, F1, precision
+ * and recall, and checks them against thresholds and against the live
+ * version measured on the same rows. Numbers are computed here, never taken
+ * from what was registered.
+ */
+import path from 'node:path';
+import { evalGateSchema, type EvalGateConfig } from '../../domain/pipeline';
+import { classificationMetrics, type ClassificationMetrics } from '../../domain/model-metrics';
+import { checkNoWorseThan, checkThreshold, type GateCheck } from '../../domain/thresholds';
+import type { VersionDoc } from '../../registry/registry';
+import { OnnxModel, REPO_ROOT, columnIndex, featureMatrix, readCsvDataset, readManifest, resolveArtifactPath, type Dataset } from '../../targets/local/model-runtime';
+import type { Gate } from './types';
+
+/** resolveDatasetPath reads a gate's dataset path from the repository root unless it is absolute. */
+export function resolveDatasetPath(file: string): string {
+  return path.resolve(REPO_ROOT, file);
+}
+
+/** loadDataset reads a gate's CSV dataset. */
+export function loadDataset(file: string): Promise<Dataset> {
+  return readCsvDataset(resolveDatasetPath(file));
+}
+
+/** columnValues is one column of a dataset, by name. */
+export function columnValues(dataset: Dataset, name: string): number[] {
+  const i = columnIndex(dataset, name);
+  return dataset.rows.map((row) => row[i] as number);
+}
+
+/**
+ * scoreVersion runs a registered version's artifact on a dataset: features
+ * from the config, else the model's manifest.json, else every column but
+ * those excluded (label, group) — and they must match the model's width.
+ */
+export async function scoreVersion(version: VersionDoc, dataset: Dataset, options: { features?: string[]; exclude: string[] }): Promise<Float32Array> {
+  const file = resolveArtifactPath(version.artifact.uri);
+  const model = await OnnxModel.load(file, version.artifact.sha256);
+  try {
+    const features = options.features ?? (await readManifest(file))?.features ?? dataset.columns.filter((c) => !options.exclude.includes(c));
+    if (features.length !== model.width) {
+      throw new Error(`${version.model}@${version.version} takes ${model.width} inputs, but ${features.length} feature columns were chosen (${features.join(', ')}): list its input columns under "features"`);
+    }
+    return await model.predict(featureMatrix(dataset, features));
+  } finally {
+    await model.release();
+  }
+}
+
+/** MeasuredVersion is a version's held-out figures, plus how many rows it could not score. */
+export interface MeasuredVersion {
+  metrics: ClassificationMetrics;
+  nonFinite: number;
+}
+
+/** measureVersion scores a version and computes its metrics over the rows it scored. */
+export async function measureVersion(version: VersionDoc, dataset: Dataset, config: Pick<EvalGateConfig, 'label' | 'features' | 'threshold'>): Promise<MeasuredVersion> {
+  const labels = columnValues(dataset, config.label);
+  const scores = await scoreVersion(version, dataset, { features: config.features, exclude: [config.label] });
+  const keep = labels.map((_, i) => i).filter((i) => Number.isFinite(scores[i]));
+  return {
+    metrics: classificationMetrics(keep.map((i) => labels[i] as number), keep.map((i) => scores[i] as number), config.threshold),
+    nonFinite: labels.length - keep.length,
+  };
+}
+
+/** evalGate computes held-out metrics for the candidate (and the live version) and checks them. */
+export const evalGate: Gate<EvalGateConfig> = {
+  type: 'eval',
+  configSchema: evalGateSchema,
+  async run(ctx, config) {
+    const name = config.name ?? 'eval';
+    try {
+      const dataset = await loadDataset(config.dataset);
+      const candidate = await measureVersion(ctx.candidate, dataset, config);
+      const figures = candidate.metrics as unknown as Record<string, number>;
+      const rows = `${dataset.rows.length} rows of ${path.basename(dataset.file)}`;
+      const checks: GateCheck[] = [
+        {
+          metric: 'non_finite_scores',
+          value: candidate.nonFinite,
+          threshold: '== 0',
+          passed: candidate.nonFinite === 0,
+          reason: `${candidate.nonFinite} of ${rows} got no finite score`,
+        },
+      ];
+      for (const [metric, comparator] of Object.entries(config.require ?? {})) {
+        const check = checkThreshold(metric, round(figures[metric]), comparator);
+        checks.push({ ...check, reason: `${check.reason} (on ${rows})` });
+      }
+      const compared = Object.entries(config.noWorseThanLive ?? {});
+      if (compared.length > 0) {
+        const live = ctx.live && ctx.live.version !== ctx.candidate.version ? await measureVersion(ctx.live, dataset, config) : null;
+        const liveFigures = live?.metrics as unknown as Record<string, number> | undefined;
+        for (const [metric, maxDrop] of compared) {
+          const check = checkNoWorseThan(metric, round(figures[metric]), round(liveFigures?.[metric]), maxDrop, true);
+          checks.push(live ? { ...check, reason: `${check.reason} (live ${ctx.live?.version}, same ${rows})` } : check);
+        }
+      }
+      return { type: 'eval', name, passed: checks.every((c) => c.passed), checks };
+    } catch (err) {
+      return { type: 'eval', name, passed: false, checks: [], error: `cannot evaluate ${ctx.candidate.model}@${ctx.candidate.version}: ${(err as Error).message}` };
+    }
+  },
+};
+
+// Four decimals: enough to compare, and stable when shown in the release status.
+function round(x: number | undefined): number | undefined {
+  return x === undefined ? undefined : Number(x.toFixed(4));
+}

@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { biasGate } from '../../activities/gates/bias';
+import { evalGate } from '../../activities/gates/eval';
+import { defaultGates } from '../../activities/gates';
+import type { Gate } from '../../activities/gates/types';
+import { localHealthSource } from '../../activities/health/local-health';
+import { localTarget } from '../../activities/targets/local-target';
+import { ReleaseService } from '../../client/releases';
+import { Registry } from '../../registry/registry';
+import { REPO_ROOT, readCsvDataset, sha256Hex } from '../../targets/local/model-runtime';
+import { LocalServingSupervisor } from '../../targets/local/supervisor';
+import { writePipelines } from '../support/releases';
+import { openTestDb, startTestWorker, uniqueName, type TestDb, type TestTemporal } from '../support/stack';
+
+const PIPELINES = {
+  local: `
+name: local
+stages:
+  - env: dev
+    target: local
+    healthSource: local
+    gates:
+      - type: eval
+        dataset: models/fraud/data/holdout.csv
+        require: { auc: ">= 0.8", f1: ">= 0.55" }
+        noWorseThanLive: { auc: 0.02 }
+      - type: bias
+        dataset: models/fraud/data/holdout.csv
+        maxDemographicParityDiff: 0.1
+        maxEqualOpportunityDiff: 0.1
+  - env: prod
+    target: local
+    healthSource: local
+    strategy: { canary: { steps: [50, 100], interval: 4s, analysis: { maxErrorRate: 0.02 } } }
+`,
+};
+
+const modelFile = (v: string) => path.join(REPO_ROOT, 'models', 'fraud', v, 'model.onnx');
+
+/**
+ * Live traffic: posts rows of the traffic sample, one per request, to every
+ * environment's model server that is up, until stopped (bounded in time and
+ * count); answers are tallied by environment and version.
+ */
+class TrafficGenerator {
+  readonly tally: Record<string, number> = {};
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly supervisor: LocalServingSupervisor,
+    private readonly model: string,
+    private readonly rows: Record<string, number>[],
+  ) {}
+
+  start(): void {
+    this.running = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    const deadline = Date.now() + 120_000;
+    for (let i = 0; !this.stopped && i < 100_000 && Date.now() < deadline; i++) {
+      for (const env of ['dev', 'prod']) {
+        const server = await this.supervisor.find(this.model, env);
+        if (!server) continue;
+        const row = this.rows[i % this.rows.length] as Record<string, number>;
+        const key = await server.client.predict([row]).then(
+          (answer) => `${env} ${answer.version}`,
+          () => `${env} error`,
+        );
+        this.tally[key] = (this.tally[key] ?? 0) + 1;
+      }
+      await sleep(1);
+    }
+  }
+}
+
+describe('releases on the local serving target, with computing gates and canary analysis', () => {
+  let t: TestDb;
+  let temporal: TestTemporal;
+  let service: ReleaseService;
+  let supervisor: LocalServingSupervisor;
+  let traffic: TrafficGenerator;
+  let runDir: string;
+  let model: string;
+
+  const serving = async (env: string) => {
+    const state = await (await supervisor.find(model, env))?.client.state();
+    return { stable: state?.stable?.version ?? null, canary: state?.canary?.version ?? null };
+  };
+  const live = async (env: string) => (await service.registry.getLive(model, env))?.version ?? null;
+
+  before(async () => {
+    t = await openTestDb();
+    runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-release-local-'));
+    supervisor = new LocalServingSupervisor({ runDir });
+    temporal = await startTestWorker(t.db, {
+      extensions: {
+        targets: [localTarget({ registry: new Registry(t.db), supervisor })],
+        // Fail closed: a canary judged on a handful of requests proves nothing.
+        healthSources: [localHealthSource({ supervisor, minRequests: 30 })],
+        gates: new Map<string, Gate>([...defaultGates(), [evalGate.type, evalGate as Gate], [biasGate.type, biasGate as Gate]]),
+      },
+    });
+    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES) });
+    model = uniqueName('fraud').replace(/_/g, '-');
+    for (const v of ['v1', 'v2', 'v3']) {
+      const metrics = JSON.parse(fs.readFileSync(path.join(path.dirname(modelFile(v)), 'metrics.json'), 'utf8')) as Record<string, number>;
+      const sha256 = sha256Hex(fs.readFileSync(modelFile(v)));
+      // v3 by file:// URL, the others by path in the repository: the target takes both.
+      const uri = v === 'v3' ? `file://${modelFile(v)}` : `models/fraud/${v}/model.onnx`;
+      await service.registry.registerVersion({ model, version: v, artifact: { uri, sha256, format: 'onnx' }, metrics }, 'ci');
+    }
+    const sample = await readCsvDataset(path.join(REPO_ROOT, 'models', 'fraud', 'data', 'traffic-sample.csv'));
+    const features = sample.columns.filter((c) => c !== 'group');
+    traffic = new TrafficGenerator(
+      supervisor,
+      model,
+      sample.rows.map((r) => Object.fromEntries(features.map((f) => [f, r[sample.columns.indexOf(f)] as number]))),
+    );
+    traffic.start();
+  });
+  after(async () => {
+    await traffic?.stop();
+    await temporal?.close();
+    await supervisor?.stopAll();
+    await t?.close();
+    if (runDir) fs.rmSync(runDir, { recursive: true, force: true });
+  });
+
+  it('promotes v1 through dev and a prod canary after its eval and bias gates pass', { timeout: 60_000 }, async () => {
+    const started = await service.start({ model, version: 'v1', pipeline: 'local', requestedBy: 'ci' });
+    const final = await service.result(started.releaseId);
+    assert.equal(final.status, 'succeeded', final.summary);
+    const dev = final.stages[0]!;
+    assert.deepEqual(dev.gates.map((g) => [g.type, g.passed]), [['eval', true], ['bias', true]]);
+    const prod = final.stages[1]!;
+    assert.equal(prod.canaryWeight, 100);
+    assert.equal(prod.healthChecks.length, 1);
+    assert.equal(prod.healthChecks[0]?.healthy, true, prod.healthChecks[0]?.detail);
+    assert.deepEqual([await live('dev'), await live('prod')], ['v1', 'v1']);
+    assert.deepEqual(await serving('prod'), { stable: 'v1', canary: null });
+  });
+
+  it('stops v2 at its eval gate before anything is deployed', { timeout: 60_000 }, async (tc) => {
+    const started = await service.start({ model, version: 'v2', pipeline: 'local', requestedBy: 'ci' });
+    const final = await service.result(started.releaseId);
+    assert.equal(final.status, 'failed');
+    assert.match(final.outcome?.reason ?? '', /gate failed at dev — eval: auc = 0\.\d+ does not satisfy >= 0\.8/);
+    assert.deepEqual(final.compensations, [], 'nothing was deployed, so nothing is undone');
+    assert.deepEqual(await serving('dev'), { stable: 'v1', canary: null });
+    tc.diagnostic(final.outcome?.reason ?? '');
+  });
+
+  it('catches v3 in the prod canary under live traffic and rolls every environment back to v1', { timeout: 60_000 }, async (tc) => {
+    const started = await service.start({ model, version: 'v3', pipeline: 'local', requestedBy: 'ci' });
+    const final = await service.result(started.releaseId);
+    assert.equal(final.status, 'rolled_back', final.summary);
+    assert.deepEqual(final.stages[0]?.gates.map((g) => [g.type, g.passed]), [['eval', true], ['bias', true]], 'v3 passes offline');
+    const reason = final.outcome?.reason ?? '';
+    const rate = /canary analysis failed at 50% in prod: error rate (\d+\.\d)% > max 2\.0%/.exec(reason);
+    assert.ok(rate, reason);
+    assert.ok(Number(rate[1]) > 2, reason);
+    assert.deepEqual(
+      final.compensations.map((c) => [c.env, c.status, c.restoredTo]),
+      [['dev', 'done', 'v1'], ['prod', 'done', 'v1']],
+    );
+    assert.deepEqual([await live('dev'), await live('prod')], ['v1', 'v1']);
+    assert.deepEqual([await serving('dev'), await serving('prod')], [{ stable: 'v1', canary: null }, { stable: 'v1', canary: null }]);
+    tc.diagnostic(`canary verdict: ${final.stages[1]?.healthChecks[0]?.detail}`);
+    tc.diagnostic(`traffic so far: ${JSON.stringify(traffic.tally)}`);
+  });
+});
