@@ -101,8 +101,16 @@ export function createActivities(deps: ActivityDeps) {
     /** deploy serves the version through a target; idempotent by opKey. */
     async deploy(req: DeployRequest & { target: string }): Promise<{ previousVersion: string | null }> {
       const { target: name, ...rest } = req;
-      Context.current().heartbeat();
-      const result = await wrap(() => target(name).deploy(rest));
+      // Heartbeat while the target works, so a slow deploy is not mistaken for a dead worker.
+      const ctx = Context.current();
+      ctx.heartbeat();
+      const ticker = setInterval(() => ctx.heartbeat(), 2_000);
+      let result: { previousVersion: string | null };
+      try {
+        result = await wrap(() => target(name).deploy(rest));
+      } finally {
+        clearInterval(ticker);
+      }
       log.info('deployed', { model: req.model, version: req.version, env: req.env, target: name, weight: req.weight ?? 100, previousVersion: result.previousVersion });
       return result;
     },

@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent, MongoClient } from 'mongodb';
 
 /** BenchRow is one line of the results table: Slipway against its baseline. */
 export interface BenchRow {
@@ -100,10 +101,7 @@ export interface PoolResult {
   errors: string[];
 }
 
-/**
- * runPool runs job(0..total-1) with at most `concurrency` in flight, starting
- * no new job after budgetMs; a job returns false (or throws) when it failed.
- */
+/** runPool runs job(0..total-1), at most `concurrency` at once and none started after budgetMs; false or a throw counts as failed. */
 export async function runPool(total: number, concurrency: number, budgetMs: number, job: (i: number) => Promise<boolean>): Promise<PoolResult> {
   const started = now();
   const result: PoolResult = { started: 0, succeeded: 0, failed: 0, elapsedMs: 0, outOfTime: false, errors: [] };
@@ -152,5 +150,69 @@ export async function pollUntil<T>(check: () => Promise<T | undefined>, interval
     if (value !== undefined) return value;
     if (now() >= deadline) return undefined;
     await sleep(intervalMs);
+  }
+}
+
+/** CommandTally is what one kind of MongoDB command (e.g. "find deployments") cost while a monitor listened. */
+export interface CommandTally {
+  count: number;
+  totalMs: number;
+  /** Replies carrying write errors, e.g. an audit insert that lost the race for its seq. */
+  writeErrors: number;
+}
+
+/** monitorCommands tallies a client's commands by command and collection until stop(); the client needs monitorCommands: true. */
+export function monitorCommands(client: MongoClient): { tallies: Map<string, CommandTally>; stop: () => void } {
+  const tallies = new Map<string, CommandTally>();
+  const kinds = new Map<number, string>();
+  const started = (e: CommandStartedEvent) => {
+    const target = e.command[e.commandName];
+    kinds.set(e.requestId, typeof target === 'string' ? `${e.commandName} ${target}` : e.commandName);
+  };
+  const finished = (e: CommandSucceededEvent | CommandFailedEvent) => {
+    const kind = kinds.get(e.requestId);
+    if (kind === undefined) return;
+    kinds.delete(e.requestId);
+    const t = tallies.get(kind) ?? { count: 0, totalMs: 0, writeErrors: 0 };
+    t.count += 1;
+    t.totalMs += e.duration;
+    const writeErrors = 'reply' in e ? (e.reply as { writeErrors?: unknown[] }).writeErrors : undefined;
+    if (Array.isArray(writeErrors) && writeErrors.length > 0) t.writeErrors += 1;
+    tallies.set(kind, t);
+  };
+  client.on('commandStarted', started);
+  client.on('commandSucceeded', finished);
+  client.on('commandFailed', finished);
+  return {
+    tallies,
+    stop: () => {
+      client.off('commandStarted', started);
+      client.off('commandSucceeded', finished);
+      client.off('commandFailed', finished);
+    },
+  };
+}
+
+/** settle waits until the client has sent no command for quietMs (bounded by timeoutMs), so leftover work does not load the next measurement. */
+export async function settle(client: MongoClient, quietMs: number, timeoutMs: number): Promise<boolean> {
+  const monitor = monitorCommands(client);
+  const count = () => [...monitor.tallies.values()].reduce((a, t) => a + t.count, 0);
+  try {
+    const deadline = now() + timeoutMs;
+    let seen = -1;
+    let quietSince = now();
+    while (now() < deadline) {
+      const c = count();
+      if (c !== seen) {
+        seen = c;
+        quietSince = now();
+      } else if (now() - quietSince >= quietMs) {
+        return true;
+      }
+      await sleep(100);
+    }
+    return false;
+  } finally {
+    monitor.stop();
   }
 }

@@ -33,7 +33,8 @@ export interface AuditInput {
 
 /** AuditEvent is a stored event with its place in the chain. */
 export interface AuditEvent extends AuditInput {
-  _id: string;
+  /** The sequence number: unique, so two writers cannot both take the next one. */
+  _id: number;
   seq: number;
   at: Date;
   prevHash: string;
@@ -62,42 +63,83 @@ export function eventHash(prevHash: string, event: Omit<AuditEvent, 'hash' | 'pr
   return createHash('sha256').update(prevHash).update('\n').update(body).digest('hex');
 }
 
-/** AuditLog appends to and verifies the chain in the `audit_events` collection. */
+/**
+ * AuditLog appends to and verifies the chain. Every hot-path read is by _id,
+ * the one lookup FerretDB 1.24 answers without scanning: events are keyed by
+ * their sequence number (the unique _id makes claiming the next number
+ * atomic), `audit_keys` maps idempotency keys to numbers, and `audit_head`
+ * is a hint of the newest number that appenders correct by probing forward.
+ */
 export class AuditLog {
   readonly events: Collection<AuditEvent>;
+  private readonly keys: Collection<{ _id: string; seq: number }>;
+  private readonly headHint: Collection<{ _id: string; seq: number }>;
+  private cachedSeq = 0;
 
   constructor(
     db: Db,
     private readonly clock: () => Date,
   ) {
     this.events = db.collection<AuditEvent>('audit_events');
+    this.keys = db.collection('audit_keys');
+    this.headHint = db.collection('audit_head');
   }
 
-  /** ensureIndexes creates the unique sequence index (idempotent). */
+  /** ensureIndexes creates the per-model index (idempotent); sequence and keys are _ids. */
   async ensureIndexes(): Promise<void> {
-    await this.events.createIndex({ seq: 1 }, { unique: true, name: 'seq_unique' });
     await this.events.createIndex({ 'subject.model': 1, seq: -1 }, { name: 'model_seq' });
   }
 
   /** append adds an event at the chain's head; a retried append with the same key returns the original. */
   async append(input: AuditInput): Promise<AuditEvent> {
-    for (let attempt = 0; attempt < 50; attempt++) {
-      const [last] = await this.events.find({}, { sort: { seq: -1 }, limit: 1, projection: { seq: 1, hash: 1 } }).toArray();
-      const seq = (last?.seq ?? 0) + 1;
-      const prevHash = last?.hash ?? GENESIS_HASH;
+    const known = await this.keys.findOne({ _id: input.key });
+    if (known) {
+      const existing = await this.events.findOne({ _id: known.seq });
+      if (existing) return existing;
+    }
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const head = await this.head();
+      // A first attempt that wrote its event but died before its key: finish it.
+      if (head?.key === input.key) {
+        await insertKey(this.keys, input.key, head.seq);
+        return head;
+      }
+      const seq = (head?.seq ?? 0) + 1;
+      const prevHash = head?.hash ?? GENESIS_HASH;
       const base = { ...stripUndefined(input), seq, at: this.clock() };
-      const event: AuditEvent = { _id: input.key, ...base, prevHash, hash: eventHash(prevHash, base) };
+      const event: AuditEvent = { _id: seq, ...base, prevHash, hash: eventHash(prevHash, base) };
       try {
         await this.events.insertOne(event);
-        return event;
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
-        const existing = await this.events.findOne({ _id: input.key });
-        if (existing) return existing;
-        // Another writer took this seq; read the new head and try again.
+        // Another writer took this number: back off a little, then read the new head.
+        this.cachedSeq = Math.max(this.cachedSeq, seq);
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * Math.min(attempt + 1, 10)));
+        continue;
       }
+      this.cachedSeq = seq;
+      await insertKey(this.keys, input.key, seq);
+      await this.headHint.updateOne({ _id: 'head', seq: { $lt: seq } }, { $set: { seq } }, { upsert: true }).catch((e: unknown) => {
+        if (!isDuplicateKey(e)) throw e; // a newer hint won the race: fine
+      });
+      return event;
     }
     throw new Error('audit log append kept losing the race for the next sequence number');
+  }
+
+  /** head finds the newest event: start from the hint (or what this process saw) and probe forward by _id. */
+  private async head(): Promise<AuditEvent | null> {
+    const hint = await this.headHint.findOne({ _id: 'head' });
+    let seq = Math.max(this.cachedSeq, hint?.seq ?? 0);
+    let event = seq > 0 ? await this.events.findOne({ _id: seq }) : null;
+    for (;;) {
+      const next = await this.events.findOne({ _id: seq + 1 });
+      if (!next) break;
+      event = next;
+      seq += 1;
+    }
+    this.cachedSeq = seq;
+    return event;
   }
 
   /** verify walks the whole chain in order, recomputing every hash and link. */
@@ -113,7 +155,7 @@ export class AuditLog {
         return { ok: false, checked, brokenAt: { seq: event.seq, reason: 'prevHash does not match the previous event' } };
       }
       const { _id, hash, prevHash: _p, ...rest } = event;
-      if (eventHash(prevHash, { ...rest, key: _id }) !== hash) {
+      if (_id !== event.seq || eventHash(prevHash, rest) !== hash) {
         return { ok: false, checked, brokenAt: { seq: event.seq, reason: 'content does not match its hash (edited)' } };
       }
       prevHash = hash;
@@ -121,6 +163,14 @@ export class AuditLog {
       checked += 1;
     }
     return { ok: true, checked };
+  }
+}
+
+async function insertKey(keys: Collection<{ _id: string; seq: number }>, key: string, seq: number): Promise<void> {
+  try {
+    await keys.insertOne({ _id: key, seq });
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
   }
 }
 

@@ -84,6 +84,6 @@ describe('a worker killed with SIGKILL', () => {
     assert.equal(await service.registry.deployments.countDocuments({ model, env: 'staging' }), 1, 'exactly one staging deploy');
     assert.equal(await service.registry.audit.events.countDocuments({ action: 'live.moved', 'subject.model': model }), 2);
     assert.equal((await service.registry.audit.verify()).ok, true);
-    assert.ok(final.stages[1]!.healthChecks.length >= 1, 'the bake went on checking health after the crash');
+    assert.ok(final.stages[1]!.healthChecks.length >= 1, `the bake went on checking health after the crash: ${JSON.stringify(final.stages[1])}`);
   });
 });
