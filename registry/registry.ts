@@ -118,6 +118,10 @@ export class Registry {
   readonly models: Collection<ModelDoc>;
   readonly versions: Collection<VersionDoc>;
   readonly deployments: Collection<Deployment>;
+  /** opKey → the move it made, so idempotency checks are _id lookups. */
+  readonly deploymentOps: Collection<{ _id: string; moveId: string }>;
+  /** (model, env) → a recent revision, where reads of the live version start probing. */
+  readonly liveHeads: Collection<{ _id: string; revision: number }>;
   readonly aliases: Collection<AliasDoc>;
   readonly pipelines: Collection<PipelineDoc>;
   readonly audit: AuditLog;
@@ -129,6 +133,8 @@ export class Registry {
     this.models = db.collection('models');
     this.versions = db.collection('model_versions');
     this.deployments = db.collection('deployments');
+    this.deploymentOps = db.collection('deployment_ops');
+    this.liveHeads = db.collection('live_heads');
     this.aliases = db.collection('aliases');
     this.pipelines = db.collection('pipelines');
     this.audit = new AuditLog(db, clock);
@@ -238,8 +244,32 @@ export class Registry {
     return this.latestMove(checkName(modelNameSchema, 'model', model), checkName(envNameSchema, 'env', env));
   }
 
+  /**
+   * latestMove reads the newest move by _id only: from the `live_heads` hint
+   * (written after each move, possibly behind) it probes forward to the first
+   * revision that does not exist. FerretDB answers _id lookups without
+   * scanning; a sorted find would read every deployment of every model.
+   */
   private async latestMove(model: string, env: string): Promise<Deployment | null> {
-    return this.deployments.findOne({ model, env }, { sort: { revision: -1 } });
+    const key = `${model}:${env}`;
+    const hint = await this.liveHeads.findOne({ _id: key });
+    let revision = hint?.revision ?? 0;
+    let move = revision > 0 ? await this.deployments.findOne({ _id: `${key}:${revision}` }) : null;
+    for (;;) {
+      const next = await this.deployments.findOne({ _id: `${key}:${revision + 1}` });
+      if (!next) break;
+      move = next;
+      revision += 1;
+    }
+    if (move && revision !== (hint?.revision ?? 0)) await this.advanceHead(key, revision);
+    return move;
+  }
+
+  private async advanceHead(key: string, revision: number): Promise<void> {
+    // Best effort and monotonic enough: a stale hint only costs a few probes.
+    await this.liveHeads.updateOne({ _id: key, revision: { $lt: revision } }, { $set: { revision } }, { upsert: true }).catch((err: unknown) => {
+      if (!isDuplicateKey(err)) throw err;
+    });
   }
 
   /**
@@ -252,12 +282,18 @@ export class Registry {
     const env = checkName(envNameSchema, 'env', input.env);
     if (input.version !== null) await this.getVersion(model, input.version);
     for (let attempt = 0; attempt < 20; attempt++) {
-      const done = await this.deployments.findOne({ opKey: input.opKey });
+      const done = await this.findMoveFast(input.opKey);
       if (done) {
         await this.auditMove(done);
         return { pointer: done, applied: false };
       }
       const current = await this.latestMove(model, env);
+      // A first attempt (or a racing retry) made the move but not its opKey entry yet: finish it.
+      if (current?.opKey === input.opKey) {
+        await insertIfAbsent(this.deploymentOps, { _id: input.opKey, moveId: current._id });
+        await this.auditMove(current);
+        return { pointer: current, applied: false };
+      }
       const revision = (current?.revision ?? 0) + 1;
       if (input.expectedRevision !== undefined && revision - 1 !== input.expectedRevision) {
         throw new ConcurrentUpdateError(`live pointer ${model}@${env}`, input.expectedRevision);
@@ -281,11 +317,14 @@ export class Registry {
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
         // Lost the race for this revision (or a concurrent retry of the same op won).
-        if (input.expectedRevision !== undefined && !(await this.deployments.findOne({ opKey: input.opKey }))) {
-          throw new ConcurrentUpdateError(`live pointer ${model}@${env}`, input.expectedRevision);
+        if (input.expectedRevision !== undefined) {
+          const winner = await this.deployments.findOne({ _id: move._id });
+          if (winner?.opKey !== input.opKey) throw new ConcurrentUpdateError(`live pointer ${model}@${env}`, input.expectedRevision);
         }
         continue;
       }
+      await insertIfAbsent(this.deploymentOps, { _id: input.opKey, moveId: move._id });
+      await this.advanceHead(`${model}:${env}`, revision);
       await this.auditMove(move);
       return { pointer: move, applied: true };
     }
@@ -305,7 +344,7 @@ export class Registry {
 
   /** markDeploymentFailed flags the deployment a release rolled back, so it never counts as last known good. */
   async markDeploymentFailed(opKey: string, by: string, reason: string): Promise<void> {
-    const move = await this.deployments.findOne({ opKey });
+    const move = await this.findMove(opKey);
     if (!move) return;
     await this.deployments.updateOne({ _id: move._id }, { $set: { health: 'failed' } });
     await this.audit.append({
@@ -319,7 +358,14 @@ export class Registry {
 
   /** findMove returns the move made with an opKey, if any. */
   async findMove(opKey: string): Promise<Deployment | null> {
-    return this.deployments.findOne({ opKey });
+    // The slow scan covers the one window where a move exists without its opKey entry (a crash between the two writes).
+    return (await this.findMoveFast(opKey)) ?? this.deployments.findOne({ opKey });
+  }
+
+  /** findMoveFast finds a move by opKey through `deployment_ops` (two _id lookups). */
+  private async findMoveFast(opKey: string): Promise<Deployment | null> {
+    const op = await this.deploymentOps.findOne({ _id: opKey });
+    return op ? this.deployments.findOne({ _id: op.moveId }) : null;
   }
 
   /** liveAt answers "what was live in env at this moment"; null if nothing was. */
