@@ -63,6 +63,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
     taskQueue: config.taskQueue,
     db: registry.db,
     codecKeys: config.codecKeys,
+    webhook: config.webhook,
     tracing,
     metrics,
     localServingDir: path.join(path.resolve(opts.dataDir), 'local-serving'),

@@ -22,6 +22,8 @@ export interface SlipwayConfig {
   oidc: { issuer: string; audience: string; jwksUrl: string } | undefined;
   /** Payload encryption keys (`id:base64,…`, first is current); unset means payloads are not encrypted. */
   codecKeys: string | undefined;
+  /** The `webhook` deploy target (docs/webhook-protocol.md): endpoint and signing secret; absent = no such target. */
+  webhook: { url: string; secret: string } | undefined;
   /** Origins allowed to call the codec endpoint from a browser (the Temporal Web UI). */
   uiOrigins: string[];
 }
@@ -48,8 +50,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     apiTokensFile: env.SLIPWAY_API_TOKENS || undefined,
     oidc: loadOidc(env),
     codecKeys: env.SLIPWAY_CODEC_KEYS || undefined,
+    webhook: loadWebhook(env),
     uiOrigins: (env.SLIPWAY_UI_ORIGINS || 'http://127.0.0.1:8233,http://localhost:8233').split(',').map((o) => o.trim()).filter(Boolean),
   };
+}
+
+function loadWebhook(env: NodeJS.ProcessEnv): SlipwayConfig['webhook'] {
+  const { SLIPWAY_WEBHOOK_URL: url, SLIPWAY_WEBHOOK_SECRET: secret } = env;
+  if (!url && !secret) return undefined;
+  if (!url || !secret) throw new Error('the webhook target needs both SLIPWAY_WEBHOOK_URL and SLIPWAY_WEBHOOK_SECRET (or neither)');
+  return { url, secret };
 }
 
 function loadOidc(env: NodeJS.ProcessEnv): SlipwayConfig['oidc'] {

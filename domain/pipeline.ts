@@ -268,11 +268,111 @@ export const biasGateSchema = defineGateConfig('bias', {
   }
 });
 
+// A secret's environment variable: the worker's environment holds the value, pipeline YAML only its name.
+const envVarNameSchema = z
+  .string({ error: 'must be the name of an environment variable, such as "SLIPWAY_GATE_SECRET"' })
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "must be the name of an environment variable (letters, digits, '_'; not starting with a digit): the secret itself never goes in pipeline YAML");
+// A regex rather than URL(): this file stays free of host APIs so workflow code may import it.
+const httpUrlSchema = z
+  .string({ error: 'must be an http(s) URL such as "https://gates.example.com/check"' })
+  .max(2048, 'is too long for a URL')
+  .regex(/^https?:\/\/[^\s/?#@]+(?:[/?#]\S*)?$/i, 'must be an http(s) URL such as "https://gates.example.com/check"');
+// Timeouts of the HTTP-calling gates; the gate activity itself gets 10 minutes.
+const gateTimeoutSchema = durationSchema({ min: 1, max: 5 * 60 * SECOND_MS });
+
+// A map keyed by column name; each key is checked so the error names the bad one.
+function columnMap<V extends z.ZodType>(value: V) {
+  return z.record(z.string(), value, { error: (issue) => `must be a mapping of column name to value (got ${describeType(issue.input)})` }).superRefine((map, ctx) => {
+    for (const key of Object.keys(map)) {
+      if (!METRIC_NAME_PATTERN.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: "is not a column name: a letter, then letters, digits or '_'" });
+    }
+  });
+}
+
+/** webhookGateSchema asks the user's service for a verdict with a signed request (docs/webhook-protocol.md). */
+export const webhookGateSchema = defineGateConfig('webhook', {
+  // The service that answers {passed, checks?, reason?}.
+  url: httpUrlSchema,
+  // Environment variable holding the HMAC secret the request is signed with.
+  secretEnv: envVarNameSchema,
+  // No answer within this is a failed verdict, never a release stuck waiting.
+  timeout: gateTimeoutSchema.default('10s'),
+});
+
+const valueRangeSchema = strictObject({
+  min: z.number({ error: 'must be a number' }).optional(),
+  max: z.number({ error: 'must be a number' }).optional(),
+}).superRefine(
+  (range, ctx) => {
+    if (range.min === undefined && range.max === undefined) ctx.addIssue({ code: 'custom', message: 'gives no bound: set "min" and/or "max"' });
+    if (typeof range.min === 'number' && typeof range.max === 'number' && range.min > range.max) {
+      ctx.addIssue({ code: 'custom', path: ['max'], message: `must be at least min (${range.min})` });
+    }
+  },
+  { when: (payload) => isPlainObject(payload.value) },
+);
+
+const psiSchema = strictObject({
+  // Largest allowed index per column: < 0.1 stable, 0.1-0.25 moderate shift, > 0.25 major shift.
+  max: z.number({ error: 'must be a number > 0, such as 0.2' }).positive('must be greater than 0, such as 0.2').default(0.2),
+  // Equal-count bins taken from the reference (10: deciles).
+  bins: z.number({ error: 'must be a whole number from 2 to 100' }).int('must be a whole number from 2 to 100').min(2, 'must be at least 2').max(100, 'must be at most 100').default(10),
+  // Share an empty bin is clipped to, so ln(a/e) stays finite; smaller makes empty bins weigh more.
+  epsilon: z.number({ error: 'must be a small share such as 0.0001' }).gt(0, 'must be greater than 0').max(0.01, 'must be at most 0.01').default(0.0001),
+  // Columns compared; absent means every checked column.
+  columns: featureColumnsSchema.optional(),
+  // Values outside the reference's [min, max] get bins of their own (expected share 0) instead of joining the outer bins.
+  outOfRangeBins: z.boolean({ error: 'must be true or false' }).default(false),
+});
+
+/** dataQualityGateSchema checks a recent traffic sample against a reference CSV: schema, null rates, value ranges, PSI per column. */
+export const dataQualityGateSchema = defineGateConfig('data-quality', {
+  // The training snapshot or held-out CSV the bins and the schema come from.
+  reference: datasetPathSchema,
+  // The recent traffic sample under test.
+  current: datasetPathSchema,
+  // Columns that must be present and numeric; absent means the candidate's manifest.json features, else the reference's columns.
+  columns: featureColumnsSchema.optional(),
+  // Largest share of null cells (empty, NA, NaN, null, None) in any column of the current sample.
+  maxNullRate: rateSchema.default(0),
+  // Per-column overrides of maxNullRate.
+  maxNullRateByColumn: columnMap(rateSchema).optional(),
+  // Column -> allowed [min, max] of the current sample's values, e.g. amount: { min: 0 }.
+  ranges: columnMap(valueRangeSchema).optional(),
+  psi: psiSchema.prefault({}),
+});
+
+/** promptSuiteGateSchema runs a file of prompt cases against an OpenAI-compatible chat endpoint and checks the pass rate. */
+export const promptSuiteGateSchema = defineGateConfig('prompt-suite', {
+  // YAML or JSON file of cases; relative paths are read from the repository root.
+  suite: z
+    .string({ error: 'must be the path of a YAML or JSON file of cases, such as "prompts/support.yaml"' })
+    .min(1, 'must not be empty')
+    .max(1024, 'is too long for a file path'),
+  // Requests go to {baseUrl}/v1/chat/completions.
+  baseUrl: httpUrlSchema,
+  // Model name sent to the endpoint; "{model}" and "{version}" are replaced by the candidate's.
+  model: z.string({ error: 'must be a model name such as "gpt-4o-mini" or "{version}"' }).min(1, 'must not be empty').max(256, 'is too long for a model name'),
+  // Environment variable holding the API key (sent as a bearer token); absent for endpoints that need none.
+  apiKeyEnv: envVarNameSchema.optional(),
+  // Per case: a case with no answer in time fails.
+  timeout: gateTimeoutSchema.default('30s'),
+  // Cases in flight at once, to stay inside the endpoint's rate limits.
+  concurrency: z.number({ error: 'must be a whole number from 1 to 64' }).int('must be a whole number from 1 to 64').min(1, 'must be at least 1').max(64, 'must be at most 64').default(4),
+  // Share of cases that must pass.
+  minPassRate: rateSchema.default(1),
+  temperature: z.number({ error: 'must be a number from 0 to 2' }).min(0, 'must be at least 0').max(2, 'must be at most 2').default(0),
+  maxTokens: z.number({ error: 'must be a whole number >= 1' }).int('must be a whole number >= 1').min(1, 'must be at least 1').optional(),
+});
+
 /** GATE_CONFIG_SCHEMAS maps each gate `type` to the schema of its config; register new gate types here. */
 export const GATE_CONFIG_SCHEMAS = {
   metrics: metricsGateSchema,
   eval: evalGateSchema,
   bias: biasGateSchema,
+  webhook: webhookGateSchema,
+  'data-quality': dataQualityGateSchema,
+  'prompt-suite': promptSuiteGateSchema,
 } satisfies Record<string, z.ZodType>;
 
 /** GateType is a registered gate type name. */
@@ -289,6 +389,15 @@ export type EvalGateConfig = z.output<typeof evalGateSchema>;
 
 /** BiasGateConfig is the config of a `bias` gate. */
 export type BiasGateConfig = z.output<typeof biasGateSchema>;
+
+/** WebhookGateConfig is the config of a `webhook` gate. */
+export type WebhookGateConfig = z.output<typeof webhookGateSchema>;
+
+/** DataQualityGateConfig is the config of a `data-quality` gate. */
+export type DataQualityGateConfig = z.output<typeof dataQualityGateSchema>;
+
+/** PromptSuiteGateConfig is the config of a `prompt-suite` gate. */
+export type PromptSuiteGateConfig = z.output<typeof promptSuiteGateSchema>;
 
 /** knownGateTypes lists the registered gate types, sorted, for error messages and help. */
 export function knownGateTypes(): string[] {

@@ -145,6 +145,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       taskQueue: config.taskQueue,
       db: registry.db,
       codecKeys: config.codecKeys,
+      webhook: config.webhook,
       tracing,
       metrics,
       tuning: settings.tuning,

@@ -13,6 +13,7 @@ import { ReleaseStore } from '../registry/releases';
 import { installRuntime } from './runtime';
 import { localHealthSource } from '../activities/health/local-health';
 import { localTarget } from '../activities/targets/local-target';
+import { webhookTarget, type WebhookTargetOptions } from '../activities/targets/webhook-target';
 import { LocalServingSupervisor } from '../targets/local/supervisor';
 
 /** SlipwayWorkerOptions say where the worker connects and what it hands activities. */
@@ -36,6 +37,8 @@ export interface SlipwayWorkerOptions {
    * health source serve ONNX models in supervised processes (dev, demo, tests).
    */
   localServingDir?: string;
+  /** Settings of the `webhook` deploy target (docs/webhook-protocol.md); absent means no such target. */
+  webhook?: WebhookTargetOptions;
   /** Worker tuning (cache size, concurrency) for benchmarks. */
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentActivityTaskExecutions'>;
 }
@@ -75,7 +78,11 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
         taskQueue: options.taskQueue,
         metrics: options.metrics,
         ...options.extensions,
-        targets: [...(supervisor ? [localTarget({ registry: new Registry(options.db), supervisor })] : []), ...(options.extensions?.targets ?? [])],
+        targets: [
+          ...(supervisor ? [localTarget({ registry: new Registry(options.db), supervisor })] : []),
+          ...(options.webhook ? [webhookTarget({ ...options.webhook, registry: new Registry(options.db) })] : []),
+          ...(options.extensions?.targets ?? []),
+        ],
         healthSources: [...(supervisor ? [localHealthSource({ supervisor, minRequests: 30 })] : []), ...(options.extensions?.healthSources ?? [])],
       }),
       ...(dataConverter ? { dataConverter } : {}),

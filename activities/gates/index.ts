@@ -1,8 +1,11 @@
 /** Gates registered by type; the release runs whichever its pipeline names. */
 import { biasGate } from './bias';
+import { dataQualityGate } from './data-quality';
 import { evalGate } from './eval';
 import { metricsGate } from './metrics';
+import { promptSuiteGate } from './prompt-suite';
 import type { Gate } from './types';
+import { webhookGate } from './webhook';
 
 /** GateRegistry maps a gate type to its implementation. */
 export type GateRegistry = Map<string, Gate>;
@@ -13,5 +16,8 @@ export function defaultGates(): GateRegistry {
     [metricsGate.type, metricsGate as Gate],
     [evalGate.type, evalGate as Gate],
     [biasGate.type, biasGate as Gate],
+    [webhookGate.type, webhookGate as Gate],
+    [dataQualityGate.type, dataQualityGate as Gate],
+    [promptSuiteGate.type, promptSuiteGate as Gate],
   ]);
 }
