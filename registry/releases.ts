@@ -48,21 +48,27 @@ export class ReleaseStore {
   /**
    * record stores a snapshot unless a newer one (higher revision) is already
    * there, so a retried or late activity never moves a release backwards.
+   * Only _id lookups: FerretDB scans the collection for any other filter.
+   * Each release writes its own document, one snapshot at a time.
    */
   async record(state: ReleaseState, revision: number): Promise<'stored' | 'stale'> {
     const { releaseId, ...rest } = state;
-    try {
-      const res = await this.releases.updateOne(
-        { _id: releaseId, revision: { $lt: revision } },
-        { $set: { ...rest, revision, recordedAt: this.clock() } },
-        { upsert: true },
-      );
-      return res.matchedCount + res.upsertedCount > 0 ? 'stored' : 'stale';
-    } catch (err) {
-      // The filter missed because a newer revision exists, and the upsert hit its _id.
-      if (isDuplicateKey(err)) return 'stale';
-      throw err;
+    const doc: ReleaseRecord = { _id: releaseId, ...rest, revision, recordedAt: this.clock() };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const current = await this.releases.findOne({ _id: releaseId }, { projection: { revision: 1 } });
+      if (current && current.revision >= revision) return 'stale';
+      if (current) {
+        await this.releases.replaceOne({ _id: releaseId }, doc);
+        return 'stored';
+      }
+      try {
+        await this.releases.insertOne(doc);
+        return 'stored';
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err; // someone inserted first: compare again
+      }
     }
+    return 'stale';
   }
 
   /** get returns a release snapshot by id. */
