@@ -8,6 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createAuthenticator, ensureDevTokens } from '../api/bootstrap';
 import { buildApi } from '../api/server';
 import { ReleaseService } from '../client/releases';
+import { runDemo } from '../demo/run-demo';
 import { codecFromKeys, dataConverterFor } from '../codec';
 import { loadConfig } from '../config';
 import { startStack } from '../devstack/stack';
@@ -23,7 +24,7 @@ import { stackCheckWorkflow } from '../workflows';
 import { ExitCode } from './exit-codes';
 
 /** runDev starts everything, prints the URLs, and stops it all on SIGINT/SIGTERM. */
-export async function runDev(opts: { temporalPort: string; uiPort: string; mongoPort: string; apiPort?: string; dataDir: string }): Promise<void> {
+export async function runDev(opts: { temporalPort: string; uiPort: string; mongoPort: string; apiPort?: string; dataDir: string; demo?: boolean }): Promise<void> {
   const config = loadConfig();
   const ports = {
     temporal: parsePort('--temporal-port', opts.temporalPort),
@@ -57,7 +58,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
     uiCodecEndpoint: config.codecKeys ? `http://127.0.0.1:${ports.api}/codec` : undefined,
   });
   const registry = await connectRegistryDb(stack.mongodbUri);
-  const { worker, close: closeWorker } = await createSlipwayWorker({
+  const { worker, close: closeWorker, supervisor } = await createSlipwayWorker({
     temporalAddress: stack.temporalAddress,
     namespace: config.temporalNamespace,
     taskQueue: config.taskQueue,
@@ -125,10 +126,16 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
       devTokens ? `  API token        ${devTokens.token}   (admin, local only; in ${devTokens.file})` : `  API tokens       ${config.apiTokensFile}`,
       `  Worker           task queue "${config.taskQueue}"${codec ? ', payloads encrypted (AES-256-GCM), Web UI decodes via /codec' : ''}`,
       `  Data             ${path.resolve(opts.dataDir)}`,
-      'Press Ctrl-C to stop everything.',
+      `Press Ctrl-C to stop everything.${opts.demo === false ? '' : ' (The demo runs now; start with --no-demo to skip it.)'}`,
       '',
     ].join('\n'),
   );
+  if (opts.demo !== false && supervisor) {
+    const service = new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir });
+    runDemo({ service, supervisor, workDir: path.resolve(opts.dataDir) }).catch((err: unknown) => {
+      if (!stopping) process.stderr.write(`slipway dev: the demo stopped: ${err instanceof Error ? err.message : String(err)}\n`);
+    });
+  }
 }
 
 function parsePort(flag: string, value: string): number {

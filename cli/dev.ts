@@ -14,9 +14,10 @@ export function registerDevCommand(program: Command): void {
     .option('--ui-port <port>', 'Temporal Web UI port', '8233')
     .option('--mongo-port <port>', 'registry database port (when Slipway starts one)', '27017')
     .option('--api-port <port>', 'HTTP API port (default SLIPWAY_API_PORT or 8787)')
+    .option('--no-demo', 'do not run the three-release demo on start')
     .option('--data-dir <dir>', 'where the servers keep their data', path.resolve(__dirname, '..', '.slipway', 'data'))
     .addHelpText('after', '\nExample:\n  $ npx slipway dev\n  $ npx slipway dev --temporal-port 7300 --ui-port 8300')
-    .action(async (opts: { temporalPort: string; uiPort: string; mongoPort: string; apiPort?: string; dataDir: string }) => {
+    .action(async (opts: { temporalPort: string; uiPort: string; mongoPort: string; apiPort?: string; dataDir: string; demo: boolean }) => {
       // Loaded on use: the worker, API and servers are heavy, and every other verb should start fast.
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- require: tsx resolves it under CommonJS, dynamic import() does not
       const { runDev } = require('./dev-run') as typeof import('./dev-run');

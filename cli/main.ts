@@ -2,6 +2,7 @@
  * The `slipway` command line: for CI scripts and people.
  */
 import { Command } from 'commander';
+import { registerDemoCommand } from './commands/demo';
 import { registerDoraCommand } from './commands/dora';
 import { registerModelCommands } from './commands/model';
 import { registerReleaseCommands } from './commands/release';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerReleaseCommands(program);
   registerDoraCommand(program);
+  registerDemoCommand(program);
   return program;
 }
 

@@ -68,6 +68,16 @@ export class ReleaseService {
     this.releases = new ReleaseStore(deps.db);
   }
 
+  /** onTaskQueue is the same service starting workflows on another task queue. */
+  onTaskQueue(taskQueue: string): ReleaseService {
+    return new ReleaseService({ ...this.deps, taskQueue });
+  }
+
+  /** withPipelines is the same service reading pipelines from another folder. */
+  withPipelines(pipelinesDir: string): ReleaseService {
+    return new ReleaseService({ ...this.deps, pipelinesDir });
+  }
+
   /** start validates the version and pipeline, pins the pipeline by hash, and starts (or returns) the release. */
   async start(req: { model: string; version: string; pipeline?: string; requestedBy: string }): Promise<StartedRelease> {
     return inSpan('slipway.release.start', slipwayAttributes(req), (span) =>

@@ -46,6 +46,8 @@ export interface SlipwayWorkerOptions {
 /** RunningParts are what the caller closes after the worker stops. */
 export interface SlipwayWorker {
   worker: Worker;
+  /** The local model servers' supervisor, when localServingDir was given (the demo sends traffic through it). */
+  supervisor?: LocalServingSupervisor;
   close(): Promise<void>;
 }
 
@@ -89,7 +91,7 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
       ...(options.tracing ? workerTracingOptions(options.tracing) : {}),
       ...options.tuning,
     });
-    return { worker, close };
+    return { worker, close, supervisor };
   } catch (err) {
     await close();
     throw err;

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { biasGate } from '../../activities/gates/bias';
 import { evalGate } from '../../activities/gates/eval';
@@ -12,7 +11,8 @@ import { localHealthSource } from '../../activities/health/local-health';
 import { localTarget } from '../../activities/targets/local-target';
 import { ReleaseService } from '../../client/releases';
 import { Registry } from '../../registry/registry';
-import { REPO_ROOT, readCsvDataset, sha256Hex } from '../../targets/local/model-runtime';
+import { TrafficGenerator, loadTrafficRows } from '../../demo/traffic';
+import { REPO_ROOT, sha256Hex } from '../../targets/local/model-runtime';
 import { LocalServingSupervisor } from '../../targets/local/supervisor';
 import { writePipelines } from '../support/releases';
 import { openTestDb, startTestWorker, uniqueName, type TestDb, type TestTemporal } from '../support/stack';
@@ -41,49 +41,6 @@ stages:
 };
 
 const modelFile = (v: string) => path.join(REPO_ROOT, 'models', 'fraud', v, 'model.onnx');
-
-/**
- * Live traffic: posts rows of the traffic sample, one per request, to every
- * environment's model server that is up, until stopped (bounded in time and
- * count); answers are tallied by environment and version.
- */
-class TrafficGenerator {
-  readonly tally: Record<string, number> = {};
-  private running: Promise<void> | undefined;
-  private stopped = false;
-
-  constructor(
-    private readonly supervisor: LocalServingSupervisor,
-    private readonly model: string,
-    private readonly rows: Record<string, number>[],
-  ) {}
-
-  start(): void {
-    this.running = this.loop();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.running;
-  }
-
-  private async loop(): Promise<void> {
-    const deadline = Date.now() + 120_000;
-    for (let i = 0; !this.stopped && i < 100_000 && Date.now() < deadline; i++) {
-      for (const env of ['dev', 'prod']) {
-        const server = await this.supervisor.find(this.model, env);
-        if (!server) continue;
-        const row = this.rows[i % this.rows.length] as Record<string, number>;
-        const key = await server.client.predict([row]).then(
-          (answer) => `${env} ${answer.version}`,
-          () => `${env} error`,
-        );
-        this.tally[key] = (this.tally[key] ?? 0) + 1;
-      }
-      await sleep(1);
-    }
-  }
-}
 
 describe('releases on the local serving target, with computing gates and canary analysis', () => {
   let t: TestDb;
@@ -121,13 +78,7 @@ describe('releases on the local serving target, with computing gates and canary 
       const uri = v === 'v3' ? `file://${modelFile(v)}` : `models/fraud/${v}/model.onnx`;
       await service.registry.registerVersion({ model, version: v, artifact: { uri, sha256, format: 'onnx' }, metrics }, 'ci');
     }
-    const sample = await readCsvDataset(path.join(REPO_ROOT, 'models', 'fraud', 'data', 'traffic-sample.csv'));
-    const features = sample.columns.filter((c) => c !== 'group');
-    traffic = new TrafficGenerator(
-      supervisor,
-      model,
-      sample.rows.map((r) => Object.fromEntries(features.map((f) => [f, r[sample.columns.indexOf(f)] as number]))),
-    );
+    traffic = new TrafficGenerator(supervisor, model, await loadTrafficRows());
     traffic.start();
   });
   after(async () => {

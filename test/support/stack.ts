@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { MongoClient, type Db } from 'mongodb';
 import type { Worker } from '@temporalio/worker';
-import { createSlipwayWorker, type SlipwayWorkerOptions } from '../../workers/worker';
+import { createSlipwayWorker, type SlipwayWorker, type SlipwayWorkerOptions } from '../../workers/worker';
 import { dataConverterFor } from '../../codec';
 import { clientTracingInterceptors } from '../../observability/tracing';
 
@@ -55,17 +55,18 @@ export interface TestTemporal {
   client: Client;
   taskQueue: string;
   worker: Worker;
+  supervisor?: SlipwayWorker['supervisor'];
   close(): Promise<void>;
 }
 
 /** startTestWorker runs the real Slipway worker against the test Temporal server. */
 export async function startTestWorker(
   db: Db,
-  options: Pick<SlipwayWorkerOptions, 'extensions' | 'codecKeys' | 'tracing' | 'metrics'> = {},
+  options: Pick<SlipwayWorkerOptions, 'extensions' | 'codecKeys' | 'tracing' | 'metrics' | 'localServingDir'> = {},
 ): Promise<TestTemporal> {
   const { temporalAddress } = testEnv();
   const taskQueue = uniqueName('tq');
-  const { worker, close: closeWorker } = await createSlipwayWorker({
+  const { worker, close: closeWorker, supervisor } = await createSlipwayWorker({
     temporalAddress,
     namespace: 'default',
     taskQueue,
@@ -84,6 +85,7 @@ export async function startTestWorker(
     client,
     taskQueue,
     worker,
+    supervisor,
     close: async () => {
       worker.shutdown();
       await running;
