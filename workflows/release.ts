@@ -345,8 +345,10 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     stageState.status = 'baking';
     setStatus('baking', `baking ${input.version} in ${stage.env} until ${new Date(endsAt).toISOString()}`);
     await record();
-    while (Date.now() < endsAt) {
-      await sleep(Math.min(intervalMs, endsAt - Date.now()));
+    // At least one check, even if recording the snapshot took longer than the bake (e.g. a worker crash).
+    do {
+      const wait = Math.min(intervalMs, endsAt - Date.now());
+      if (wait > 0) await sleep(wait);
       const verdict = await registryActs.checkHealth({
         source: stage.healthSource ?? DEFAULT_HEALTH_SOURCE,
         model: input.model,
@@ -359,7 +361,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       stageState.healthChecks.push({ at: new Date().toISOString(), healthy: verdict.healthy, detail: verdict.detail });
       touch();
       if (!verdict.healthy) throw new Stop('failed', `bake health check failed in ${stage.env}: ${verdict.detail}`);
-    }
+    } while (Date.now() < endsAt);
   }
 
   async function compensate(reason: string): Promise<boolean> {
