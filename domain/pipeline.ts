@@ -464,6 +464,9 @@ const approvalSchema = strictObject({
   { when: (payload) => isPlainObject(payload.value) },
 );
 
+// Largest allowed gap between the mean prediction of the version under watch and the stable baseline's.
+const driftSchema = z.number({ error: 'must be a number from 0 to 1 (largest allowed gap in mean prediction)' }).min(0, 'must be at least 0').max(1, 'must be at most 1');
+
 const canarySchema = strictObject({
   // Percent of traffic at each step, e.g. [10, 50, 100].
   steps: z
@@ -474,7 +477,7 @@ const canarySchema = strictObject({
     .max(20, 'must have at most 20 steps'),
   // How long each step runs (and is analysed) before the next.
   interval: durationSchema({ min: SECOND_MS }),
-  analysis: strictObject({ maxErrorRate: rateSchema.optional(), maxLatencyP99Ms: latencyMsSchema.optional() }).optional(),
+  analysis: strictObject({ maxErrorRate: rateSchema.optional(), maxLatencyP99Ms: latencyMsSchema.optional(), maxPredictionDrift: driftSchema.optional() }).optional(),
 }).superRefine(
   (canary, ctx) => {
     if (!Array.isArray(canary.steps) || canary.steps.length === 0) return;
@@ -516,6 +519,7 @@ const healthChecksSchema = strictObject({
   interval: durationSchema({ min: SECOND_MS }).default('10s'),
   maxErrorRate: rateSchema.optional(),
   maxLatencyP99Ms: latencyMsSchema.optional(),
+  maxPredictionDrift: driftSchema.optional(),
 });
 
 const CRON_HELP = '5 fields (minute hour day-of-month month day-of-week), e.g. "0 16 * * FRI"';

@@ -322,6 +322,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
             since: stageState.startedAt ?? new Date().toISOString(),
             maxErrorRate: canary.analysis?.maxErrorRate,
             maxLatencyP99Ms: canary.analysis?.maxLatencyP99Ms,
+            maxPredictionDrift: canary.analysis?.maxPredictionDrift,
           });
           stageState.healthChecks.push({ at: new Date().toISOString(), healthy: verdict.healthy, detail: `canary ${step.weight}%: ${verdict.detail}` });
           if (!verdict.healthy) throw new Stop('failed', `canary analysis failed at ${step.weight}% in ${stage.env}: ${verdict.detail}`);
@@ -357,6 +358,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
         since: deployedAt,
         maxErrorRate: stage.healthChecks?.maxErrorRate,
         maxLatencyP99Ms: stage.healthChecks?.maxLatencyP99Ms,
+        maxPredictionDrift: stage.healthChecks?.maxPredictionDrift,
       });
       stageState.healthChecks.push({ at: new Date().toISOString(), healthy: verdict.healthy, detail: verdict.detail });
       touch();

@@ -108,6 +108,10 @@ export function localHealthSource(options: LocalHealthOptions): HealthSource {
       }
       const stableVersion = samples.find((s) => s.name === 'slipway_model_serving' && s.labels.slot === 'stable' && s.value === 1)?.labels.version;
       const baseline = stableVersion && stableVersion !== q.version ? versionStats(samples, stableVersion) : null;
+      if (q.maxPredictionDrift !== undefined && baseline && v.meanPrediction != null && baseline.meanPrediction != null) {
+        const drift = Math.abs(v.meanPrediction - baseline.meanPrediction);
+        if (drift > q.maxPredictionDrift) problems.push(`prediction drift ${drift.toFixed(3)} from ${baseline.version} > max ${q.maxPredictionDrift}`);
+      }
       const since = new Date(q.since);
       const window =
         v.loadedAt && v.loadedAt.getTime() < since.getTime()

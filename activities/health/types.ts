@@ -8,6 +8,8 @@ export interface HealthQuery {
   since: string;
   maxErrorRate?: number;
   maxLatencyP99Ms?: number;
+  /** Largest allowed |mean prediction − the stable baseline's| (sources that see predictions). */
+  maxPredictionDrift?: number;
 }
 
 /** HealthVerdict is one health check's answer, with evidence in words. */

@@ -122,6 +122,16 @@ describe('local serving target', () => {
     assert.match(verdict.detail, /^error rate \d+\.\d% > max 2\.0% — v3 \(canary\): \d+\/\d+ requests failed .*baseline v1: 0\/\d+ failed/);
     const stable = await health.check({ model, env: ENV, version: 'v1', since, maxErrorRate: 0.02, maxLatencyP99Ms: 1000 });
     assert.equal(stable.healthy, true, stable.detail);
+
+    // Prediction drift against the stable baseline is judged when a limit is given.
+    const means = /mean score (\d\.\d+); baseline v1: .* mean score (\d\.\d+)/.exec(verdict.detail);
+    assert.ok(means, verdict.detail);
+    const drift = Math.abs(Number(means[1]) - Number(means[2]));
+    const strict = await health.check({ model, env: ENV, version: 'v3', since, maxPredictionDrift: Math.max(0, drift - 0.002) });
+    assert.equal(strict.healthy, false, strict.detail);
+    assert.match(strict.detail, /^prediction drift 0\.\d{3} from v1 > max /);
+    const lenient = await health.check({ model, env: ENV, version: 'v3', since, maxPredictionDrift: drift + 0.01 });
+    assert.equal(lenient.healthy, true, lenient.detail);
   });
 
   it('honours a shifted weight over many requests', async () => {
