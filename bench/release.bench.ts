@@ -429,12 +429,14 @@ async function terminateOpenWorkflows(client: Client): Promise<void> {
   log(`release: terminated ${result.succeeded} open workflows${result.failed > 0 ? ` (${result.failed} had already ended)` : ''}`);
 }
 
-async function stopWorker(worker: Worker, running: Promise<void>): Promise<void> {
+/** stopWorker shuts a worker down and waits for its run to end. */
+export async function stopWorker(worker: Worker, running: Promise<void>): Promise<void> {
   if (worker.getState() === 'RUNNING') worker.shutdown();
   await running;
 }
 
-function countBy(values: string[]): Map<string, number> {
+/** countBy counts equal values. */
+export function countBy(values: string[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
   return counts;

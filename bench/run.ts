@@ -14,30 +14,44 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, startStack, type RunningStack } from '../devstack/stack';
+import { concurrencyBench } from './concurrency.bench';
+import { parkedBench } from './parked.bench';
 import { registryBench } from './registry.bench';
 import { releaseBench } from './release.bench';
+import { servingBench } from './serving.bench';
 import { type BenchContext, type BenchReport, log } from './support';
 
 const BENCHMARKS: { name: string; run: (ctx: BenchContext) => Promise<BenchReport> }[] = [
   { name: 'registry', run: registryBench },
   { name: 'release', run: releaseBench },
+  { name: 'concurrency', run: concurrencyBench },
+  { name: 'parked', run: parkedBench },
+  { name: 'serving', run: servingBench },
 ];
 
-const USAGE = `usage: npm run bench -- [--quick] [${BENCHMARKS.map((b) => b.name).join('|')}]`;
+const USAGE = `usage: npm run bench -- [--quick] [--parked <n>] [${BENCHMARKS.map((b) => b.name).join('|')}]`;
 const DOC_FILE = path.join(REPO_ROOT, 'docs', 'benchmarks.md');
 
-function parseArgs(argv: string[]): { quick: boolean; only: string | undefined } | string {
+function parseArgs(argv: string[]): { quick: boolean; only: string | undefined; parked: number | undefined } | string {
   let quick = false;
   let only: string | undefined;
-  for (const arg of argv) {
+  let parked: number | undefined;
+  for (let k = 0; k < argv.length; k++) {
+    const arg = argv[k]!;
     if (arg === '--quick') quick = true;
+    else if (arg === '--parked' || arg.startsWith('--parked=')) {
+      const value = arg === '--parked' ? argv[++k] : arg.slice('--parked='.length);
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1) return `--parked needs a positive whole number (got ${value ?? 'nothing'})\n${USAGE}`;
+      parked = n;
+    }
     else if (arg === '--help' || arg === '-h') return USAGE;
     else if (arg.startsWith('-')) return `unknown option ${arg}\n${USAGE}`;
     else if (only !== undefined) return `give at most one benchmark name (got ${only} and ${arg})\n${USAGE}`;
     else if (!BENCHMARKS.some((b) => b.name === arg)) return `no benchmark named "${arg}"; known: ${BENCHMARKS.map((b) => b.name).join(', ')}\n${USAGE}`;
     else only = arg;
   }
-  return { quick, only };
+  return { quick, only, parked };
 }
 
 function describeMachine(stack: RunningStack, loadAtStart: number[]): string {
@@ -122,7 +136,7 @@ async function main(): Promise<number> {
     stackStarting = startStack({ dataDir, database: 'slipway_bench', startTimeoutSec: 120 });
     stack = await stackStarting;
     log(`stack ready in ${((Date.now() - t0) / 1000).toFixed(1)}s: Temporal ${stack.temporalAddress}, registry ${stack.mongodbUri} (${stack.registryBackend})`);
-    const ctx: BenchContext = { quick: args.quick, temporalAddress: stack.temporalAddress, mongodbUri: stack.mongodbUri, registryBackend: stack.registryBackend };
+    const ctx: BenchContext = { quick: args.quick, temporalAddress: stack.temporalAddress, mongodbUri: stack.mongodbUri, registryBackend: stack.registryBackend, parked: args.parked };
     for (const bench of selected) {
       const benchStarted = Date.now();
       log(`${bench.name}: starting${args.quick ? ' (quick)' : ''}`);
@@ -140,7 +154,8 @@ async function main(): Promise<number> {
     await stopStack();
   }
 
-  const mode = `${args.quick ? ' -- --quick' : ''}${args.only ? `${args.quick ? '' : ' --'} ${args.only}` : ''}`;
+  const flags = [args.quick ? '--quick' : '', args.parked !== undefined ? `--parked ${args.parked}` : '', args.only ?? ''].filter((f) => f !== '');
+  const mode = flags.length > 0 ? ` -- ${flags.join(' ')}` : '';
   const markdown = render(reports, describeMachine(stack, loadAtStart), mode, startedAt, (Date.now() - t0) / 1000);
   process.stdout.write(`${markdown}\n`);
   fs.mkdirSync(path.dirname(DOC_FILE), { recursive: true });

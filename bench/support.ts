@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Client } from '@temporalio/client';
 import type { CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent, MongoClient } from 'mongodb';
 
 /** BenchRow is one line of the results table: Slipway against its baseline. */
@@ -31,6 +32,8 @@ export interface BenchContext {
   temporalAddress: string;
   mongodbUri: string;
   registryBackend: string;
+  /** --parked <n>: how many releases the parked benchmark parks (its own default when absent). */
+  parked?: number;
 }
 
 /** Stats summarises a list of latencies in milliseconds. */
@@ -215,4 +218,19 @@ export async function settle(client: MongoClient, quietMs: number, timeoutMs: nu
   } finally {
     monitor.stop();
   }
+}
+
+/** terminateWorkflows terminates the workflows a visibility query lists (at most 50,000), 20 at a time, and counts them. */
+export async function terminateWorkflows(client: Client, query: string, reason: string): Promise<{ terminated: number; failed: number }> {
+  const ids: string[] = [];
+  const deadline = now() + 120_000;
+  for await (const execution of client.workflow.list({ query })) {
+    ids.push(execution.workflowId);
+    if (ids.length >= 50_000 || now() > deadline) break;
+  }
+  const result = await runPool(ids.length, 20, 600_000, async (i) => {
+    await client.workflow.getHandle(ids[i]!).terminate(reason);
+    return true;
+  });
+  return { terminated: result.succeeded, failed: result.failed };
 }
