@@ -5,19 +5,15 @@
  * activities as one real release schedules (counted from its history), at
  * the same concurrency, on the same server. Every release has its own model.
  */
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import { MongoClient } from 'mongodb';
 import { ReleaseService } from '../client/releases';
-import { createSlipwayWorker, type SlipwayWorkerOptions } from '../workers/worker';
-import { bareReleaseWorkflow, type BareActivities } from './bare-workflow';
-import { countBy, stopWorker } from './release.bench';
-import { type BenchContext, type BenchReport, type BenchRow, dbUri, log, ms, now, rate, ratio, runPool, settle, summarize, terminateWorkflows, withTimeout } from './support';
+import type { SlipwayWorkerOptions } from '../workers/worker';
+import { bareReleaseWorkflow } from './bare-workflow';
+import { countBy } from './release.bench';
+import { type Rig, startRig } from './rig';
+import { type BenchContext, type BenchReport, type BenchRow, log, ms, now, rate, ratio, runPool, settle, summarize, terminateWorkflows, withTimeout } from './support';
 
-const NAMESPACE = 'default';
 const TASK_QUEUE = 'slipway-bench-concurrency';
 const BARE_TASK_QUEUE = 'slipway-bench-concurrency-bare';
 const VERSION = '1.0.0';
@@ -65,54 +61,27 @@ const QUICK: Plan = {
 /** concurrencyBench measures 4-stage release throughput at 1, 10 and 100 in flight against bare workflows at the same concurrency. */
 export async function concurrencyBench(ctx: BenchContext): Promise<BenchReport> {
   const plan = ctx.quick ? QUICK : FULL;
-  const closers: { what: string; close: () => Promise<unknown> }[] = [];
+  let rig: Rig | undefined;
   const rows: BenchRow[] = [];
   const notes: string[] = [];
   try {
-    const mongo = await new MongoClient(dbUri(ctx.mongodbUri, 'slipway_bench_concurrency'), { monitorCommands: true }).connect();
-    closers.push({ what: 'MongoDB client', close: () => mongo.close() });
-    const db = mongo.db();
-    await db.dropDatabase();
-
-    const pipelinesDir = await fs.mkdtemp(path.join(os.tmpdir(), 'slipway-bench-pipelines-'));
-    closers.push({ what: 'pipelines folder', close: () => fs.rm(pipelinesDir, { recursive: true, force: true }) });
-    await fs.writeFile(path.join(pipelinesDir, `${PIPELINE}.yaml`), PIPELINE_YAML);
-
-    let t0 = now();
-    const slipway = await createSlipwayWorker({ temporalAddress: ctx.temporalAddress, namespace: NAMESPACE, taskQueue: TASK_QUEUE, db, tuning: TUNING });
-    closers.push({ what: 'Slipway worker connections', close: () => slipway.close() });
-    const slipwayRun = slipway.worker.run().catch((err: unknown) => log(`concurrency: Slipway worker stopped with an error: ${String(err)}`));
-    closers.push({ what: 'Slipway worker', close: () => stopWorker(slipway.worker, slipwayRun) });
-    log(`concurrency: Slipway worker ready in ${((now() - t0) / 1000).toFixed(1)}s`);
-
-    const bareActivities: BareActivities = { async noop() {}, async markDeployed() {} };
-    const bareConnection = await NativeConnection.connect({ address: ctx.temporalAddress });
-    closers.push({ what: 'bare worker connection', close: () => bareConnection.close() });
-    const bareWorker = await Worker.create({
-      connection: bareConnection,
-      namespace: NAMESPACE,
-      taskQueue: BARE_TASK_QUEUE,
-      workflowsPath: require.resolve('./bare-workflow'),
-      activities: bareActivities,
-      ...TUNING,
-    });
-    const bareRun = bareWorker.run().catch((err: unknown) => log(`concurrency: bare worker stopped with an error: ${String(err)}`));
-    closers.push({ what: 'bare worker', close: () => stopWorker(bareWorker, bareRun) });
-
-    const connection = await Connection.connect({ address: ctx.temporalAddress });
-    closers.push({ what: 'Temporal client connection', close: () => connection.close() });
-    const client = new Client({ connection, namespace: NAMESPACE });
-    // Runs before the workers stop (closers run newest first): releases and their lock workflows are not left open.
-    closers.push({
-      what: 'open workflows',
-      close: async () => {
+    rig = await startRig(ctx, {
+      label: 'concurrency',
+      database: 'slipway_bench_concurrency',
+      taskQueue: TASK_QUEUE,
+      bareTaskQueue: BARE_TASK_QUEUE,
+      pipelines: { [PIPELINE]: PIPELINE_YAML },
+      tuning: TUNING,
+      bareActivities: { async noop() {}, async markDeployed() {} },
+      terminateOpen: async (client) => {
         for (const tq of [TASK_QUEUE, BARE_TASK_QUEUE]) {
           const r = await terminateWorkflows(client, `TaskQueue = "${tq}" AND ExecutionStatus = "Running"`, 'benchmark finished');
           if (r.terminated > 0) log(`concurrency: terminated ${r.terminated} open workflows on ${tq}`);
         }
       },
     });
-    const service = new ReleaseService({ temporal: client, db, taskQueue: TASK_QUEUE, pipelinesDir });
+    const { mongo, client, service } = rig;
+    let t0 = now();
 
     // Fresh models, one per release: locks are per (model, env), so releases of one model would queue.
     const models = plan.levels.map((level, l) => Array.from({ length: level.releases }, (_, i) => `conc-${level.inFlight}-${l}-${i}`));
@@ -156,9 +125,7 @@ export async function concurrencyBench(ctx: BenchContext): Promise<BenchReport> 
     );
     return { name: 'concurrency', rows, notes };
   } finally {
-    for (const closer of closers.reverse()) {
-      await withTimeout(closer.close(), 120_000, `closing ${closer.what}`).catch((err: unknown) => log(`concurrency: closing ${closer.what} failed: ${String(err)}`));
-    }
+    await rig?.close(120_000);
   }
 }
 

@@ -17,7 +17,7 @@ import { Client, Connection } from '@temporalio/client';
 import { MongoClient } from 'mongodb';
 import { ReleaseService } from '../client/releases';
 import { createSlipwayWorker } from '../workers/worker';
-import { stopWorker } from './release.bench';
+import { stopWorker } from './rig';
 import { type BenchContext, type BenchReport, type BenchRow, dbUri, log, now, pollUntil, runPool, terminateWorkflows, withTimeout } from './support';
 
 const NAMESPACE = 'default';

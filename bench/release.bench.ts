@@ -10,20 +10,16 @@
  * - status query latency against releases waiting for approval, vs the same
  *   query against waiting bare workflows.
  */
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import { MongoClient } from 'mongodb';
 import { ReleaseService } from '../client/releases';
-import { createSlipwayWorker, type SlipwayWorkerOptions } from '../workers/worker';
+import type { SlipwayWorkerOptions } from '../workers/worker';
 import { approveSignal, releaseWorkflowId, type ReleaseState } from '../workflows/release.api';
-import { bareApprovalWorkflow, bareApproveSignal, bareReleaseWorkflow, bareStatusQuery, type BareActivities } from './bare-workflow';
+import { bareApprovalWorkflow, bareApproveSignal, bareReleaseWorkflow, bareStatusQuery } from './bare-workflow';
 import { tsToMs } from '@temporalio/common/lib/time';
-import { type BenchContext, type BenchReport, type BenchRow, type CommandTally, dbUri, log, monitorCommands, ms, now, pollUntil, rate, ratio, runPool, settle, summarize, withTimeout } from './support';
+import { type Rig, startRig } from './rig';
+import { type BenchContext, type BenchReport, type BenchRow, type CommandTally, log, monitorCommands, ms, now, pollUntil, rate, ratio, runPool, settle, summarize, withTimeout } from './support';
 
-const NAMESPACE = 'default';
 const TASK_QUEUE = 'slipway-bench';
 const BARE_TASK_QUEUE = 'slipway-bench-bare';
 const IN_FLIGHT = 50;
@@ -57,55 +53,28 @@ const QUICK: Plan = { releases: 20, approvals: 10, queries: 150, throughputBudge
 /** releaseBench measures release throughput, approval latency and status query latency against bare Temporal workflows. */
 export async function releaseBench(ctx: BenchContext): Promise<BenchReport> {
   const plan = ctx.quick ? QUICK : FULL;
-  const closers: { what: string; close: () => Promise<unknown> }[] = [];
+  let rig: Rig | undefined;
   const rows: BenchRow[] = [];
   const notes: string[] = [];
   try {
-    // Command monitoring shows which registry queries a release spends its time in.
-    const mongo = await new MongoClient(dbUri(ctx.mongodbUri, 'slipway_bench_release'), { monitorCommands: true }).connect();
-    closers.push({ what: 'MongoDB client', close: () => mongo.close() });
-    const db = mongo.db();
-    await db.dropDatabase();
-
-    const pipelinesDir = await fs.mkdtemp(path.join(os.tmpdir(), 'slipway-bench-pipelines-'));
-    closers.push({ what: 'pipelines folder', close: () => fs.rm(pipelinesDir, { recursive: true, force: true }) });
-    for (const [name, yaml] of Object.entries(PIPELINES)) await fs.writeFile(path.join(pipelinesDir, `${name}.yaml`), yaml);
-
-    let t0 = now();
-    const slipway = await createSlipwayWorker({ temporalAddress: ctx.temporalAddress, namespace: NAMESPACE, taskQueue: TASK_QUEUE, db, tuning: TUNING });
-    closers.push({ what: 'Slipway worker connections', close: () => slipway.close() });
-    const slipwayRun = slipway.worker.run().catch((err: unknown) => log(`release: Slipway worker stopped with an error: ${String(err)}`));
-    closers.push({ what: 'Slipway worker', close: () => stopWorker(slipway.worker, slipwayRun) });
-    log(`release: Slipway worker ready in ${((now() - t0) / 1000).toFixed(1)}s`);
-
-    t0 = now();
     const deployedAt = new Map<string, number>();
-    const bareActivities: BareActivities = {
-      async noop() {},
-      async markDeployed(workflowId) {
-        deployedAt.set(workflowId, Date.now());
+    rig = await startRig(ctx, {
+      label: 'release',
+      database: 'slipway_bench_release',
+      taskQueue: TASK_QUEUE,
+      bareTaskQueue: BARE_TASK_QUEUE,
+      pipelines: PIPELINES,
+      tuning: TUNING,
+      bareActivities: {
+        async noop() {},
+        async markDeployed(workflowId) {
+          deployedAt.set(workflowId, Date.now());
+        },
       },
-    };
-    const bareConnection = await NativeConnection.connect({ address: ctx.temporalAddress });
-    closers.push({ what: 'bare worker connection', close: () => bareConnection.close() });
-    const bareWorker = await Worker.create({
-      connection: bareConnection,
-      namespace: NAMESPACE,
-      taskQueue: BARE_TASK_QUEUE,
-      workflowsPath: require.resolve('./bare-workflow'),
-      activities: bareActivities,
-      ...TUNING,
+      terminateOpen: terminateOpenWorkflows,
     });
-    const bareRun = bareWorker.run().catch((err: unknown) => log(`release: bare worker stopped with an error: ${String(err)}`));
-    closers.push({ what: 'bare worker', close: () => stopWorker(bareWorker, bareRun) });
-    log(`release: bare worker ready in ${((now() - t0) / 1000).toFixed(1)}s`);
-
-    const connection = await Connection.connect({ address: ctx.temporalAddress });
-    closers.push({ what: 'Temporal client connection', close: () => connection.close() });
-    const client = new Client({ connection, namespace: NAMESPACE });
-    // Runs before the workers stop (closers run newest first): nothing is left open on the server.
-    closers.push({ what: 'open workflows', close: () => terminateOpenWorkflows(client) });
-    const service = new ReleaseService({ temporal: client, db, taskQueue: TASK_QUEUE, pipelinesDir });
+    const { mongo, client, service } = rig;
+    let t0 = now();
 
     // Fresh models, one per release: locks are per (model, env), so releases of one model would queue.
     const throughputModels = Array.from({ length: plan.releases }, (_, i) => `tput-${i}`);
@@ -154,9 +123,7 @@ export async function releaseBench(ctx: BenchContext): Promise<BenchReport> {
     );
     return { name: 'release', rows, notes };
   } finally {
-    for (const closer of closers.reverse()) {
-      await withTimeout(closer.close(), 60_000, `closing ${closer.what}`).catch((err: unknown) => log(`release: closing ${closer.what} failed: ${String(err)}`));
-    }
+    await rig?.close(60_000);
   }
 }
 
@@ -430,10 +397,6 @@ async function terminateOpenWorkflows(client: Client): Promise<void> {
 }
 
 /** stopWorker shuts a worker down and waits for its run to end. */
-export async function stopWorker(worker: Worker, running: Promise<void>): Promise<void> {
-  if (worker.getState() === 'RUNNING') worker.shutdown();
-  await running;
-}
 
 /** countBy counts equal values. */
 export function countBy(values: string[]): Map<string, number> {
