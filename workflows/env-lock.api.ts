@@ -44,7 +44,19 @@ export const supersededSignal = defineSignal<[SupersedeNotice]>('superseded');
 /** lockStateQuery returns the holder and the queue. */
 export const lockStateQuery = defineQuery<LockState>('lockState');
 
-/** lockWorkflowId is the deterministic id of the lock for (model, env). */
+/** EnvLockRef names a lease on (model, env) held, or asked for, by holderId. */
+export interface EnvLockRef {
+  model: string;
+  env: string;
+  holderId: string;
+}
+
+/** envQueueWorkflowId is the deterministic id of the queue of requesters waiting for the (model, env) lease. */
+export function envQueueWorkflowId(model: string, env: string): string {
+  return `envq-${model}-${env}`;
+}
+
+/** lockWorkflowId is the deterministic id of the pre-lease lock workflow for (model, env); releases recorded before leases use it. */
 export function lockWorkflowId(model: string, env: string): string {
   return `lock-${model}-${env}`;
 }

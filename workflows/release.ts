@@ -13,6 +13,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -28,7 +29,7 @@ import { activeFreeze } from '../domain/freeze';
 import type { Stage } from '../domain/pipeline';
 import { decideApproval, initialQuorum, validateApprovalInput, type ApprovalChannel, type ApprovalPolicy } from '../domain/quorum';
 import type { ReleaseStatus } from '../domain/outcome';
-import { lockGrantedSignal, lockWorkflowId, releaseSignal, supersededSignal } from './env-lock.api';
+import { envQueueWorkflowId, lockGrantedSignal, lockWorkflowId, releaseSignal, supersededSignal, type EnvLockRef } from './env-lock.api';
 import {
   SA_STAGE,
   SA_STATUS,
@@ -42,6 +43,9 @@ import {
   type ReleaseState,
   type StageState,
 } from './release.api';
+
+/** Patch id of the switch from lock workflows to registry leases with a queue workflow. */
+const LEASE_PATCH = 'env-lease-lock';
 
 const registryActs = proxyActivities<SlipwayActivities>({
   startToCloseTimeout: '30 seconds',
@@ -102,7 +106,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
   const grants = new Set<string>();
   let supersededBy: { env: string; by: string } | null = null;
   let waitingPhase = false; // true while waiting (lock, freeze, approval): only then may a newer release supersede us
-  const heldLocks = new Set<string>();
+  // Locks held or asked for, by lock id; `lease` ones are registry leases, the rest pre-lease lock workflows.
+  const heldLocks = new Map<string, { env: string; lease: boolean }>();
   const stageIndex = (env: string) => stages.findIndex((s) => s.env === env);
 
   // --- messages -------------------------------------------------------------
@@ -199,9 +204,11 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     setCurrentDetails(`**${status}** — ${summary}`);
   }
 
-  async function record(): Promise<void> {
+  /** record stores the snapshot, giving back in the same activity the leases the release is done with. */
+  async function record(giveBack: EnvLockRef[] = []): Promise<void> {
     revision += 1;
-    await registryActs.recordRelease(state, revision);
+    if (giveBack.length > 0) await registryActs.recordRelease(state, revision, giveBack);
+    else await registryActs.recordRelease(state, revision);
   }
 
   const rejection = (): StageState['rejectedBy'] => state.stages.find((s) => s.rejectedBy !== null)?.rejectedBy ?? null;
@@ -213,31 +220,41 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
   }
 
   async function acquireLock(stage: Stage, stageState: StageState): Promise<void> {
-    const lockId = lockWorkflowId(input.model, stage.env);
     stageState.status = 'waiting_for_lock';
     setStatus('waiting_for_lock', `waiting for the ${stage.env} lock of ${input.model} (another promotion is in progress)`);
     waitingPhase = true;
-    await registryActs.requestEnvLock({
-      model: input.model,
-      env: stage.env,
-      holderId: workflowInfo().workflowId,
-      mode: input.pipeline.concurrency,
-      priority: 'normal',
-    });
-    heldLocks.add(lockId); // from here on we must release it, granted or queued
+    const request = { model: input.model, env: stage.env, holderId: workflowInfo().workflowId, mode: input.pipeline.concurrency, priority: 'normal' as const };
+    let lockId: string;
+    // Releases recorded before leases keep the lock workflow they started with.
+    if (patched(LEASE_PATCH)) {
+      lockId = envQueueWorkflowId(input.model, stage.env);
+      heldLocks.set(lockId, { env: stage.env, lease: true }); // before asking: a lease taken by a failed attempt is still given back
+      const { granted } = await registryActs.acquireEnvLock(request);
+      if (granted) grants.add(lockId);
+    } else {
+      lockId = lockWorkflowId(input.model, stage.env);
+      await registryActs.requestEnvLock(request);
+      heldLocks.set(lockId, { env: stage.env, lease: false }); // from here on we must release it, granted or queued
+    }
     await condition(() => grants.has(lockId) || supersededBy !== null || rejection() !== null);
     checkStops();
   }
 
-  async function releaseLock(lockId: string): Promise<void> {
+  /** releaseLock frees a pre-lease lock by signal; a lease comes back as a reference for the next record() to give back. */
+  async function releaseLock(lockId: string): Promise<EnvLockRef[]> {
+    const held = heldLocks.get(lockId);
+    heldLocks.delete(lockId);
+    grants.delete(lockId);
+    if (held?.lease) return [{ model: input.model, env: held.env, holderId: workflowInfo().workflowId }];
     try {
       await getExternalWorkflowHandle(lockId).signal(releaseSignal, { holderId: workflowInfo().workflowId });
     } catch (err) {
       log.warn('could not release lock (lock workflow gone)', { lockId, error: String(err) });
     }
-    heldLocks.delete(lockId);
-    grants.delete(lockId);
+    return [];
   }
+
+  const currentLockId = (env: string) => [...heldLocks.entries()].find(([, held]) => held.env === env)?.[0] ?? lockWorkflowId(input.model, env);
 
   async function waitOutFreeze(stage: Stage, stageState: StageState): Promise<void> {
     for (;;) {
@@ -428,8 +445,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       await bake(stage, stageState);
       stageState.status = 'succeeded';
       stageState.endedAt = new Date().toISOString();
-      await releaseLock(lockWorkflowId(input.model, stage.env));
-      await record();
+      await record(await releaseLock(currentLockId(stage.env)));
     }
   } catch (err) {
     const failedStage = state.stages.find((s) => s.env === state.currentStage);
@@ -461,11 +477,12 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     }
   } finally {
     await CancellationScope.nonCancellable(async () => {
-      for (const lockId of [...heldLocks]) await releaseLock(lockId);
+      const giveBack: EnvLockRef[] = [];
+      for (const lockId of [...heldLocks.keys()]) giveBack.push(...(await releaseLock(lockId)));
       state.endedAt = new Date().toISOString();
       state.outcome = { status: finalStatus, reason: finalReason };
       setStatus(finalStatus, finalReason);
-      await record();
+      await record(giveBack);
     });
   }
   await CancellationScope.nonCancellable(() => condition(allHandlersFinished));

@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure, CancellationScope, condition, getExternalWorkflowHandle, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { SlipwayActivities } from '../activities';
-import { lockGrantedSignal, lockWorkflowId, releaseSignal } from './env-lock.api';
+import { envQueueWorkflowId, lockGrantedSignal, lockWorkflowId, releaseSignal } from './env-lock.api';
 import type { RollbackInput, RollbackResult } from './release.api';
 
 const acts = proxyActivities<SlipwayActivities>({
@@ -15,13 +15,18 @@ const acts = proxyActivities<SlipwayActivities>({
 
 /** rollbackWorkflow moves the live pointer back and returns what was live before and after. */
 export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackResult> {
-  const lockId = lockWorkflowId(input.model, input.env);
+  // Rollbacks recorded before leases keep the lock workflow they started with.
+  const lease = patched('env-lease-lock');
+  const lockId = lease ? envQueueWorkflowId(input.model, input.env) : lockWorkflowId(input.model, input.env);
   let granted = false;
   setHandler(lockGrantedSignal, ({ lockId: id }) => {
     if (id === lockId) granted = true;
   });
-  await acts.requestEnvLock({ model: input.model, env: input.env, holderId: workflowInfo().workflowId, mode: 'queue', priority: 'rollback' });
+  const request = { model: input.model, env: input.env, holderId: workflowInfo().workflowId, mode: 'queue', priority: 'rollback' } as const;
+  if (!lease) await acts.requestEnvLock(request);
   try {
+    // Inside the try: a lease taken by an attempt that then failed is still given back.
+    if (lease) granted = (await acts.acquireEnvLock(request)).granted;
     await condition(() => granted);
     const { from, fromOpKey, to } = await acts.findRollbackTarget({ model: input.model, env: input.env, toVersion: input.toVersion });
     // Non-retryable: a plain Error would fail the workflow task and retry it forever.
@@ -43,7 +48,8 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
     return { model: input.model, env: input.env, from, to, status: 'succeeded' };
   } finally {
     await CancellationScope.nonCancellable(async () => {
-      await getExternalWorkflowHandle(lockId).signal(releaseSignal, { holderId: workflowInfo().workflowId }).catch(() => undefined);
+      if (lease) await acts.releaseEnvLocks([{ model: input.model, env: input.env, holderId: workflowInfo().workflowId }]);
+      else await getExternalWorkflowHandle(lockId).signal(releaseSignal, { holderId: workflowInfo().workflowId }).catch(() => undefined);
     });
   }
 }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ReleaseService } from '../../client/releases';
+import { EnvLeases } from '../../registry/env-leases';
+import { envQueueWorkflowId, lockStateQuery, type LockState } from '../../workflows/env-lock.api';
 import { approveSignal, rejectSignal, type ReleaseState } from '../../workflows/release.api';
 import { recordHistory, registerModel, temporalCli, waitForState, writePipelines } from '../support/releases';
 import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
@@ -65,6 +67,16 @@ stages:
 
 const GOOD = { accuracy: 0.95, latency_p99_ms: 120 };
 
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 describe('release workflow on the real Temporal dev server and registry', () => {
   let t: TestDb;
   let temporal: TestTemporal;
@@ -79,6 +91,10 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     await temporal?.close();
     await t?.close();
   });
+
+  const leaseHolder = (model: string, env: string) => new EnvLeases(t.db).holderOf(model, env);
+  const queueState = async (model: string, env: string): Promise<LockState | undefined> =>
+    temporal.client.workflow.getHandle(envQueueWorkflowId(model, env)).query(lockStateQuery).catch(() => undefined);
 
   it('promotes dev → staging → prod once two of three approvers approve by Signal, as the Web UI sends it', async () => {
     const model = await registerModel(service.registry, { '1.0.0': GOOD });
@@ -251,7 +267,47 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     const history = await service.registry.deploymentHistory(model, 'prod');
     assert.deepEqual(history.map((d) => d.version), ['q2', 'q1']);
     await recordHistory(b.workflowId, 'release-queued-behind-lock');
-    await recordHistory(`lock-${model}-prod`, 'env-lock');
+    await recordHistory(`envq-${model}-prod`, 'env-queue');
+  });
+
+  it('takes the lease back from a release that was terminated while holding it, so the next one is not stuck', async () => {
+    const model = await registerModel(service.registry, { t1: GOOD, t2: GOOD });
+    const a = await service.start({ model, version: 't1', pipeline: 'queued', requestedBy: 'dave' });
+    await waitForState(service, a.releaseId, (s) => s.status === 'awaiting_approval');
+    assert.equal(await leaseHolder(model, 'prod'), a.workflowId, 'the waiting release holds the prod lease');
+    // Terminated, not cancelled: its finally block never runs, so it never gives the lease back.
+    await temporal.client.workflow.getHandle(a.workflowId).terminate('operator pulled the plug');
+    const b = await service.start({ model, version: 't2', pipeline: 'queued', requestedBy: 'dave' });
+    await waitForState(service, b.releaseId, (s) => s.status === 'awaiting_approval');
+    assert.equal(await leaseHolder(model, 'prod'), b.workflowId);
+    await temporal.client.workflow.getHandle(b.workflowId).signal(approveSignal, { stage: 'prod', approver: 'alice' });
+    assert.equal(((await temporal.client.workflow.getHandle(b.workflowId).result()) as ReleaseState).status, 'succeeded');
+    assert.equal(await leaseHolder(model, 'prod'), null, 'the finished release gave the lease back');
+  });
+
+  it('lets a rollback queued behind a waiting release go before a release that queued earlier', async () => {
+    const model = await registerModel(service.registry, { p0: GOOD, p1: GOOD, p2: GOOD });
+    const first = await service.start({ model, version: 'p0', pipeline: 'queued', requestedBy: 'dave' });
+    await waitForState(service, first.releaseId, (s) => s.status === 'awaiting_approval');
+    await temporal.client.workflow.getHandle(first.workflowId).signal(approveSignal, { stage: 'prod', approver: 'alice' });
+    assert.equal(((await temporal.client.workflow.getHandle(first.workflowId).result()) as ReleaseState).status, 'succeeded');
+
+    const holder = await service.start({ model, version: 'p1', pipeline: 'queued', requestedBy: 'dave' });
+    await waitForState(service, holder.releaseId, (s) => s.status === 'awaiting_approval');
+    const queued = await service.start({ model, version: 'p2', pipeline: 'queued', requestedBy: 'dave' });
+    await waitForState(service, queued.releaseId, (s) => s.status === 'waiting_for_lock');
+    const rollback = await service.rollback({ model, env: 'prod', toVersion: 'p0', requestedBy: 'oncall', reason: 'p1 hurts conversion' });
+    await waitFor(async () => (await queueState(model, 'prod'))?.queue.map((q) => q.holderId).includes(rollback.workflowId) || undefined);
+    assert.deepEqual((await queueState(model, 'prod'))?.queue.map((q) => q.holderId), [rollback.workflowId, queued.workflowId], 'the rollback is first in line');
+
+    await temporal.client.workflow.getHandle(holder.workflowId).signal(approveSignal, { stage: 'prod', approver: 'alice' });
+    assert.deepEqual(await rollback.result, { model, env: 'prod', from: 'p1', to: 'p0', status: 'succeeded' });
+    await waitForState(service, queued.releaseId, (s) => s.status === 'awaiting_approval');
+    await temporal.client.workflow.getHandle(queued.workflowId).signal(approveSignal, { stage: 'prod', approver: 'alice' });
+    assert.equal(((await temporal.client.workflow.getHandle(queued.workflowId).result()) as ReleaseState).status, 'succeeded');
+    const history = await service.registry.deploymentHistory(model, 'prod');
+    assert.deepEqual(history.map((d) => d.version), ['p2', 'p0', 'p1', 'p0'], 'p1, then the rollback to p0, then p2');
+    await recordHistory(rollback.workflowId, 'rollback-queued-first');
   });
 
   it('supersedes an older release still waiting for approval when a newer one arrives', async () => {
