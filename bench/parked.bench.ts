@@ -6,6 +6,11 @@
  * until the registry shows all of them awaiting_approval, and reports this
  * process's heap used and RSS growth per parked release. The baseline is the
  * same process just before the releases start.
+ *
+ * With all N parked it then times `status` queries on randomly chosen parked
+ * releases (most of them evicted from a small cache, so answered by replay),
+ * beside the same query on N bare workflows parked on a bare worker with the
+ * same cache setting.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -14,11 +19,13 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { MongoClient } from 'mongodb';
 import { ReleaseService } from '../client/releases';
 import { createSlipwayWorker } from '../workers/worker';
+import { bareApprovalWorkflow, bareStatusQuery } from './bare-workflow';
 import { stopWorker } from './rig';
-import { type BenchContext, type BenchReport, type BenchRow, dbUri, log, now, pollUntil, runPool, terminateWorkflows, withTimeout } from './support';
+import { type BenchContext, type BenchReport, type BenchRow, type Stats, dbUri, log, ms, now, pollUntil, ratio, runPool, summarize, terminateWorkflows, withTimeout } from './support';
 
 const NAMESPACE = 'default';
 const VERSION = '1.0.0';
@@ -29,6 +36,7 @@ const PIPELINE_YAML = `name: ${PIPELINE}\nstages:\n  - env: prod\n    approval: 
 const CACHE_SIZES = [2000, 100];
 const FULL_COUNT = 1000;
 const QUICK_COUNT = 200;
+const QUERIES = 500;
 
 // --expose-gc cannot be passed through `npm run bench`, so turn it on here; a full collection
 // before each reading keeps garbage out of the figures.
@@ -68,7 +76,7 @@ export async function parkedBench(ctx: BenchContext): Promise<BenchReport> {
   const gc = findGc();
   const rows: BenchRow[] = [];
   const notes: string[] = [];
-  const results: { cache: number; perHeap: number; perRss: number }[] = [];
+  const results: { cache: number; perHeap: number; perRss: number; queries: { slipway: Stats; bare: Stats } | null }[] = [];
   const closers: { what: string; close: () => Promise<unknown> }[] = [];
   try {
     const pipelinesDir = await fs.mkdtemp(path.join(os.tmpdir(), 'slipway-bench-pipelines-'));
@@ -90,6 +98,17 @@ export async function parkedBench(ctx: BenchContext): Promise<BenchReport> {
           ratio: '',
           aim: '—',
         });
+        if (r.queries) {
+          const { slipway: q, bare: b } = r.queries;
+          rows.push({
+            bench: 'parked',
+            measure: `status query, ${count} releases in flight (parked), maxCachedWorkflows ${cache}, ${q.n} queries on random releases: p50 / p99`,
+            slipway: `${ms(q.p50)} / ${ms(q.p99)}`,
+            baseline: `${ms(b.p50)} / ${ms(b.p99)} (bare query, ${count} bare workflows parked)`,
+            ratio: `${ratio(q.p50, b.p50)} / ${ratio(q.p99, b.p99)}`,
+            aim: '—',
+          });
+        }
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         log(`parked: cache ${cache} failed: ${err instanceof Error ? (err.stack ?? message) : message}`);
@@ -115,8 +134,9 @@ export async function parkedBench(ctx: BenchContext): Promise<BenchReport> {
         `${gc ? 'each after a full garbage collection' : 'without a forced garbage collection (gc was not available)'}; the figure is the growth divided by ${count}.`,
       `The worker runs in the bench process, so the readings include the Temporal client's and registry client's share. heapUsed is the main thread's V8 heap only: ` +
         `the SDK runs workflow code in worker threads whose heaps show only in RSS, so RSS is the figure that counts cached workflows; RSS also keeps memory the allocator has not returned.`,
-      `Each release also starts a lock workflow for its (model, prod), on the same worker, so a parked release holds two workflows; with the cache smaller than that, workflows are evicted and replayed when they next get a task.`,
-      `After each run its releases and lock workflows are terminated. The runs go one after the other in one process, so the second starts from a higher RSS (memory the allocator kept); its figure is still growth from its own starting point.`,
+      `Each release holds its (model, prod) lease as a registry document, not a workflow (no other release waits for it), so a parked release is one workflow; with the cache smaller than the number parked, workflows are evicted and replayed when they next get a task or query.`,
+      `Status queries: ${QUERIES} sequential ReleaseService.status calls (a Temporal query, falling back to the registry only for ended releases) on releases drawn at random with a fixed seed, then the same query on as many bare workflows parked the same way, drawn in the same order; with a cache smaller than the number parked most queries are answered by replaying the workflow.`,
+      `After each run its releases and bare workflows are terminated. The runs go one after the other in one process, so the second starts from a higher RSS (memory the allocator kept); its figure is still growth from its own starting point.`,
     );
     return { name: 'parked', rows, notes };
   } finally {
@@ -134,7 +154,7 @@ async function measureCache(
   count: number,
   gc: (() => void) | undefined,
   notes: string[],
-): Promise<{ perHeap: number; perRss: number; before: Reading; after: Reading }> {
+): Promise<{ perHeap: number; perRss: number; before: Reading; after: Reading; queries: { slipway: Stats; bare: Stats } | null }> {
   const taskQueue = `slipway-bench-parked-${cache}`;
   const closers: { what: string; close: () => Promise<unknown> }[] = [];
   try {
@@ -170,7 +190,7 @@ async function measureCache(
       what: 'parked workflows',
       close: async () => {
         const r = await terminateWorkflows(client, `TaskQueue = "${taskQueue}" AND ExecutionStatus = "Running"`, 'benchmark finished');
-        log(`parked: cache ${cache}: terminated ${r.terminated} releases and lock workflows${r.failed > 0 ? ` (${r.failed} had already ended)` : ''}`);
+        log(`parked: cache ${cache}: terminated ${r.terminated} releases${r.failed > 0 ? ` (${r.failed} had already ended)` : ''}`);
       },
     });
 
@@ -184,8 +204,9 @@ async function measureCache(
     const before = await readMemory(gc);
     log(`parked: cache ${cache}: before: heap ${mib(before.heapUsed)}, RSS ${mib(before.rss)}; starting ${count} releases`);
     t0 = now();
+    const releaseIds: string[] = [];
     const started = await runPool(count, 20, 60_000 + count * 100, async (i) => {
-      await service.start({ model: models[i]!, version: VERSION, pipeline: PIPELINE, requestedBy: REQUESTER });
+      releaseIds[i] = (await service.start({ model: models[i]!, version: VERSION, pipeline: PIPELINE, requestedBy: REQUESTER })).releaseId;
       return true;
     });
     if (started.failed > 0 || started.succeeded < count) throw new Error(`starting releases: ${started.succeeded} of ${count} started (${started.errors.join('; ') || 'out of time'})`);
@@ -205,10 +226,94 @@ async function measureCache(
     const after = await readMemory(gc);
     log(`parked: cache ${cache}: ${count} parked in ${parkSeconds.toFixed(1)}s (starts took ${startSeconds.toFixed(1)}s); after: heap ${mib(after.heapUsed)}, RSS ${mib(after.rss)}`);
     notes.push(`maxCachedWorkflows ${cache}: ${count} releases started in ${startSeconds.toFixed(1)}s and all awaiting approval ${parkSeconds.toFixed(1)}s after the first start.`);
-    return { perHeap: (after.heapUsed - before.heapUsed) / count, perRss: (after.rss - before.rss) / count, before, after };
+    let queries: { slipway: Stats; bare: Stats } | null = null;
+    try {
+      queries = await measureQueries(ctx, client, service, releaseIds, cache, `${taskQueue}-bare`, closers);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      log(`parked: cache ${cache}: status queries failed: ${message}`);
+      notes.push(`maxCachedWorkflows ${cache}: the status query measurement did not finish: ${message.split('\n')[0]!.slice(0, 300)}`);
+    }
+    return { perHeap: (after.heapUsed - before.heapUsed) / count, perRss: (after.rss - before.rss) / count, before, after, queries };
   } finally {
     for (const closer of closers.reverse()) {
       await withTimeout(closer.close(), 300_000, `closing ${closer.what}`).catch((err: unknown) => log(`parked: closing ${closer.what} failed: ${String(err)}`));
     }
   }
+}
+
+/**
+ * measureQueries times ReleaseService.status on random parked releases, then
+ * parks as many bare workflows on a bare worker with the same cache and times
+ * the same query on them (Slipway first: the bare worker's memory must not
+ * enter the readings above).
+ */
+async function measureQueries(
+  ctx: BenchContext,
+  client: Client,
+  service: ReleaseService,
+  releaseIds: string[],
+  cache: number,
+  bareTaskQueue: string,
+  closers: { what: string; close: () => Promise<unknown> }[],
+): Promise<{ slipway: Stats; bare: Stats }> {
+  const count = releaseIds.length;
+  const picks = randomPicks(QUERIES, count);
+  const slipway: number[] = [];
+  for (const i of picks) {
+    const t = now();
+    const state = await service.status(releaseIds[i]!);
+    slipway.push(now() - t);
+    if (state.status !== 'awaiting_approval') throw new Error(`${releaseIds[i]} is ${state.status}, not awaiting_approval`);
+  }
+  log(`parked: cache ${cache}: status query over ${count} parked releases p50 ${ms(summarize(slipway).p50)} p99 ${ms(summarize(slipway).p99)}; parking ${count} bare workflows`);
+
+  const connection = await NativeConnection.connect({ address: ctx.temporalAddress });
+  closers.push({ what: 'bare worker connection', close: () => connection.close() });
+  const worker = await Worker.create({
+    connection,
+    namespace: NAMESPACE,
+    taskQueue: bareTaskQueue,
+    workflowsPath: require.resolve('./bare-workflow'),
+    activities: { async noop() {}, async markDeployed() {} },
+    maxCachedWorkflows: cache,
+    maxConcurrentWorkflowTaskExecutions: 100,
+  });
+  const run = worker.run().catch((err: unknown) => log(`parked: bare worker stopped with an error: ${String(err)}`));
+  closers.push({ what: 'bare worker', close: () => stopWorker(worker, run) });
+  closers.push({
+    what: 'parked bare workflows',
+    close: async () => {
+      const r = await terminateWorkflows(client, `TaskQueue = "${bareTaskQueue}" AND ExecutionStatus = "Running"`, 'benchmark finished');
+      log(`parked: cache ${cache}: terminated ${r.terminated} bare workflows`);
+    },
+  });
+  const bareIds = releaseIds.map((_, i) => `parked-bare-${cache}-${i}`);
+  const started = await runPool(count, 20, 60_000 + count * 100, async (i) => {
+    await client.workflow.start(bareApprovalWorkflow, { taskQueue: bareTaskQueue, workflowId: bareIds[i]!, args: [] });
+    return true;
+  });
+  if (started.succeeded < count) throw new Error(`starting bare workflows: ${started.succeeded} of ${count} started (${started.errors.join('; ') || 'out of time'})`);
+  // Each answers once, so every bare workflow has run its first task and sits waiting, as the releases do.
+  const answered = await runPool(count, 20, 60_000 + count * 100, async (i) => {
+    await client.workflow.getHandle(bareIds[i]!).query(bareStatusQuery);
+    return true;
+  });
+  if (answered.succeeded < count) throw new Error(`bare workflows answering: ${answered.succeeded} of ${count}`);
+  const bare: number[] = [];
+  for (const i of picks) {
+    const t = now();
+    await client.workflow.getHandle(bareIds[i]!).query(bareStatusQuery);
+    bare.push(now() - t);
+  }
+  return { slipway: summarize(slipway), bare: summarize(bare) };
+}
+
+/** randomPicks draws n indexes below size from a fixed-seed generator, so runs are comparable. */
+function randomPicks(n: number, size: number): number[] {
+  let seed = 0x2f6b1d;
+  return Array.from({ length: n }, () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % size;
+  });
 }
