@@ -20,10 +20,11 @@ export interface RigOptions {
   label: string;
   database: string;
   taskQueue: string;
-  bareTaskQueue: string;
+  /** Where the bare worker polls; without it (and bareActivities) no bare worker starts. */
+  bareTaskQueue?: string;
   pipelines: Record<string, string>;
   tuning: NonNullable<SlipwayWorkerOptions['tuning']>;
-  bareActivities: BareActivities;
+  bareActivities?: BareActivities;
   /** Terminates what is still open on the server; runs before the workers stop. */
   terminateOpen: (client: Client) => Promise<void>;
 }
@@ -65,20 +66,22 @@ export async function startRig(ctx: BenchContext, o: RigOptions): Promise<Rig> {
     closers.push({ what: 'Slipway worker', close: () => stopWorker(slipway.worker, slipwayRun) });
     log(`${o.label}: Slipway worker ready in ${((now() - t0) / 1000).toFixed(1)}s`);
 
-    t0 = now();
-    const bareConnection = await NativeConnection.connect({ address: ctx.temporalAddress });
-    closers.push({ what: 'bare worker connection', close: () => bareConnection.close() });
-    const bareWorker = await Worker.create({
-      connection: bareConnection,
-      namespace: 'default',
-      taskQueue: o.bareTaskQueue,
-      workflowsPath: require.resolve('./bare-workflow'),
-      activities: o.bareActivities,
-      ...o.tuning,
-    });
-    const bareRun = bareWorker.run().catch((err: unknown) => log(`${o.label}: bare worker stopped with an error: ${String(err)}`));
-    closers.push({ what: 'bare worker', close: () => stopWorker(bareWorker, bareRun) });
-    log(`${o.label}: bare worker ready in ${((now() - t0) / 1000).toFixed(1)}s`);
+    if (o.bareTaskQueue !== undefined && o.bareActivities !== undefined) {
+      t0 = now();
+      const bareConnection = await NativeConnection.connect({ address: ctx.temporalAddress });
+      closers.push({ what: 'bare worker connection', close: () => bareConnection.close() });
+      const bareWorker = await Worker.create({
+        connection: bareConnection,
+        namespace: 'default',
+        taskQueue: o.bareTaskQueue,
+        workflowsPath: require.resolve('./bare-workflow'),
+        activities: o.bareActivities,
+        ...o.tuning,
+      });
+      const bareRun = bareWorker.run().catch((err: unknown) => log(`${o.label}: bare worker stopped with an error: ${String(err)}`));
+      closers.push({ what: 'bare worker', close: () => stopWorker(bareWorker, bareRun) });
+      log(`${o.label}: bare worker ready in ${((now() - t0) / 1000).toFixed(1)}s`);
+    }
 
     const connection = await Connection.connect({ address: ctx.temporalAddress });
     closers.push({ what: 'Temporal client connection', close: () => connection.close() });

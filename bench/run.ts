@@ -4,9 +4,11 @@
  * runs the benchmarks in this process, prints a markdown table of Slipway
  * against baselines measured alongside, and writes it to docs/benchmarks.md.
  *
- *   npm run bench                    # everything (~5 min on 2 cores)
+ *   npm run bench                    # everything but the long runs (~6 min on 2 cores)
  *   npm run bench -- --quick         # smaller counts: a smoke run
  *   npm run bench -- registry        # one benchmark by name
+ *   npm run bench -- sustained       # 1,000 releases/hour for 10 min (--minutes, --per-hour)
+ *   npm run bench -- parked --parked 10000
  *
  * Figures are ratios against a baseline from the same run; nothing is asserted.
  */
@@ -19,31 +21,44 @@ import { parkedBench } from './parked.bench';
 import { registryBench } from './registry.bench';
 import { releaseBench } from './release.bench';
 import { servingBench } from './serving.bench';
+import { sustainedBench } from './sustained.bench';
 import { type BenchContext, type BenchReport, log } from './support';
 
-const BENCHMARKS: { name: string; run: (ctx: BenchContext) => Promise<BenchReport> }[] = [
+// `long` ones run only when named: they take ten minutes or more by design.
+const BENCHMARKS: { name: string; run: (ctx: BenchContext) => Promise<BenchReport>; long?: boolean }[] = [
   { name: 'registry', run: registryBench },
   { name: 'release', run: releaseBench },
   { name: 'concurrency', run: concurrencyBench },
   { name: 'parked', run: parkedBench },
   { name: 'serving', run: servingBench },
+  { name: 'sustained', run: sustainedBench, long: true },
 ];
 
-const USAGE = `usage: npm run bench -- [--quick] [--parked <n>] [${BENCHMARKS.map((b) => b.name).join('|')}]`;
+const USAGE = `usage: npm run bench -- [--quick] [--parked <n>] [--minutes <n>] [--per-hour <n>] [${BENCHMARKS.map((b) => b.name).join('|')}]`;
 const DOC_FILE = path.join(REPO_ROOT, 'docs', 'benchmarks.md');
 
-function parseArgs(argv: string[]): { quick: boolean; only: string | undefined; parked: number | undefined } | string {
-  let quick = false;
+interface Args {
+  quick: boolean;
+  only: string | undefined;
+  parked?: number;
+  minutes?: number;
+  perHour?: number;
+}
+
+const NUMERIC_FLAGS = { '--parked': 'parked', '--minutes': 'minutes', '--per-hour': 'perHour' } as const;
+
+function parseArgs(argv: string[]): Args | string {
+  const args: Args = { quick: false, only: undefined };
   let only: string | undefined;
-  let parked: number | undefined;
   for (let k = 0; k < argv.length; k++) {
     const arg = argv[k]!;
-    if (arg === '--quick') quick = true;
-    else if (arg === '--parked' || arg.startsWith('--parked=')) {
-      const value = arg === '--parked' ? argv[++k] : arg.slice('--parked='.length);
+    const flag = Object.keys(NUMERIC_FLAGS).find((f) => arg === f || arg.startsWith(`${f}=`)) as keyof typeof NUMERIC_FLAGS | undefined;
+    if (arg === '--quick') args.quick = true;
+    else if (flag !== undefined) {
+      const value = arg === flag ? argv[++k] : arg.slice(flag.length + 1);
       const n = Number(value);
-      if (!Number.isInteger(n) || n < 1) return `--parked needs a positive whole number (got ${value ?? 'nothing'})\n${USAGE}`;
-      parked = n;
+      if (!Number.isInteger(n) || n < 1) return `${flag} needs a positive whole number (got ${value ?? 'nothing'})\n${USAGE}`;
+      args[NUMERIC_FLAGS[flag]] = n;
     }
     else if (arg === '--help' || arg === '-h') return USAGE;
     else if (arg.startsWith('-')) return `unknown option ${arg}\n${USAGE}`;
@@ -51,7 +66,7 @@ function parseArgs(argv: string[]): { quick: boolean; only: string | undefined; 
     else if (!BENCHMARKS.some((b) => b.name === arg)) return `no benchmark named "${arg}"; known: ${BENCHMARKS.map((b) => b.name).join(', ')}\n${USAGE}`;
     else only = arg;
   }
-  return { quick, only, parked };
+  return { ...args, only };
 }
 
 function describeMachine(stack: RunningStack, loadAtStart: number[]): string {
@@ -105,7 +120,7 @@ async function main(): Promise<number> {
     process.stderr.write(`${args}\n`);
     return args === USAGE ? 0 : 2;
   }
-  const selected = BENCHMARKS.filter((b) => args.only === undefined || b.name === args.only);
+  const selected = BENCHMARKS.filter((b) => (args.only === undefined ? !b.long : b.name === args.only));
   const dataDir = path.join(REPO_ROOT, '.slipway', 'bench-runs', String(process.pid));
   fs.rmSync(dataDir, { recursive: true, force: true });
 
@@ -136,7 +151,15 @@ async function main(): Promise<number> {
     stackStarting = startStack({ dataDir, database: 'slipway_bench', startTimeoutSec: 120 });
     stack = await stackStarting;
     log(`stack ready in ${((Date.now() - t0) / 1000).toFixed(1)}s: Temporal ${stack.temporalAddress}, registry ${stack.mongodbUri} (${stack.registryBackend})`);
-    const ctx: BenchContext = { quick: args.quick, temporalAddress: stack.temporalAddress, mongodbUri: stack.mongodbUri, registryBackend: stack.registryBackend, parked: args.parked };
+    const ctx: BenchContext = {
+      quick: args.quick,
+      temporalAddress: stack.temporalAddress,
+      mongodbUri: stack.mongodbUri,
+      registryBackend: stack.registryBackend,
+      parked: args.parked,
+      minutes: args.minutes,
+      perHour: args.perHour,
+    };
     for (const bench of selected) {
       const benchStarted = Date.now();
       log(`${bench.name}: starting${args.quick ? ' (quick)' : ''}`);
@@ -154,7 +177,8 @@ async function main(): Promise<number> {
     await stopStack();
   }
 
-  const flags = [args.quick ? '--quick' : '', args.parked !== undefined ? `--parked ${args.parked}` : '', args.only ?? ''].filter((f) => f !== '');
+  const numeric = Object.entries(NUMERIC_FLAGS).flatMap(([flag, key]) => (args[key] !== undefined ? [`${flag} ${args[key]}`] : []));
+  const flags = [args.quick ? '--quick' : '', ...numeric, args.only ?? ''].filter((f) => f !== '');
   const mode = flags.length > 0 ? ` -- ${flags.join(' ')}` : '';
   const markdown = render(reports, describeMachine(stack, loadAtStart), mode, startedAt, (Date.now() - t0) / 1000);
   process.stdout.write(`${markdown}\n`);

@@ -34,6 +34,10 @@ export interface BenchContext {
   registryBackend: string;
   /** --parked <n>: how many releases the parked benchmark parks (its own default when absent). */
   parked?: number;
+  /** --minutes <n>: how long the sustained benchmark keeps starting releases. */
+  minutes?: number;
+  /** --per-hour <n>: the sustained benchmark's start rate. */
+  perHour?: number;
 }
 
 /** Stats summarises a list of latencies in milliseconds. */
