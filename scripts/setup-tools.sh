@@ -63,15 +63,23 @@ elif command -v mongod >/dev/null 2>&1; then
 else
   rm -f "$tools/mongod"
   launcher="$root/tools/ferretdb-launcher"
-  # Key by FerretDB version and the launcher's own source, so an edit rebuilds.
-  key="$(cat "$launcher/main.go" "$launcher/go.mod" "$launcher/go.sum" | sha256sum | cut -c1-12)"
+  # Key by FerretDB version and the launcher's own source and patch, so an edit rebuilds.
+  key="$(cat "$launcher/main.go" "$launcher/go.mod" "$launcher/go.sum" "$launcher/patch-ferretdb.sh" | sha256sum | cut -c1-12)"
   dir="$cache/ferretdb-$FERRETDB_VERSION-$key"
   if [ ! -x "$dir/slipway-ferretdb" ]; then
     need_go "MongoDB" "a MongoDB server ('mongod' on PATH), or set SLIPWAY_MONGODB_URI"
     log "building FerretDB $FERRETDB_VERSION launcher (first time only; a few minutes on 2 cores)"
     tmp="$(mktemp -d "$cache/.build-ferretdb.XXXXXX")"
     start=$(date +%s)
-    (cd "$launcher" && GOFLAGS=-buildvcs=false go build -o "$tmp/slipway-ferretdb" .) \
+    # Build against a patched copy of FerretDB's source (see patch-ferretdb.sh), through a
+    # temporary go.mod with a replace directive; the checked-in go.mod stays as it is.
+    (cd "$launcher" && GOFLAGS=-buildvcs=false go mod download github.com/FerretDB/FerretDB \
+      && cp -r "$(GOFLAGS=-buildvcs=false go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)" "$tmp/FerretDB" \
+      && chmod -R u+w "$tmp/FerretDB" \
+      && bash "$launcher/patch-ferretdb.sh" "$tmp/FerretDB" \
+      && cp go.mod go.sum "$tmp/" \
+      && printf '\nreplace github.com/FerretDB/FerretDB => %s\n' "$tmp/FerretDB" >> "$tmp/go.mod" \
+      && GOFLAGS=-buildvcs=false go build -modfile="$tmp/go.mod" -o "$tmp/slipway-ferretdb" .) \
       || { rm -rf "$tmp"; die "building the FerretDB launcher in tools/ferretdb-launcher failed (see above)"; }
     mkdir -p "$dir" && mv "$tmp/slipway-ferretdb" "$dir/slipway-ferretdb" && rm -rf "$tmp"
     log "built slipway-ferretdb in $(( $(date +%s) - start ))s -> $dir/slipway-ferretdb"

@@ -44,6 +44,22 @@ describe('the real stack', () => {
     assert.equal(await db.db.collection('stack_checks').countDocuments({ _id: checkId as never }), 1);
   });
 
+  it('answers registry lookups by _id from the _id index, not by scanning the collection', async () => {
+    const coll = db.db.collection<{ _id: string; n: number }>('id_lookup_check');
+    await coll.insertMany(Array.from({ length: 50 }, (_, n) => ({ _id: `k:${n}`, n })));
+    const explained = (await db.db.command({ explain: { find: 'id_lookup_check', filter: { _id: 'k:7' } } })) as {
+      queryPlanner?: { Plan?: string[]; winningPlan?: unknown };
+    };
+    const plan = explained.queryPlanner?.Plan;
+    if (plan) {
+      // FerretDB's SQLite plan: our launcher's patch (tools/ferretdb-launcher/patch-ferretdb.sh) makes this an index search.
+      assert.match(plan.join(' '), /USING INDEX \S+__id_/, `expected an _id index search, got ${JSON.stringify(plan)}`);
+    } else {
+      assert.match(JSON.stringify(explained.queryPlanner?.winningPlan), /IDHACK|EXPRESS|IXSCAN/, 'mongod answers _id lookups from its index');
+    }
+    assert.equal((await coll.findOne({ _id: 'k:7' }))?.n, 7);
+  });
+
   it('serves the Temporal Web UI over HTTP', async () => {
     const res = await fetch(testEnv().uiUrl);
     assert.equal(res.status, 200);
