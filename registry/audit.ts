@@ -67,6 +67,9 @@ export function eventHash(prevHash: string, event: Omit<AuditEvent, 'hash' | 'pr
   return createHash('sha256').update(prevHash).update('\n').update(body).digest('hex');
 }
 
+/** A process new to a chain probes at most this many events past the hint. */
+const HINT_EVERY = 8;
+
 /**
  * AuditLog appends to and verifies the chains, one per model (so busy models
  * never queue behind each other) plus `_global`. Every hot-path read is by
@@ -126,9 +129,12 @@ export class AuditLog {
       }
       this.cachedSeq.set(chain, seq);
       await insertKey(this.keys, input.key, event._id);
-      await this.headHint.updateOne({ _id: chain, seq: { $lt: seq } }, { $set: { seq } }, { upsert: true }).catch((e: unknown) => {
-        if (!isDuplicateKey(e)) throw e; // a newer hint won the race: fine
-      });
+      // The hint only spares other processes probes, so it is moved every HINT_EVERY events, not every one.
+      if (seq % HINT_EVERY === 1) {
+        await this.headHint.updateOne({ _id: chain, seq: { $lt: seq } }, { $set: { seq } }, { upsert: true }).catch((e: unknown) => {
+          if (!isDuplicateKey(e)) throw e; // a newer hint won the race: fine
+        });
+      }
       return event;
     }
     throw new Error('audit log append kept losing the race for the next sequence number');
@@ -136,9 +142,14 @@ export class AuditLog {
 
   /** head finds a chain's newest event: start from the hint (or what this process saw) and probe forward by _id. */
   private async head(chain: string): Promise<AuditEvent | null> {
-    const hint = await this.headHint.findOne({ _id: chain });
-    let seq = Math.max(this.cachedSeq.get(chain) ?? 0, hint?.seq ?? 0);
+    // What this process saw is a floor (events are never deleted): only a chain it has not seen needs the hint.
+    const cached = this.cachedSeq.get(chain);
+    let seq = cached ?? (await this.headHint.findOne({ _id: chain }))?.seq ?? 0;
     let event = seq > 0 ? await this.events.findOne({ _id: `${chain}:${seq}` }) : null;
+    if (seq > 0 && !event && cached !== undefined) {
+      this.cachedSeq.delete(chain); // the database was replaced under us: trust it, not the memory
+      return this.head(chain);
+    }
     for (;;) {
       const next = await this.events.findOne({ _id: `${chain}:${seq + 1}` });
       if (!next) break;

@@ -125,6 +125,9 @@ export class Registry {
   readonly aliases: Collection<AliasDoc>;
   readonly pipelines: Collection<PipelineDoc>;
   readonly audit: AuditLog;
+  private readonly storedPipelines = new Set<string>();
+  /** Newest revision this process has seen per (model, env): where live reads start probing. */
+  private readonly seenRevision = new Map<string, number>();
 
   constructor(
     readonly db: Db,
@@ -252,16 +255,23 @@ export class Registry {
    */
   private async latestMove(model: string, env: string): Promise<Deployment | null> {
     const key = `${model}:${env}`;
-    const hint = await this.liveHeads.findOne({ _id: key });
-    let revision = hint?.revision ?? 0;
+    // A revision this process has seen is a floor (moves are never deleted): start there without reading the hint.
+    const seen = this.seenRevision.get(key);
+    const start = seen ?? (await this.liveHeads.findOne({ _id: key }))?.revision ?? 0;
+    let revision = start;
     let move = revision > 0 ? await this.deployments.findOne({ _id: `${key}:${revision}` }) : null;
+    if (revision > 0 && !move && seen !== undefined) {
+      this.seenRevision.delete(key); // the database was replaced under us: trust it, not the memory
+      return this.latestMove(model, env);
+    }
     for (;;) {
       const next = await this.deployments.findOne({ _id: `${key}:${revision + 1}` });
       if (!next) break;
       move = next;
       revision += 1;
     }
-    if (move && revision !== (hint?.revision ?? 0)) await this.advanceHead(key, revision);
+    if (move) this.seenRevision.set(key, revision);
+    if (move && revision !== start) await this.advanceHead(key, revision);
     return move;
   }
 
@@ -324,6 +334,7 @@ export class Registry {
         continue;
       }
       await insertIfAbsent(this.deploymentOps, { _id: input.opKey, moveId: move._id });
+      this.seenRevision.set(`${model}:${env}`, Math.max(revision, this.seenRevision.get(`${model}:${env}`) ?? 0));
       await this.advanceHead(`${model}:${env}`, revision);
       await this.auditMove(move);
       return { pointer: move, applied: true };
@@ -476,7 +487,10 @@ export class Registry {
   /** storePipeline keeps each distinct pipeline content once, by hash, and returns the hash. */
   async storePipeline(pipeline: Pipeline, source: string): Promise<string> {
     const hash = pipelineHash(pipeline);
+    // Stored pipelines never change or go away, so each is written once per process, not once per release.
+    if (this.storedPipelines.has(hash)) return hash;
     await insertIfAbsent(this.pipelines, { _id: hash, name: pipeline.name, source, pipeline, firstSeenAt: this.clock() });
+    this.storedPipelines.add(hash);
     return hash;
   }
 
