@@ -12,7 +12,7 @@ import type { SlipwayWorkerOptions } from '../workers/worker';
 import { bareReleaseWorkflow } from './bare-workflow';
 import { countBy } from './release.bench';
 import { type Rig, startRig } from './rig';
-import { type BenchContext, type BenchReport, type BenchRow, log, ms, now, rate, ratio, runPool, settle, summarize, terminateWorkflows, withTimeout } from './support';
+import { type BenchContext, type BenchReport, type BenchRow, cpuPer, cpuSeconds, log, ms, now, rate, ratio, runPool, settle, summarize, terminateWorkflows, withTimeout } from './support';
 
 const TASK_QUEUE = 'slipway-bench-concurrency';
 const BARE_TASK_QUEUE = 'slipway-bench-concurrency-bare';
@@ -108,7 +108,7 @@ export async function concurrencyBench(ctx: BenchContext): Promise<BenchReport> 
 
     for (const [l, level] of plan.levels.entries()) {
       try {
-        rows.push(...(await measureLevel(client, mongo, service, plan, level, l, activityCount, models[l]!, notes)));
+        rows.push(...(await measureLevel(client, mongo, service, plan, level, l, activityCount, models[l]!, notes, ctx.pids)));
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         log(`concurrency: ${level.inFlight} in flight failed: ${err instanceof Error ? (err.stack ?? message) : message}`);
@@ -139,10 +139,12 @@ async function measureLevel(
   activityCount: number,
   models: string[],
   notes: string[],
+  pids: Record<string, number>,
 ): Promise<BenchRow[]> {
   const { inFlight, releases: total } = level;
   const bareDurations: number[] = [];
   log(`concurrency: ${inFlight} in flight: baseline, ${total} bare workflows of ${activityCount} activities`);
+  const bareCpuBefore = cpuSeconds(pids);
   const bare = await runPool(total, inFlight, plan.budgetMs, async (i) => {
     const t = now();
     await withTimeout(
@@ -154,8 +156,10 @@ async function measureLevel(
     return true;
   });
 
+  const bareCpu = cpuPer(bareCpuBefore, cpuSeconds(pids), Math.max(1, bare.succeeded));
   const releaseDurations: number[] = [];
   const finished = new Set<string>();
+  const releaseCpuBefore = cpuSeconds(pids);
   const startedIds: string[] = [];
   log(`concurrency: ${inFlight} in flight: Slipway, ${total} releases`);
   const releases = await runPool(total, inFlight, plan.budgetMs, async (i) => {
@@ -169,6 +173,7 @@ async function measureLevel(
     return true;
   });
 
+  const releaseCpu = cpuPer(releaseCpuBefore, cpuSeconds(pids), Math.max(1, releases.succeeded));
   // Releases that timed out would load the next level's measurements.
   let terminated = 0;
   for (const id of startedIds.filter((w) => !finished.has(w))) {
@@ -202,6 +207,14 @@ async function measureLevel(
       slipway: `${ms(relD.p50)} (${ms(relD.p99)})`,
       baseline: `${ms(bareD.p50)} (${ms(bareD.p99)}) (bare)`,
       ratio: ratio(relD.p50, bareD.p50),
+      aim: '—',
+    },
+    {
+      bench: 'concurrency',
+      measure: `CPU per finished release, ${inFlight} in flight, by process (bench = this process: workers and client)`,
+      slipway: `${releaseCpu.total.toFixed(0)} ms (${releaseCpu.text})`,
+      baseline: `${bareCpu.total.toFixed(0)} ms (${bareCpu.text}) (bare)`,
+      ratio: ratio(releaseCpu.total, bareCpu.total),
       aim: '—',
     },
   ];

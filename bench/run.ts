@@ -159,6 +159,7 @@ async function main(): Promise<number> {
       parked: args.parked,
       minutes: args.minutes,
       perHour: args.perHour,
+      pids: Object.fromEntries(stack.processes.flatMap((p) => (p.child.pid === undefined ? [] : [[p.name, p.child.pid] as const]))),
     };
     for (const bench of selected) {
       const benchStarted = Date.now();

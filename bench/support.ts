@@ -3,6 +3,7 @@
  * latency statistics, a bounded worker pool, and small formatting helpers.
  * Nothing here asserts on time: benchmarks only measure and report.
  */
+import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
@@ -38,6 +39,8 @@ export interface BenchContext {
   minutes?: number;
   /** --per-hour <n>: the sustained benchmark's start rate. */
   perHour?: number;
+  /** Pids of the stack's servers by name (temporal, ferretdb or mongod), for CPU accounting. */
+  pids: Record<string, number>;
 }
 
 /** Stats summarises a list of latencies in milliseconds. */
@@ -237,4 +240,31 @@ export async function terminateWorkflows(client: Client, query: string, reason: 
     return true;
   });
   return { terminated: result.succeeded, failed: result.failed };
+}
+
+/** CpuSeconds is CPU time (user + system) used so far, by process: `bench` is this process, the rest the stack's servers. */
+export type CpuSeconds = Record<string, number>;
+
+/** cpuSeconds reads this process's CPU time and each server's from /proc (Linux; servers it cannot read are left out). */
+export function cpuSeconds(pids: Record<string, number>): CpuSeconds {
+  const { user, system } = process.cpuUsage();
+  const out: CpuSeconds = { bench: (user + system) / 1e6 };
+  for (const [name, pid] of Object.entries(pids)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the ")" that closes the command name start at field 3; utime and stime are fields 14 and 15, in clock ticks (100 a second on Linux).
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[name] = (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // not Linux, or the server has gone: leave it out
+    }
+  }
+  return out;
+}
+
+/** cpuPer divides the CPU used between two samples by a count, per process, formatted as "bench 12 ms · temporal 30 ms". */
+export function cpuPer(before: CpuSeconds, after: CpuSeconds, count: number): { total: number; text: string } {
+  const parts = Object.keys(after).map((name) => [name, ((after[name]! - (before[name] ?? 0)) * 1000) / count] as const);
+  const total = parts.reduce((a, [, v]) => a + v, 0);
+  return { total, text: parts.map(([name, v]) => `${name} ${v.toFixed(0)} ms`).join(' · ') };
 }
