@@ -7,7 +7,7 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { RegistryError } from '../registry/errors';
-import { Registry, insertIfAbsent } from '../registry/registry';
+import { Registry, insertIfAbsent, versionKey } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import type { SlipwayMetrics } from '../observability/metrics';
 import { EnvLeases, type LeaseAttempt } from '../registry/env-leases';
@@ -160,7 +160,7 @@ export function createActivities(deps: ActivityDeps) {
       if (!config.success) return { type: gate.type, name, passed: false, checks: [], error: `bad gate config: ${config.error.message}` };
       const candidate = await wrap(() => registry.getVersion(req.model, req.version));
       const live = await registry.getLive(req.model, req.env);
-      const liveVersion = live?.version ? await registry.versions.findOne({ model: req.model, version: live.version }) : null;
+      const liveVersion = live?.version ? await registry.versions.findOne({ _id: versionKey(req.model, live.version) }) : null;
       const result = await gate.run({ releaseId: req.releaseId, env: req.env, candidate, live: liveVersion, registry }, config.data);
       log.info('gate evaluated', { model: req.model, version: req.version, env: req.env, gate: result.name, passed: result.passed });
       return result;
@@ -204,7 +204,7 @@ export function createActivities(deps: ActivityDeps) {
       const stored = await releases.record(state, revision);
       // 'stored' happens once per revision, so a retried final write is not counted twice.
       if (stored === 'stored' && state.endedAt !== null && deps.metrics) {
-        const version = await registry.versions.findOne({ model: state.model, version: state.version });
+        const version = await registry.versions.findOne({ _id: versionKey(state.model, state.version) });
         deps.metrics.observeFinishedRelease(state, version?.codeCommittedAt);
       }
     },

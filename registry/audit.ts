@@ -131,7 +131,8 @@ export class AuditLog {
       await insertKey(this.keys, input.key, event._id);
       // The hint only spares other processes probes, so it is moved every HINT_EVERY events, not every one.
       if (seq % HINT_EVERY === 1) {
-        await this.headHint.updateOne({ _id: chain, seq: { $lt: seq } }, { $set: { seq } }, { upsert: true }).catch((e: unknown) => {
+        // Filter by _id alone: FerretDB uses the _id index only for a filter with nothing else in it.
+        await this.headHint.updateOne({ _id: chain }, { $max: { seq } }, { upsert: true }).catch((e: unknown) => {
           if (!isDuplicateKey(e)) throw e; // a newer hint won the race: fine
         });
       }

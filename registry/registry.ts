@@ -277,7 +277,8 @@ export class Registry {
 
   private async advanceHead(key: string, revision: number): Promise<void> {
     // Best effort and monotonic enough: a stale hint only costs a few probes.
-    await this.liveHeads.updateOne({ _id: key, revision: { $lt: revision } }, { $set: { revision } }, { upsert: true }).catch((err: unknown) => {
+    // Filter by _id alone: FerretDB uses the _id index only for a filter with nothing else in it.
+    await this.liveHeads.updateOne({ _id: key }, { $max: { revision } }, { upsert: true }).catch((err: unknown) => {
       if (!isDuplicateKey(err)) throw err;
     });
   }

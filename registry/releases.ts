@@ -54,15 +54,23 @@ export class ReleaseStore {
   async record(state: ReleaseState, revision: number): Promise<'stored' | 'stale'> {
     const { releaseId, ...rest } = state;
     const doc: ReleaseRecord = { _id: releaseId, ...rest, revision, recordedAt: this.clock() };
-    // One round trip: replace an older revision, or insert the first. When the stored one is as new
-    // or newer the filter misses and the upsert's insert hits the _id: a retried or late write.
-    try {
-      const r = await this.releases.replaceOne({ _id: releaseId, revision: { $lt: revision } }, doc, { upsert: true });
-      return r.matchedCount + r.upsertedCount > 0 ? 'stored' : 'stale';
-    } catch (err) {
-      if (isDuplicateKey(err)) return 'stale';
-      throw err;
+    // Two _id-only commands rather than one filtered on revision too: FerretDB uses the _id index
+    // only when the filter holds nothing else, and would scan every release to apply it.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const current = await this.releases.findOne({ _id: releaseId }, { projection: { revision: 1 } });
+      if (current && current.revision >= revision) return 'stale';
+      if (current) {
+        await this.releases.replaceOne({ _id: releaseId }, doc);
+        return 'stored';
+      }
+      try {
+        await this.releases.insertOne(doc);
+        return 'stored';
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err; // someone inserted first: compare again
+      }
     }
+    return 'stale';
   }
 
   /** get returns a release snapshot by id. */

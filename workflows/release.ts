@@ -221,17 +221,21 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
 
   async function acquireLock(stage: Stage, stageState: StageState): Promise<void> {
     stageState.status = 'waiting_for_lock';
-    setStatus('waiting_for_lock', `waiting for the ${stage.env} lock of ${input.model} (another promotion is in progress)`);
-    waitingPhase = true;
+    const waiting = () => setStatus('waiting_for_lock', `waiting for the ${stage.env} lock of ${input.model} (another promotion is in progress)`);
     const request = { model: input.model, env: stage.env, holderId: workflowInfo().workflowId, mode: input.pipeline.concurrency, priority: 'normal' as const };
     let lockId: string;
     // Releases recorded before leases keep the lock workflow they started with.
     if (patched(LEASE_PATCH)) {
+      waitingPhase = true;
       lockId = envQueueWorkflowId(input.model, stage.env);
       heldLocks.set(lockId, { env: stage.env, lease: true }); // before asking: a lease taken by a failed attempt is still given back
       const { granted } = await registryActs.acquireEnvLock(request);
+      // Published (search attributes) only when it really waits: a free lease is the common case.
       if (granted) grants.add(lockId);
+      else waiting();
     } else {
+      waiting();
+      waitingPhase = true;
       lockId = lockWorkflowId(input.model, stage.env);
       await registryActs.requestEnvLock(request);
       heldLocks.set(lockId, { env: stage.env, lease: false }); // from here on we must release it, granted or queued
