@@ -103,6 +103,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     outcome: null,
   };
   let revision = 0;
+  let publishedStatus: ReleaseStatus = 'running'; // as the client starts it
   const grants = new Set<string>();
   let supersededBy: { env: string; by: string } | null = null;
   let waitingPhase = false; // true while waiting (lock, freeze, approval): only then may a newer release supersede us
@@ -197,10 +198,17 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     state.status = status;
     state.summary = summary;
     touch();
-    upsertSearchAttributes([
-      { key: SA_STATUS, value: status },
-      { key: SA_STAGE, value: state.currentStage ?? '' },
-    ]);
+    // Search attributes show where a release waits and how it ended, not each passing step: every
+    // upsert is a history event and a visibility write. A passing step still replaces a waiting
+    // status, so "awaiting_approval" never outlives the approval. Releases recorded before this publish all.
+    const passing = (s: ReleaseStatus) => s === 'running' || s === 'deploying';
+    if (!passing(status) || !passing(publishedStatus) || !patched(LEASE_PATCH)) {
+      upsertSearchAttributes([
+        { key: SA_STATUS, value: status },
+        { key: SA_STAGE, value: state.currentStage ?? '' },
+      ]);
+      publishedStatus = status;
+    }
     setCurrentDetails(`**${status}** — ${summary}`);
   }
 
