@@ -1,4 +1,8 @@
 /**
+ * Kept for releases started before environment leases (docs/environment-locks.md):
+ * their histories replay against it. New releases take a registry lease and
+ * queue in envQueueWorkflow instead.
+ *
  * envLockWorkflow: one promotion at a time per (model, environment). A durable
  * mutex: requests arrive by signalWithStart, grants go back by signal, and the
  * state survives worker crashes because it is workflow state.
@@ -10,8 +14,6 @@
 import {
   condition,
   continueAsNew,
-  getExternalWorkflowHandle,
-  log,
   setHandler,
   workflowInfo,
   allHandlersFinished,
@@ -25,6 +27,7 @@ import {
   type LockRequest,
   type LockState,
 } from './env-lock.api';
+import { enqueue, signalQuietly } from './lock-queue';
 
 /** LockInput carries state across continue-as-new. */
 export interface LockInput {
@@ -43,24 +46,10 @@ export async function envLockWorkflow(input: LockInput): Promise<void> {
 
   setHandler(lockStateQuery, () => state);
   setHandler(acquireSignal, (request: LockRequest) => {
-    if (!request || typeof request.holderId !== 'string' || request.holderId.length === 0) {
-      log.warn('ignoring malformed lock request', { request });
-      return;
-    }
-    if (state.holder === request.holderId || state.queue.some((q) => q.holderId === request.holderId)) return;
-    if (request.mode === 'supersede' && request.priority !== 'rollback') {
-      // Older normal requests still waiting in the queue give way to this one.
-      for (const waiting of state.queue.filter((q) => q.priority !== 'rollback')) notices.push({ to: waiting.holderId, by: request.holderId });
-      state.queue = state.queue.filter((q) => q.priority === 'rollback');
-      // The holder decides: it stands down only if it is waiting, not deploying.
-      if (state.holder) notices.push({ to: state.holder, by: request.holderId });
-    }
-    if (request.priority === 'rollback') {
-      const firstNormal = state.queue.findIndex((q) => q.priority !== 'rollback');
-      state.queue.splice(firstNormal === -1 ? state.queue.length : firstNormal, 0, request);
-    } else {
-      state.queue.push(request);
-    }
+    const { displaced, supersedesHolder } = enqueue(state, request);
+    for (const to of displaced) notices.push({ to, by: request.holderId });
+    // The holder decides: it stands down only if it is waiting, not deploying.
+    if (supersedesHolder && state.holder) notices.push({ to: state.holder, by: request.holderId });
   });
   setHandler(releaseSignal, ({ holderId }) => {
     if (state.holder === holderId) state.holder = null;
@@ -89,18 +78,5 @@ export async function envLockWorkflow(input: LockInput): Promise<void> {
       await condition(allHandlersFinished);
       await continueAsNew<typeof envLockWorkflow>({ model: input.model, env: input.env, state });
     }
-  }
-}
-
-async function signalQuietly(
-  workflowId: string,
-  send: (h: ReturnType<typeof getExternalWorkflowHandle>) => Promise<void>,
-): Promise<boolean> {
-  try {
-    await send(getExternalWorkflowHandle(workflowId));
-    return true;
-  } catch (err) {
-    log.warn('could not signal lock requester (it has ended)', { workflowId, error: String(err) });
-    return false;
   }
 }

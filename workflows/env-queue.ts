@@ -12,9 +12,10 @@
  * freeze); a holder that is deploying or baking finishes first. Rollbacks
  * jump the queue. The workflow ends as soon as nobody is waiting.
  */
-import { allHandlersFinished, condition, continueAsNew, getExternalWorkflowHandle, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { SlipwayActivities } from '../activities';
 import { acquireSignal, lockGrantedSignal, lockStateQuery, releaseSignal, supersededSignal, type LockRequest, type LockState } from './env-lock.api';
+import { enqueue, signalQuietly } from './lock-queue';
 
 /** QueueInput carries the queue across continue-as-new. */
 export interface QueueInput {
@@ -44,24 +45,10 @@ export async function envQueueWorkflow(input: QueueInput): Promise<void> {
 
   setHandler(lockStateQuery, () => state);
   setHandler(acquireSignal, (request: LockRequest) => {
-    if (!request || typeof request.holderId !== 'string' || request.holderId.length === 0) {
-      log.warn('ignoring malformed lock request', { request });
-      return;
-    }
-    if (state.holder === request.holderId || state.queue.some((q) => q.holderId === request.holderId)) return;
-    if (request.mode === 'supersede' && request.priority !== 'rollback') {
-      // Older normal requests still waiting give way to this one.
-      for (const waiting of state.queue.filter((q) => q.priority !== 'rollback')) notices.push({ to: waiting.holderId, by: request.holderId });
-      state.queue = state.queue.filter((q) => q.priority === 'rollback');
-      // The holder decides whether to stand down; the next claim says who it is.
-      supersedeBy = request.holderId;
-    }
-    if (request.priority === 'rollback') {
-      const firstNormal = state.queue.findIndex((q) => q.priority !== 'rollback');
-      state.queue.splice(firstNormal === -1 ? state.queue.length : firstNormal, 0, request);
-    } else {
-      state.queue.push(request);
-    }
+    const { displaced, supersedesHolder } = enqueue(state, request);
+    for (const to of displaced) notices.push({ to, by: request.holderId });
+    // The holder decides whether to stand down; the next claim says who it is.
+    if (supersedesHolder) supersedeBy = request.holderId;
   });
   setHandler(releaseSignal, ({ holderId }) => {
     if (state.holder === holderId) state.holder = null;
@@ -116,15 +103,5 @@ export async function envQueueWorkflow(input: QueueInput): Promise<void> {
       await condition(allHandlersFinished);
       await continueAsNew<typeof envQueueWorkflow>({ model, env, state });
     }
-  }
-}
-
-async function signalQuietly(workflowId: string, send: (h: ReturnType<typeof getExternalWorkflowHandle>) => Promise<void>): Promise<boolean> {
-  try {
-    await send(getExternalWorkflowHandle(workflowId));
-    return true;
-  } catch (err) {
-    log.warn('could not signal lock requester (it has ended)', { workflowId, error: String(err) });
-    return false;
   }
 }
