@@ -99,9 +99,12 @@ export class AuditLog {
     await this.events.createIndex({ chain: 1, seq: 1 }, { name: 'chain_seq' });
   }
 
-  /** append adds an event at the head of its chain; a retried append with the same key returns the original. */
-  async append(input: AuditInput): Promise<AuditEvent> {
-    const known = await this.keys.findOne({ _id: input.key });
+  /**
+   * append adds an event at the head of its chain; a retried append with the same key returns the original.
+   * `fresh` says the caller has just made what the event records, so no earlier attempt can have logged it.
+   */
+  async append(input: AuditInput, options: { fresh?: boolean } = {}): Promise<AuditEvent> {
+    const known = options.fresh ? null : await this.keys.findOne({ _id: input.key });
     if (known) {
       const existing = await this.events.findOne({ _id: known.eventId });
       if (existing) return existing;

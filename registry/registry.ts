@@ -186,11 +186,11 @@ export class Registry {
       await this.afterRegister(existing);
       return { version: existing, created: false };
     }
-    await this.afterRegister(doc);
+    await this.afterRegister(doc, true);
     return { version: doc, created: true };
   }
 
-  private async afterRegister(doc: VersionDoc): Promise<void> {
+  private async afterRegister(doc: VersionDoc, fresh = false): Promise<void> {
     await insertIfAbsent(this.models, { _id: doc.model, createdAt: doc.registeredAt, createdBy: doc.registeredBy });
     await this.audit.append({
       key: `register:${doc._id}`,
@@ -198,7 +198,7 @@ export class Registry {
       action: 'version.registered',
       subject: { model: doc.model, version: doc.version },
       details: { sha256: doc.artifact.sha256, uri: doc.artifact.uri, contentHash: doc.contentHash },
-    });
+    }, { fresh });
   }
 
   /** getVersion returns a registered version or throws NotFoundError. */
@@ -337,13 +337,13 @@ export class Registry {
       await insertIfAbsent(this.deploymentOps, { _id: input.opKey, moveId: move._id });
       this.seenRevision.set(`${model}:${env}`, Math.max(revision, this.seenRevision.get(`${model}:${env}`) ?? 0));
       await this.advanceHead(`${model}:${env}`, revision);
-      await this.auditMove(move);
+      await this.auditMove(move, true);
       return { pointer: move, applied: true };
     }
     throw new ConcurrentUpdateError(`live pointer ${model}@${env}`, undefined);
   }
 
-  private async auditMove(move: Deployment): Promise<void> {
+  private async auditMove(move: Deployment, fresh = false): Promise<void> {
     await this.audit.append({
       key: `live:${move.opKey}`,
       actor: move.by,
@@ -351,7 +351,7 @@ export class Registry {
       subject: { model: move.model, env: move.env, ...(move.version ? { version: move.version } : {}), ...(move.releaseId ? { releaseId: move.releaseId } : {}) },
       reason: move.reason,
       details: { previousVersion: move.previousVersion, revision: move.revision },
-    });
+    }, { fresh });
   }
 
   /** markDeploymentFailed flags the deployment a release rolled back, so it never counts as last known good. */
