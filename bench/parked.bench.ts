@@ -37,6 +37,8 @@ const CACHE_SIZES = [2000, 100];
 const FULL_COUNT = 1000;
 const QUICK_COUNT = 200;
 const QUERIES = 500;
+// Parking as many bare workflows for the query baseline takes long past this; bigger runs report Slipway's figure alone.
+const MAX_BARE_BASELINE = 2000;
 
 // --expose-gc cannot be passed through `npm run bench`, so turn it on here; a full collection
 // before each reading keeps garbage out of the figures.
@@ -73,10 +75,11 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 /** parkedBench measures worker memory per release parked awaiting approval, with a large and a small workflow cache. */
 export async function parkedBench(ctx: BenchContext): Promise<BenchReport> {
   const count = ctx.parked ?? (ctx.quick ? QUICK_COUNT : FULL_COUNT);
+  const cacheSizes = ctx.cache !== undefined ? [ctx.cache] : CACHE_SIZES;
   const gc = findGc();
   const rows: BenchRow[] = [];
   const notes: string[] = [];
-  const results: { cache: number; perHeap: number; perRss: number; queries: { slipway: Stats; bare: Stats } | null }[] = [];
+  const results: { cache: number; perHeap: number; perRss: number }[] = [];
   const closers: { what: string; close: () => Promise<unknown> }[] = [];
   try {
     const pipelinesDir = await fs.mkdtemp(path.join(os.tmpdir(), 'slipway-bench-pipelines-'));
@@ -86,7 +89,7 @@ export async function parkedBench(ctx: BenchContext): Promise<BenchReport> {
     closers.push({ what: 'Temporal client connection', close: () => connection.close() });
     const client = new Client({ connection, namespace: NAMESPACE });
 
-    for (const cache of CACHE_SIZES) {
+    for (const cache of cacheSizes) {
       try {
         const r = await measureCache(ctx, client, pipelinesDir, cache, count, gc, notes);
         results.push({ cache, ...r });
@@ -104,9 +107,19 @@ export async function parkedBench(ctx: BenchContext): Promise<BenchReport> {
             bench: 'parked',
             measure: `status query, ${count} releases in flight (parked), maxCachedWorkflows ${cache}, ${q.n} queries on random releases: p50 / p99`,
             slipway: `${ms(q.p50)} / ${ms(q.p99)}`,
-            baseline: `${ms(b.p50)} / ${ms(b.p99)} (bare query, ${count} bare workflows parked)`,
-            ratio: `${ratio(q.p50, b.p50)} / ${ratio(q.p99, b.p99)}`,
+            baseline: b ? `${ms(b.p50)} / ${ms(b.p99)} (bare query, ${count} bare workflows parked)` : `not measured above ${MAX_BARE_BASELINE} parked`,
+            ratio: b ? `${ratio(q.p50, b.p50)} / ${ratio(q.p99, b.p99)}` : '',
             aim: '—',
+          });
+        }
+        if (r.curve.length > 1) {
+          rows.push({
+            bench: 'parked',
+            measure: `RSS growth as releases park, maxCachedWorkflows ${cache} (parked: growth, per parked release)`,
+            slipway: r.curve.map((p) => `${p.parked}: ${mib(p.rss - r.before.rss)}, ${kib((p.rss - r.before.rss) / p.parked)}`).join(' · '),
+            baseline: `${mib(r.before.rss)} RSS before the first start`,
+            ratio: '',
+            aim: 'flat',
           });
         }
       } catch (err) {
@@ -154,7 +167,7 @@ async function measureCache(
   count: number,
   gc: (() => void) | undefined,
   notes: string[],
-): Promise<{ perHeap: number; perRss: number; before: Reading; after: Reading; queries: { slipway: Stats; bare: Stats } | null }> {
+): Promise<{ perHeap: number; perRss: number; before: Reading; after: Reading; queries: { slipway: Stats; bare: Stats | null } | null; curve: { parked: number; rss: number }[] }> {
   const taskQueue = `slipway-bench-parked-${cache}`;
   const closers: { what: string; close: () => Promise<unknown> }[] = [];
   try {
@@ -205,6 +218,20 @@ async function measureCache(
     log(`parked: cache ${cache}: before: heap ${mib(before.heapUsed)}, RSS ${mib(before.rss)}; starting ${count} releases`);
     t0 = now();
     const releaseIds: string[] = [];
+    // Memory at each tenth of the way, to show whether it grows with the number parked.
+    const curve: { parked: number; rss: number }[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      let next = 1;
+      while (sampling && next <= 10) {
+        await sleep(count > 2000 ? 5_000 : 1_000);
+        const n = (await parked()) - 1;
+        if (n >= (count * next) / 10) {
+          curve.push({ parked: n, rss: (await readMemory(gc)).rss });
+          while (next <= 10 && n >= (count * next) / 10) next += 1;
+        }
+      }
+    })();
     const started = await runPool(count, 20, 60_000 + count * 100, async (i) => {
       releaseIds[i] = (await service.start({ model: models[i]!, version: VERSION, pipeline: PIPELINE, requestedBy: REQUESTER })).releaseId;
       return true;
@@ -221,12 +248,14 @@ async function measureCache(
       // About 7 releases/s reach the approval wait on 2 cores; leave room for slower machines.
       120_000 + count * 500,
     );
+    sampling = false;
+    await sampler;
     if (!allParked) throw new Error(`only ${last - 1} of ${count} releases reached awaiting_approval in time`);
     const parkSeconds = (now() - t0) / 1000;
     const after = await readMemory(gc);
     log(`parked: cache ${cache}: ${count} parked in ${parkSeconds.toFixed(1)}s (starts took ${startSeconds.toFixed(1)}s); after: heap ${mib(after.heapUsed)}, RSS ${mib(after.rss)}`);
     notes.push(`maxCachedWorkflows ${cache}: ${count} releases started in ${startSeconds.toFixed(1)}s and all awaiting approval ${parkSeconds.toFixed(1)}s after the first start.`);
-    let queries: { slipway: Stats; bare: Stats } | null = null;
+    let queries: { slipway: Stats; bare: Stats | null } | null = null;
     try {
       queries = await measureQueries(ctx, client, service, releaseIds, cache, `${taskQueue}-bare`, closers);
     } catch (err) {
@@ -234,7 +263,7 @@ async function measureCache(
       log(`parked: cache ${cache}: status queries failed: ${message}`);
       notes.push(`maxCachedWorkflows ${cache}: the status query measurement did not finish: ${message.split('\n')[0]!.slice(0, 300)}`);
     }
-    return { perHeap: (after.heapUsed - before.heapUsed) / count, perRss: (after.rss - before.rss) / count, before, after, queries };
+    return { perHeap: (after.heapUsed - before.heapUsed) / count, perRss: (after.rss - before.rss) / count, before, after, queries, curve };
   } finally {
     for (const closer of closers.reverse()) {
       await withTimeout(closer.close(), 300_000, `closing ${closer.what}`).catch((err: unknown) => log(`parked: closing ${closer.what} failed: ${String(err)}`));
@@ -256,7 +285,7 @@ async function measureQueries(
   cache: number,
   bareTaskQueue: string,
   closers: { what: string; close: () => Promise<unknown> }[],
-): Promise<{ slipway: Stats; bare: Stats }> {
+): Promise<{ slipway: Stats; bare: Stats | null }> {
   const count = releaseIds.length;
   const picks = randomPicks(QUERIES, count);
   const slipway: number[] = [];
@@ -266,7 +295,9 @@ async function measureQueries(
     slipway.push(now() - t);
     if (state.status !== 'awaiting_approval') throw new Error(`${releaseIds[i]} is ${state.status}, not awaiting_approval`);
   }
-  log(`parked: cache ${cache}: status query over ${count} parked releases p50 ${ms(summarize(slipway).p50)} p99 ${ms(summarize(slipway).p99)}; parking ${count} bare workflows`);
+  log(`parked: cache ${cache}: status query over ${count} parked releases p50 ${ms(summarize(slipway).p50)} p99 ${ms(summarize(slipway).p99)}`);
+  if (count > MAX_BARE_BASELINE) return { slipway: summarize(slipway), bare: null };
+  log(`parked: cache ${cache}: parking ${count} bare workflows for the query baseline`);
 
   const connection = await NativeConnection.connect({ address: ctx.temporalAddress });
   closers.push({ what: 'bare worker connection', close: () => connection.close() });

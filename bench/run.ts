@@ -34,18 +34,19 @@ const BENCHMARKS: { name: string; run: (ctx: BenchContext) => Promise<BenchRepor
   { name: 'sustained', run: sustainedBench, long: true },
 ];
 
-const USAGE = `usage: npm run bench -- [--quick] [--parked <n>] [--minutes <n>] [--per-hour <n>] [${BENCHMARKS.map((b) => b.name).join('|')}]`;
+const USAGE = `usage: npm run bench -- [--quick] [--parked <n>] [--cache <n>] [--minutes <n>] [--per-hour <n>] [${BENCHMARKS.map((b) => b.name).join('|')}]`;
 const DOC_FILE = path.join(REPO_ROOT, 'docs', 'benchmarks.md');
 
 interface Args {
   quick: boolean;
   only: string | undefined;
   parked?: number;
+  cache?: number;
   minutes?: number;
   perHour?: number;
 }
 
-const NUMERIC_FLAGS = { '--parked': 'parked', '--minutes': 'minutes', '--per-hour': 'perHour' } as const;
+const NUMERIC_FLAGS = { '--parked': 'parked', '--cache': 'cache', '--minutes': 'minutes', '--per-hour': 'perHour' } as const;
 
 function parseArgs(argv: string[]): Args | string {
   const args: Args = { quick: false, only: undefined };
@@ -157,6 +158,7 @@ async function main(): Promise<number> {
       mongodbUri: stack.mongodbUri,
       registryBackend: stack.registryBackend,
       parked: args.parked,
+      cache: args.cache,
       minutes: args.minutes,
       perHour: args.perHour,
       pids: Object.fromEntries(stack.processes.flatMap((p) => (p.child.pid === undefined ? [] : [[p.name, p.child.pid] as const]))),

@@ -35,6 +35,8 @@ export interface BenchContext {
   registryBackend: string;
   /** --parked <n>: how many releases the parked benchmark parks (its own default when absent). */
   parked?: number;
+  /** --cache <n>: the parked benchmark measures only this maxCachedWorkflows setting. */
+  cache?: number;
   /** --minutes <n>: how long the sustained benchmark keeps starting releases. */
   minutes?: number;
   /** --per-hour <n>: the sustained benchmark's start rate. */
