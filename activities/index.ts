@@ -24,7 +24,7 @@ import type { DeployRequest, DeployTarget, UndoRequest } from './targets/types';
 /** ActivityDeps are the parts activities talk to. */
 export interface ActivityDeps {
   db: Db;
-  /** Temporal client for signalWithStart on lock workflows. */
+  /** Temporal client: queue workflows of environment locks, and liveness of lease holders. */
   temporal?: Client;
   taskQueue?: string;
   clock?: () => Date;

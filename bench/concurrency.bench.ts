@@ -119,7 +119,7 @@ export async function concurrencyBench(ctx: BenchContext): Promise<BenchReport> 
     notes.unshift(
       `Each release uses its own model, because the environment lock is one per (model, env).`,
       `One release of the 4-stage pipeline (dev, test, staging, prod; no gates, bake or approval) schedules ${activityCount} activities (${byType}), counted from a real release's history; ` +
-        `the bare workflow runs that many no-op activities in sequence. A release also starts four lock workflows and exchanges grant/release signals with them, which the baseline does not.`,
+        `the bare workflow runs that many no-op activities in sequence. Each stage's environment lock is a registry lease (acquireEnvLock; given back inside the next recordRelease); no release here waits for another, so no queue workflow starts.`,
       `At each level the baseline runs first, then the releases, with the same number in flight (a bounded pool: a new one starts as one finishes) and a ${plan.budgetMs / 1000}s budget per side after which none start. ` +
         `Both workers run in this process with the same tuning (maxCachedWorkflows ${TUNING.maxCachedWorkflows}, maxConcurrentWorkflowTaskExecutions ${TUNING.maxConcurrentWorkflowTaskExecutions}, maxConcurrentActivityTaskExecutions ${TUNING.maxConcurrentActivityTaskExecutions}).`,
     );
