@@ -144,7 +144,11 @@ describe('fault survival', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const auditOk = async () => assert.deepEqual(await service.registry.audit.verify().then((v) => v.ok), true);
+  // After every scenario: the audit chain verifies and every environment lease was given back.
+  const auditAndLeasesOk = async () => {
+    assert.deepEqual(await service.registry.audit.verify().then((v) => v.ok), true);
+    assert.equal(await registryDb.db.collection('env_leases').countDocuments({}), 0, 'no environment lease left held');
+  };
 
   it('a deploy target that hangs, then returns 500s, then recovers: every release succeeds and deploys exactly once', async () => {
     flaky.setMode('hang');
@@ -162,7 +166,7 @@ describe('fault survival', () => {
       assert.equal(flaky.applied.get(key), 1, `${key} applied once`);
       assert.ok((flaky.calls.get(key) ?? 0) >= 2, `${key} was retried (${flaky.calls.get(key)} calls)`);
     }
-    await auditOk();
+    await auditAndLeasesOk();
   });
 
   it('the registry database unreachable for 15 s during deploys and approvals: releases finish once it returns', async () => {
@@ -181,7 +185,7 @@ describe('fault survival', () => {
       assert.equal(await service.registry.deployments.countDocuments({ model, env: 'prod' }), 1);
       assert.equal(await service.registry.deployments.countDocuments({ model, env: 'dev' }), 1);
     }
-    await auditOk();
+    await auditAndLeasesOk();
   });
 
   it('the Temporal dev server restarted on its database file: releases in flight resume and finish', async () => {
@@ -197,7 +201,7 @@ describe('fault survival', () => {
     const finals = await Promise.all(started.map((s) => service.result(s.releaseId)));
     assert.deepEqual(finals.map((f) => f.status), ['succeeded', 'succeeded']);
     for (const model of models) assert.equal(await service.registry.deployments.countDocuments({ model }), 2, 'dev and prod, once each');
-    await auditOk();
+    await auditAndLeasesOk();
   });
 
   it('two workers competing for one task queue: every release succeeds and deploys once per stage', async () => {
@@ -207,6 +211,6 @@ describe('fault survival', () => {
     const finals = await Promise.all(started.map((s) => service.result(s.releaseId)));
     assert.ok(finals.every((f) => f.status === 'succeeded'), finals.map((f) => f.status).join(','));
     for (const model of models) assert.equal(await service.registry.deployments.countDocuments({ model }), 3);
-    await auditOk();
+    await auditAndLeasesOk();
   });
 });
