@@ -107,8 +107,9 @@ export class ReleaseService {
         workflowId,
         taskQueue: this.deps.taskQueue,
         args: [{ releaseId, model, version, pipeline: entry.pipeline, pipelineHash, requestedBy, requestedAt: new Date().toISOString() }],
-        // A second start of the same version while one runs returns the running release.
-        workflowIdConflictPolicy: 'USE_EXISTING',
+        // A second start of the same version while one runs fails here and returns the running
+        // release below: exact, and no describe call on every start as USE_EXISTING would need.
+        workflowIdConflictPolicy: 'FAIL',
         typedSearchAttributes: [
           { key: SA_MODEL, value: model },
           { key: SA_VERSION, value: version },
@@ -116,8 +117,7 @@ export class ReleaseService {
         ],
         staticSummary: `Release ${model}@${version} via pipeline ${entry.pipeline.name} (requested by ${requestedBy})`,
       });
-      const alreadyRunning = !handle.firstExecutionRunId || (await this.isOlderRun(workflowId, handle.firstExecutionRunId));
-      return { releaseId, workflowId, runId: handle.firstExecutionRunId, pipeline: entry.pipeline.name, pipelineHash, alreadyRunning };
+      return { releaseId, workflowId, runId: handle.firstExecutionRunId, pipeline: entry.pipeline.name, pipelineHash, alreadyRunning: false };
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         const desc = await this.deps.temporal.workflow.getHandle(workflowId).describe();
@@ -125,12 +125,6 @@ export class ReleaseService {
       }
       throw err;
     }
-  }
-
-  // With USE_EXISTING the server returns the running run's id; it started before we asked if it did not just start.
-  private async isOlderRun(workflowId: string, runId: string): Promise<boolean> {
-    const desc = await this.deps.temporal.workflow.getHandle(workflowId, runId).describe();
-    return Date.now() - desc.startTime.getTime() > 5_000;
   }
 
   /** status queries a running release, or reads the registry snapshot of one that ended long ago. */
