@@ -248,6 +248,7 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     const b = await service.start({ model, version: 'd1', pipeline: 'gated', requestedBy: 'dave' });
     assert.equal(b.workflowId, a.workflowId);
     assert.equal(b.runId, a.runId);
+    assert.deepEqual([a.alreadyRunning, b.alreadyRunning], [false, true], 'the second start says the release was already running');
     await temporal.client.workflow.getHandle(a.workflowId).signal(approveSignal, { stage: 'prod', approver: 'bob' });
     assert.equal(((await temporal.client.workflow.getHandle(a.workflowId).result()) as ReleaseState).status, 'succeeded');
   });
