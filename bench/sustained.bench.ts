@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReleaseService } from '../client/releases';
 import type { ReleaseStatus } from '../domain/outcome';
 import type { SlipwayWorkerOptions } from '../workers/worker';
-import type { ReleaseState } from '../workflows/release.api';
+import { deployOpKey, type ReleaseState } from '../workflows/release.api';
 import { type Rig, startRig } from './rig';
 import { type BenchContext, type BenchReport, type BenchRow, log, ms, now, summarize, terminateWorkflows, withTimeout } from './support';
 
@@ -78,6 +78,7 @@ interface Tracked {
   model: string;
   version: string;
   releaseId?: string;
+  runId?: string;
   startError?: string;
   final?: ReleaseState;
   endedAtMs?: number;
@@ -149,9 +150,10 @@ export async function sustainedBench(ctx: BenchContext): Promise<BenchReport> {
     for (const t of started) {
       for (const env of ENVS) {
         const want = EXPECTED[t.plan].deployedEnvs.includes(env) ? 1 : 0;
-        const got = opKeyCount.get(`${t.releaseId}:${env}:deploy`) ?? 0;
+        const key = deployOpKey(t.releaseId!, t.runId!, env);
+        const got = opKeyCount.get(key) ?? 0;
         if (got !== want) deployProblems.push(`${t.releaseId} ${env}: ${got} deploys, planned ${want}`);
-        const undos = opKeyCount.get(`${t.releaseId}:${env}:deploy:undo`) ?? 0;
+        const undos = opKeyCount.get(`${key}:undo`) ?? 0;
         if (undos > 1) deployProblems.push(`${t.releaseId} ${env}: undone ${undos} times`);
       }
     }
@@ -201,7 +203,9 @@ async function drive(service: ReleaseService, r: Tracked, statusLatency: number[
   try {
     const accuracy = r.plan === 'poor-accuracy' ? 0.8 : 0.95;
     await service.registry.registerVersion({ model: r.model, version: r.version, artifact: { uri: `s3://bench/${r.model}/${r.version}.onnx`, sha256: 'e'.repeat(64) }, metrics: { accuracy } }, REQUESTER);
-    r.releaseId = (await service.start({ model: r.model, version: r.version, pipeline: PIPELINE, requestedBy: REQUESTER })).releaseId;
+    const started = await service.start({ model: r.model, version: r.version, pipeline: PIPELINE, requestedBy: REQUESTER });
+    r.releaseId = started.releaseId;
+    r.runId = started.runId;
   } catch (err) {
     r.startError = err instanceof Error ? err.message : String(err);
     return;

@@ -146,6 +146,17 @@ export function releaseWorkflowId(model: string, version: string): string {
   return `release-${model}-${version}`;
 }
 
+/**
+ * deployOpKey is the idempotency key of a release's deploy to one environment.
+ * It names the run (the first run id of the workflow) as well as the release,
+ * so starting a version again after its release ended deploys again instead of
+ * finding the earlier run's deploy done. Pass runId null for releases recorded
+ * before run-scoped keys.
+ */
+export function deployOpKey(releaseId: string, runId: string | null, env: string): string {
+  return runId === null ? `${releaseId}:${env}:deploy` : `${releaseId}:${runId}:${env}:deploy`;
+}
+
 /** rollbackWorkflowId is the id of a rollback; `requestKey` makes a retried request idempotent. */
 export function rollbackWorkflowId(model: string, env: string, requestKey: string): string {
   return `rollback-${model}-${env}-${requestKey}`;

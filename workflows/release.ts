@@ -32,6 +32,7 @@ import type { ReleaseStatus } from '../domain/outcome';
 import { envQueueWorkflowId, lockGrantedSignal, lockWorkflowId, releaseSignal, supersededSignal, type EnvLockRef } from './env-lock.api';
 import {
   SA_STAGE,
+  deployOpKey,
   SA_STATUS,
   approveSignal,
   approveUpdate,
@@ -44,7 +45,10 @@ import {
   type StageState,
 } from './release.api';
 
-/** Patch id of the switch from lock workflows to registry leases with a queue workflow. */
+/**
+ * Patch id of the change that brought registry leases (instead of lock workflows), search
+ * attributes only for waiting and final statuses, and run-scoped deploy keys.
+ */
 const LEASE_PATCH = 'env-lease-lock';
 
 const registryActs = proxyActivities<SlipwayActivities>({
@@ -323,7 +327,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
 
   async function deploy(stage: Stage, stageState: StageState): Promise<void> {
     const target = stage.target ?? DEFAULT_TARGET;
-    const opKey = `${input.releaseId}:${stage.env}:deploy`;
+    // Same patch as leases (they shipped together): releases recorded before keep their keys.
+    const opKey = deployOpKey(input.releaseId, patched(LEASE_PATCH) ? workflowInfo().firstExecutionRunId : null, stage.env);
     const base = { opKey, releaseId: input.releaseId, model: input.model, env: stage.env, version: input.version, by: `release:${input.releaseId}`, target };
     stageState.status = 'deploying';
     const push = (previousVersion: string | null) => {

@@ -17,7 +17,7 @@ import { ReleaseService } from '../../client/releases';
 import { REPO_ROOT, startStack, type RunningStack } from '../../devstack/stack';
 import { connectRegistryDb, type RegistryDb } from '../../registry/db';
 import { createSlipwayWorker, type SlipwayWorker } from '../../workers/worker';
-import { approveSignal } from '../../workflows/release.api';
+import { approveSignal, deployOpKey } from '../../workflows/release.api';
 import { registerModel, waitForState, writePipelines } from '../support/releases';
 import { uniqueName } from '../support/stack';
 
@@ -154,7 +154,7 @@ describe('fault survival', () => {
     flaky.setMode('hang');
     const models = await Promise.all([1, 2, 3].map(() => registerModel(service.registry, { v1: { accuracy: 0.9 } })));
     const started = await Promise.all(models.map((model) => service.start({ model, version: 'v1', pipeline: 'flaky', requestedBy: 'ci' })));
-    const opKeys = started.map((s) => `${s.releaseId}:prod:deploy`);
+    const opKeys = started.map((s) => deployOpKey(s.releaseId, s.runId, 'prod'));
     // Past the 10 s heartbeat timeout, so attempts time out and are retried.
     await new Promise((resolve) => setTimeout(resolve, 12_000));
     flaky.setMode('fail');

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { ReleaseService } from '../../client/releases';
 import { EnvLeases } from '../../registry/env-leases';
 import { envQueueWorkflowId, lockStateQuery, type LockState } from '../../workflows/env-lock.api';
-import { approveSignal, rejectSignal, type ReleaseState } from '../../workflows/release.api';
+import { approveSignal, deployOpKey, rejectSignal, type ReleaseState } from '../../workflows/release.api';
 import { recordHistory, registerModel, temporalCli, waitForState, writePipelines } from '../support/releases';
 import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
 
@@ -151,8 +151,8 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     assert.match(final.outcome?.reason ?? '', /bake health check failed in staging/);
     assert.deepEqual(final.compensations.map((c) => [c.env, c.status, c.restoredTo]), [['dev', 'done', 'v1'], ['staging', 'done', 'v1']]);
     // Undone newest first: staging (deployed last) before dev.
-    const undoStaging = await service.registry.findMove(`${second.releaseId}:staging:deploy:undo`);
-    const undoDev = await service.registry.findMove(`${second.releaseId}:dev:deploy:undo`);
+    const undoStaging = await service.registry.findMove(`${deployOpKey(second.releaseId, second.runId, 'staging')}:undo`);
+    const undoDev = await service.registry.findMove(`${deployOpKey(second.releaseId, second.runId, 'dev')}:undo`);
     assert.ok(undoStaging && undoDev && undoStaging.startedAt <= undoDev.startedAt);
     assert.equal((await service.registry.getLive(model, 'staging'))?.version, 'v1');
     assert.equal((await service.registry.getLive(model, 'dev'))?.version, 'v1');
@@ -240,6 +240,30 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     assert.deepEqual(final.compensations.map((c) => [c.env, c.status]), [['dev', 'done']]);
     assert.equal((await service.registry.getLive(model, 'dev'))?.version ?? null, null);
     await recordHistory(started.workflowId, 'release-cancelled');
+  });
+
+  it('deploys again when a version is started again after its release ended (rejected the first time)', async () => {
+    const model = await registerModel(service.registry, { r0: GOOD, r1: GOOD });
+    const base = await service.start({ model, version: 'r0', pipeline: 'gated', requestedBy: 'dave' });
+    await waitForState(service, base.releaseId, (s) => s.status === 'awaiting_approval');
+    await temporal.client.workflow.getHandle(base.workflowId).signal(approveSignal, { stage: 'prod', approver: 'bob' });
+    assert.equal(((await temporal.client.workflow.getHandle(base.workflowId).result()) as ReleaseState).status, 'succeeded');
+
+    const first = await service.start({ model, version: 'r1', pipeline: 'gated', requestedBy: 'dave' });
+    await waitForState(service, first.releaseId, (s) => s.status === 'awaiting_approval');
+    await temporal.client.workflow.getHandle(first.workflowId).signal(rejectSignal, { stage: 'prod', approver: 'alice', comment: 'not on a Friday' });
+    assert.equal(((await temporal.client.workflow.getHandle(first.workflowId).result()) as ReleaseState).status, 'rejected');
+    assert.equal((await service.registry.getLive(model, 'dev'))?.version, 'r0', 'the rejected release undid its dev deploy');
+
+    const again = await service.start({ model, version: 'r1', pipeline: 'gated', requestedBy: 'dave' });
+    assert.equal(again.alreadyRunning, false);
+    assert.notEqual(again.runId, first.runId);
+    await waitForState(service, again.releaseId, (s) => s.status === 'awaiting_approval');
+    assert.equal((await service.registry.getLive(model, 'dev'))?.version, 'r1', 'dev deployed again, not skipped as done');
+    await temporal.client.workflow.getHandle(again.workflowId).signal(approveSignal, { stage: 'prod', approver: 'bob' });
+    assert.equal(((await temporal.client.workflow.getHandle(again.workflowId).result()) as ReleaseState).status, 'succeeded');
+    assert.equal((await service.registry.getLive(model, 'prod'))?.version, 'r1');
+    assert.ok(await service.registry.findMove(deployOpKey(again.releaseId, again.runId, 'prod')), 'the second run deployed under its own key');
   });
 
   it('returns the running release when the same version is started twice', async () => {

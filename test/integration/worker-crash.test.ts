@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { ReleaseService } from '../../client/releases';
 import { REPO_ROOT } from '../../devstack/stack';
+import { deployOpKey } from '../../workflows/release.api';
 import { registerModel, waitForState, writePipelines } from '../support/releases';
 import { openTestDb, testEnv, uniqueName, type TestDb } from '../support/stack';
 
@@ -61,7 +62,7 @@ describe('a worker killed with SIGKILL', () => {
     const model = await registerModel(service.registry, { k1: { accuracy: 0.95 } });
     children.push(await startWorkerProcess(db, taskQueue));
     const started = await service.start({ model, version: 'k1', pipeline: 'crashy', requestedBy: 'ci' });
-    const opKey = `${started.releaseId}:dev:deploy`;
+    const opKey = deployOpKey(started.releaseId, started.runId, 'dev');
     const attempts = db.db.collection('deploy_attempts');
 
     // Kill while the dev deploy activity is in flight.
