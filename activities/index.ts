@@ -71,7 +71,10 @@ export function createActivities(deps: ActivityDeps) {
     if (locks.length === 0) return;
     const { temporal } = temporalFor('locks');
     for (const lock of locks) {
-      await leases.giveBack(lock.model, lock.env, lock.holderId);
+      const held = await leases.giveBack(lock.model, lock.env, lock.holderId);
+      // A holder wakes the queue only if it has waiters: the marker is written before every claim,
+      // so a claim that found this lease taken left it. A requester still queued (not holding) must withdraw.
+      if (held && !(await leases.anyWaiting(lock.model, lock.env))) continue;
       try {
         await context.with(ROOT_CONTEXT, () => temporal.workflow.getHandle(envQueueWorkflowId(lock.model, lock.env)).signal(releaseSignal, { holderId: lock.holderId }));
       } catch (err) {

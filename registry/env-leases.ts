@@ -81,6 +81,11 @@ export class EnvLeases {
     }
   }
 
+  /** anyWaiting says whether a queue has marked (model, env) as waited for. */
+  async anyWaiting(model: string, env: string): Promise<boolean> {
+    return (await this.markers.findOne({ _id: leaseKey(model, env) }, { projection: { _id: 1 } })) !== null;
+  }
+
   /** clearWaiting removes the waiting marker once the queue is empty. */
   async clearWaiting(model: string, env: string): Promise<void> {
     await this.markers.deleteOne({ _id: leaseKey(model, env) });
