@@ -14,7 +14,7 @@ import type { Client } from '@temporalio/client';
 import { MongoClient } from 'mongodb';
 import { ReleaseService } from '../client/releases';
 import type { SlipwayWorkerOptions } from '../workers/worker';
-import { approveSignal, releaseWorkflowId, type ReleaseState } from '../workflows/release.api';
+import { approveSignal, deployOpKey, releaseWorkflowId, type ReleaseState } from '../workflows/release.api';
 import { bareApprovalWorkflow, bareApproveSignal, bareReleaseWorkflow, bareStatusQuery } from './bare-workflow';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { type Rig, startRig } from './rig';
@@ -217,7 +217,11 @@ async function measureApprovals(
 ): Promise<BenchRow[]> {
   log(`release: ${models.length} releases waiting for approval, and as many bare workflows waiting for a signal`);
   // The first start stores the pipeline by itself, so the timed part never depends on first-write races.
-  const start = (model: string) => service.start({ model, version: VERSION, pipeline: 'approve-prod', requestedBy: REQUESTER });
+  const runIds = new Map<string, string>(); // release id → run id, which names its deploy keys
+  const start = async (model: string) => {
+    const s = await service.start({ model, version: VERSION, pipeline: 'approve-prod', requestedBy: REQUESTER });
+    runIds.set(s.releaseId, s.runId);
+  };
   await start(models[0]!);
   const started = await runPool(models.length - 1, 10, 60_000, async (i) => {
     await start(models[i + 1]!);
@@ -278,7 +282,7 @@ async function measureApprovals(
         await client.workflow.getHandle(id).signal(approveSignal, { stage: 'prod', approver: APPROVER, comment: 'bench' });
         const state = await withTimeout(service.result(id), 15_000, id).catch(() => undefined);
         if (state?.status !== 'succeeded') notSucceeded += 1;
-        const move = await service.registry.findMove(`${id}:prod:deploy`);
+        const move = await service.registry.findMove(deployOpKey(id, runIds.get(id)!, 'prod'));
         if (move) approvalLatency.slipway.push(move.startedAt.getTime() - sent);
         else missed += 1;
       } else {
