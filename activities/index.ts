@@ -66,6 +66,14 @@ export function createActivities(deps: ActivityDeps) {
     return { temporal: deps.temporal, taskQueue: deps.taskQueue };
   };
 
+  /** Joins a lock's waiting line, starting its workflow if needed; the line outlives any one release, so it stays out of the requester's trace. */
+  const joinLine = async (workflow: typeof envQueueWorkflow, workflowId: string, model: string, env: string, request: LockRequest): Promise<void> => {
+    const { temporal, taskQueue } = temporalFor('locks');
+    await context.with(ROOT_CONTEXT, () =>
+      temporal.workflow.signalWithStart(workflow, { workflowId, taskQueue, args: [{ model, env }], signal: acquireSignal, signalArgs: [request] }),
+    );
+  };
+
   /** Gives leases back, then tells each queue so its next waiter gets a turn. */
   const releaseLocks = async (locks: EnvLockRef[]): Promise<void> => {
     if (locks.length === 0) return;
@@ -100,15 +108,9 @@ export function createActivities(deps: ActivityDeps) {
      */
     async acquireEnvLock(req: LockRequest & { model: string; env: string }): Promise<{ granted: boolean }> {
       const { model, env, ...request } = req;
-      const { temporal, taskQueue } = temporalFor('locks');
+      temporalFor('locks'); // before taking a lease: a worker that cannot queue must not hold one
       if ((await leases.takeIfNoneWaiting(model, env, request.holderId)).granted) return { granted: true };
-      await context.with(ROOT_CONTEXT, () => temporal.workflow.signalWithStart(envQueueWorkflow, {
-        workflowId: envQueueWorkflowId(model, env),
-        taskQueue,
-        args: [{ model, env }],
-        signal: acquireSignal,
-        signalArgs: [request],
-      }));
+      await joinLine(envQueueWorkflow, envQueueWorkflowId(model, env), model, env, request);
       return { granted: false };
     },
 
@@ -143,15 +145,7 @@ export function createActivities(deps: ActivityDeps) {
     /** requestEnvLock enqueues a request with the pre-lease lock workflow; only releases recorded before leases call it. */
     async requestEnvLock(req: LockRequest & { model: string; env: string }): Promise<void> {
       const { model, env, ...request } = req;
-      const { temporal, taskQueue } = temporalFor('locks');
-      // The lock outlives any one release: keep it out of the requester's trace.
-      await context.with(ROOT_CONTEXT, () => temporal.workflow.signalWithStart(envLockWorkflow, {
-        workflowId: lockWorkflowId(model, env),
-        taskQueue,
-        args: [{ model, env }],
-        signal: acquireSignal,
-        signalArgs: [request],
-      }));
+      await joinLine(envLockWorkflow, lockWorkflowId(model, env), model, env, request);
     },
 
     /** runGate runs one gate; a gate that throws becomes a failed verdict naming the error. */
