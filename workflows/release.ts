@@ -259,9 +259,11 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
   /** releaseLock frees a pre-lease lock by signal; a lease comes back as a reference for the next record() to give back. */
   async function releaseLock(lockId: string): Promise<EnvLockRef[]> {
     const held = heldLocks.get(lockId);
-    heldLocks.delete(lockId);
     grants.delete(lockId);
+    // A lease stays listed until the record that gives it back is stored: if that record is cut
+    // short (cancellation), the final record gives it back again (giving back twice is harmless).
     if (held?.lease) return [{ model: input.model, env: held.env, holderId: workflowInfo().workflowId }];
+    heldLocks.delete(lockId);
     try {
       await getExternalWorkflowHandle(lockId).signal(releaseSignal, { holderId: workflowInfo().workflowId });
     } catch (err) {
@@ -464,7 +466,10 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       stageState.endedAt = new Date().toISOString();
       const lockId = currentLockId(stage.env);
       // The last stage's lease and snapshot go with the final record just below: one activity, not two.
-      if (i < stages.length - 1 || !heldLocks.get(lockId)?.lease) await record(await releaseLock(lockId));
+      if (i < stages.length - 1 || !heldLocks.get(lockId)?.lease) {
+        await record(await releaseLock(lockId));
+        heldLocks.delete(lockId);
+      }
     }
   } catch (err) {
     const failedStage = state.stages.find((s) => s.env === state.currentStage);
