@@ -239,6 +239,7 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     assert.equal(final.status, 'cancelled');
     assert.deepEqual(final.compensations.map((c) => [c.env, c.status]), [['dev', 'done']]);
     assert.equal((await service.registry.getLive(model, 'dev'))?.version ?? null, null);
+    assert.deepEqual([await leaseHolder(model, 'dev'), await leaseHolder(model, 'prod')], [null, null], 'the cancelled release gave back every lease');
     await recordHistory(started.workflowId, 'release-cancelled');
   });
 
