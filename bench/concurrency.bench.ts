@@ -10,7 +10,6 @@ import { MongoClient } from 'mongodb';
 import { ReleaseService } from '../client/releases';
 import type { SlipwayWorkerOptions } from '../workers/worker';
 import { bareReleaseWorkflow } from './bare-workflow';
-import { countBy } from './release.bench';
 import { type Rig, startRig } from './rig';
 import { type BenchContext, type BenchReport, type BenchRow, cpuPer, cpuSeconds, log, ms, now, rate, ratio, runPool, settle, summarize, terminateWorkflows, withTimeout } from './support';
 
@@ -95,16 +94,7 @@ export async function concurrencyBench(ctx: BenchContext): Promise<BenchReport> 
     if (registered.failed > 0 || registered.succeeded < all.length) throw new Error(`registering bench models failed: ${registered.errors.join('; ') || 'out of time'}`);
     log(`concurrency: registered ${registered.succeeded} model versions in ${((now() - t0) / 1000).toFixed(1)}s`);
 
-    // Warm-up, and the real release's history says how many activities a release schedules.
-    const warm = await service.start({ model: 'conc-warmup', version: VERSION, pipeline: PIPELINE, requestedBy: REQUESTER });
-    const warmState = await withTimeout(service.result(warm.releaseId), plan.releaseTimeoutMs, 'warm-up release');
-    if (warmState.status !== 'succeeded') throw new Error(`warm-up release ended ${warmState.status}: ${warmState.summary}`);
-    const history = await client.workflow.getHandle(warm.workflowId).fetchHistory();
-    const scheduled = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name ?? '?'] : []));
-    const activityCount = scheduled.length;
-    const byType = [...countBy(scheduled)].map(([name, n]) => `${name} ×${n}`).join(', ');
-    log(`concurrency: one 4-stage release schedules ${activityCount} activities (${byType})`);
-    await withTimeout(client.workflow.execute(bareReleaseWorkflow, { taskQueue: BARE_TASK_QUEUE, workflowId: 'conc-bare-warmup', args: [activityCount] }), plan.releaseTimeoutMs, 'warm-up bare workflow');
+    const { activityCount, byType } = await rig.warmUp({ model: 'conc-warmup', version: VERSION, pipeline: PIPELINE, requestedBy: REQUESTER, bareWorkflowId: 'conc-bare-warmup', timeoutMs: plan.releaseTimeoutMs });
 
     for (const [l, level] of plan.levels.entries()) {
       try {

@@ -88,16 +88,7 @@ export async function releaseBench(ctx: BenchContext): Promise<BenchReport> {
     if (registered.failed > 0) throw new Error(`registering bench models failed: ${registered.errors.join('; ')}`);
     log(`release: registered ${registered.succeeded} model versions in ${((now() - t0) / 1000).toFixed(1)}s`);
 
-    // Warm-up: one of each, and the real release's history says how many activities a release schedules.
-    const warm = await service.start({ model: 'warmup', version: VERSION, pipeline: 'instant', requestedBy: REQUESTER });
-    const warmState = await withTimeout(service.result(warm.releaseId), plan.releaseTimeoutMs, 'warm-up release');
-    if (warmState.status !== 'succeeded') throw new Error(`warm-up release ended ${warmState.status}: ${warmState.summary}`);
-    const history = await client.workflow.getHandle(warm.workflowId).fetchHistory();
-    const scheduled = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name ?? '?'] : []));
-    const activityCount = scheduled.length;
-    const byType = [...countBy(scheduled)].map(([name, n]) => `${name} ×${n}`).join(', ');
-    log(`release: one release schedules ${activityCount} activities (${byType})`);
-    await withTimeout(client.workflow.execute(bareReleaseWorkflow, { taskQueue: BARE_TASK_QUEUE, workflowId: 'bare-warmup', args: [activityCount] }), plan.releaseTimeoutMs, 'warm-up bare workflow');
+    const { activityCount, byType } = await rig.warmUp({ model: 'warmup', version: VERSION, pipeline: 'instant', requestedBy: REQUESTER, bareWorkflowId: 'bare-warmup', timeoutMs: plan.releaseTimeoutMs });
 
     // One part failing still leaves the other's figures in the table.
     const parts = [
@@ -403,9 +394,3 @@ async function terminateOpenWorkflows(client: Client): Promise<void> {
 
 /** stopWorker shuts a worker down and waits for its run to end. */
 
-/** countBy counts equal values. */
-export function countBy(values: string[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
-  return counts;
-}

@@ -11,7 +11,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { MongoClient, type Db } from 'mongodb';
 import { ReleaseService } from '../client/releases';
 import { createSlipwayWorker, type SlipwayWorker, type SlipwayWorkerOptions } from '../workers/worker';
-import type { BareActivities } from './bare-workflow';
+import { bareReleaseWorkflow, type BareActivities } from './bare-workflow';
 import { type BenchContext, dbUri, log, now, withTimeout } from './support';
 
 /** RigOptions name what a benchmark runs on. */
@@ -38,6 +38,12 @@ export interface Rig {
   slipway: SlipwayWorker;
   /** close stops and removes everything, newest first, logging what fails. */
   close(timeoutMs: number): Promise<void>;
+  /**
+   * warmUp runs one release (and, with a bare worker, one bare workflow) so bundles, connections and
+   * caches are loaded before anything is timed; the release's history says how many activities
+   * a release schedules, which is how many no-op activities the bare workflow runs.
+   */
+  warmUp(o: { model: string; version: string; pipeline: string; requestedBy: string; bareWorkflowId: string; timeoutMs: number }): Promise<{ activityCount: number; byType: string }>;
 }
 
 /** startRig builds the rig; if building fails halfway, what was built is closed. */
@@ -89,7 +95,20 @@ export async function startRig(ctx: BenchContext, o: RigOptions): Promise<Rig> {
     // Closers run newest first: open workflows are terminated before the workers stop.
     closers.push({ what: 'open workflows', close: () => o.terminateOpen(client) });
     const service = new ReleaseService({ temporal: client, db, taskQueue: o.taskQueue, pipelinesDir });
-    return { mongo, db, client, service, slipway, close };
+    const warmUp: Rig['warmUp'] = async (w) => {
+      const warm = await service.start({ model: w.model, version: w.version, pipeline: w.pipeline, requestedBy: w.requestedBy });
+      const warmState = await withTimeout(service.result(warm.releaseId), w.timeoutMs, 'warm-up release');
+      if (warmState.status !== 'succeeded') throw new Error(`warm-up release ended ${warmState.status}: ${warmState.summary}`);
+      const history = await client.workflow.getHandle(warm.workflowId).fetchHistory();
+      const scheduled = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name ?? '?'] : []));
+      const byType = [...countBy(scheduled)].map(([name, n]) => `${name} ×${n}`).join(', ');
+      log(`${o.label}: one release of pipeline ${w.pipeline} schedules ${scheduled.length} activities (${byType})`);
+      if (o.bareTaskQueue !== undefined) {
+        await withTimeout(client.workflow.execute(bareReleaseWorkflow, { taskQueue: o.bareTaskQueue, workflowId: w.bareWorkflowId, args: [scheduled.length] }), w.timeoutMs, 'warm-up bare workflow');
+      }
+      return { activityCount: scheduled.length, byType };
+    };
+    return { mongo, db, client, service, slipway, close, warmUp };
   } catch (err) {
     await close(60_000);
     throw err;
@@ -100,4 +119,11 @@ export async function startRig(ctx: BenchContext, o: RigOptions): Promise<Rig> {
 export async function stopWorker(worker: Worker, running: Promise<void>): Promise<void> {
   if (worker.getState() === 'RUNNING') worker.shutdown();
   await running;
+}
+
+/** countBy counts how often each value occurs. */
+export function countBy(values: string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return counts;
 }
