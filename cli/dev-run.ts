@@ -79,9 +79,11 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
   });
   const codec = codecFromKeys(config.codecKeys);
   const devTokens = config.apiTokensFile ? undefined : ensureDevTokens(path.resolve(opts.dataDir), config.user);
+  // One service for the API and the demo: they share the registry's in-process caches.
+  const releases = new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir });
   const api = await buildApi({
     db: registry.db,
-    releases: new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir }),
+    releases,
     auth: createAuthenticator(config, devTokens?.file),
     metrics,
     runtimeMetricsUrl: `http://127.0.0.1:${runtimeMetricsPort}/metrics`,
@@ -131,8 +133,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
     ].join('\n'),
   );
   if (opts.demo !== false && supervisor) {
-    const service = new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir });
-    runDemo({ service, supervisor, workDir: path.resolve(opts.dataDir) }).catch((err: unknown) => {
+    runDemo({ service: releases, supervisor, workDir: path.resolve(opts.dataDir) }).catch((err: unknown) => {
       if (!stopping) process.stderr.write(`slipway dev: the demo stopped: ${err instanceof Error ? err.message : String(err)}\n`);
     });
   }
