@@ -219,8 +219,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
   /** record stores the snapshot, giving back in the same activity the leases the release is done with. */
   async function record(giveBack: EnvLockRef[] = []): Promise<void> {
     revision += 1;
-    if (giveBack.length > 0) await registryActs.recordRelease(state, revision, giveBack);
-    else await registryActs.recordRelease(state, revision);
+    await registryActs.recordRelease(state, revision, giveBack);
   }
 
   const rejection = (): StageState['rejectedBy'] => state.stages.find((s) => s.rejectedBy !== null)?.rejectedBy ?? null;
