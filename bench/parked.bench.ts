@@ -25,7 +25,7 @@ import { ReleaseService } from '../client/releases';
 import { createSlipwayWorker } from '../workers/worker';
 import { bareApprovalWorkflow, bareStatusQuery } from './bare-workflow';
 import { stopWorker } from './rig';
-import { type BenchContext, type BenchReport, type BenchRow, type Stats, dbUri, log, ms, now, pollUntil, ratio, runPool, summarize, terminateWorkflows, withTimeout } from './support';
+import { type BenchContext, type BenchReport, type BenchRow, type Stats, dbUri, kib, log, mib, ms, now, pollUntil, ratio, runPool, summarize, terminateWorkflows, withTimeout } from './support';
 
 const NAMESPACE = 'default';
 const VERSION = '1.0.0';
@@ -69,8 +69,6 @@ async function readMemory(gc: (() => void) | undefined): Promise<Reading> {
   return { heapUsed: m.heapUsed, rss: m.rss };
 }
 
-const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
-const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 /** parkedBench measures worker memory per release parked awaiting approval, with a large and a small workflow cache. */
 export async function parkedBench(ctx: BenchContext): Promise<BenchReport> {

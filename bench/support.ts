@@ -84,6 +84,12 @@ export function rate(value: number, unit: string): string {
   return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${unit}`;
 }
 
+/** kib formats bytes in KiB, one decimal. */
+export const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
+
+/** mib formats bytes in whole MiB. */
+export const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
 /** ratio formats a/b as "1.23×", or n/a when either side is missing. */
 export function ratio(a: number, b: number): string {
   const r = a / b;

@@ -22,7 +22,7 @@ import type { ReleaseStatus } from '../domain/outcome';
 import type { SlipwayWorkerOptions } from '../workers/worker';
 import { deployOpKey, type ReleaseState } from '../workflows/release.api';
 import { type Rig, startRig } from './rig';
-import { type BenchContext, type BenchReport, type BenchRow, log, ms, now, summarize, terminateWorkflows, withTimeout } from './support';
+import { type BenchContext, type BenchReport, type BenchRow, log, mib, ms, now, summarize, terminateWorkflows, withTimeout } from './support';
 
 const TASK_QUEUE = 'slipway-bench-sustained';
 const PIPELINE = 'sustained';
@@ -196,7 +196,6 @@ export async function sustainedBench(ctx: BenchContext): Promise<BenchReport> {
   }
 }
 
-const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 /** drive plays CI and the people for one release until it ends. */
 async function drive(service: ReleaseService, r: Tracked, statusLatency: number[]): Promise<void> {
