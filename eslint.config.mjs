@@ -36,7 +36,7 @@ export default tseslint.config(
             allowTypeImports: true,
           })),
           patterns: [
-            { group: ['../registry/*', '../activities/*', '../api/*', '../cli/*', '../workers/*', '../devstack/*'], allowTypeImports: true,
+            { group: ['**/registry/*', '**/activities/*', '**/api/*', '**/cli/*', '**/workers/*', '**/devstack/*'], allowTypeImports: true,
               message: 'workflows may import only @temporalio/workflow, domain/ and activity types' },
           ],
         },

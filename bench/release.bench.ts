@@ -14,7 +14,7 @@ import type { Client } from '@temporalio/client';
 import { MongoClient } from 'mongodb';
 import { ReleaseService } from '../client/releases';
 import type { SlipwayWorkerOptions } from '../workers/worker';
-import { approveSignal, deployOpKey, releaseWorkflowId, type ReleaseState } from '../workflows/release.api';
+import { approveSignal, deployOpKey, releaseWorkflowId, type ReleaseState } from '../workflows/release/api';
 import { bareApprovalWorkflow, bareApproveSignal, bareReleaseWorkflow, bareStatusQuery } from './bare-workflow';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { type Rig, startRig } from './rig';

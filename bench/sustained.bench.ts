@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReleaseService } from '../client/releases';
 import type { ReleaseStatus } from '../domain/outcome';
 import type { SlipwayWorkerOptions } from '../workers/worker';
-import { deployOpKey, type ReleaseState } from '../workflows/release.api';
+import { deployOpKey, type ReleaseState } from '../workflows/release/api';
 import { type Rig, startRig } from './rig';
 import { type BenchContext, type BenchReport, type BenchRow, log, mib, ms, now, summarize, terminateWorkflows, withTimeout } from './support';
 

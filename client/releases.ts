@@ -14,8 +14,8 @@ import { loadPipelinesFromDir } from '../registry/pipelines';
 import { Registry } from '../registry/registry';
 import { ReleaseStore, type ReleaseRecord } from '../registry/releases';
 import { inSpan, slipwayAttributes } from '../observability/tracing';
-import { releaseWorkflow } from '../workflows/release';
-import { rollbackWorkflow } from '../workflows/rollback';
+import type { releaseWorkflow } from '../workflows/release/workflow';
+import type { rollbackWorkflow } from '../workflows/rollback';
 import {
   SA_MODEL,
   SA_STATUS,
@@ -28,7 +28,7 @@ import {
   type ApproveUpdateResult,
   type ReleaseState,
   type RollbackResult,
-} from '../workflows/release.api';
+} from '../workflows/release/api';
 
 /** ReleaseServiceDeps are the connections the service uses. */
 export interface ReleaseServiceDeps {
@@ -103,7 +103,7 @@ export class ReleaseService {
     const workflowId = releaseWorkflowId(model, version);
     const releaseId = workflowId;
     try {
-      const handle = await this.deps.temporal.workflow.start(releaseWorkflow, {
+      const handle = await this.deps.temporal.workflow.start<typeof releaseWorkflow>('releaseWorkflow', {
         workflowId,
         taskQueue: this.deps.taskQueue,
         args: [{ releaseId, model, version, pipeline: entry.pipeline, pipelineHash, requestedBy, requestedAt: new Date().toISOString() }],
@@ -209,7 +209,7 @@ export class ReleaseService {
     }
     const requestKey = req.requestKey ?? createHash('sha256').update(`${Date.now()}:${Math.random()}`).digest('hex').slice(0, 12);
     const workflowId = rollbackWorkflowId(model, env, requestKey);
-    const handle = await this.deps.temporal.workflow.start(rollbackWorkflow, {
+    const handle = await this.deps.temporal.workflow.start<typeof rollbackWorkflow>('rollbackWorkflow', {
       workflowId,
       taskQueue: this.deps.taskQueue,
       args: [{ rollbackId: workflowId, model, env, toVersion: req.toVersion, requestedBy: req.requestedBy, reason: req.reason ?? `rollback requested by ${req.requestedBy}` }],

@@ -114,7 +114,7 @@ export const ALL_ENVIRONMENTS = '*';
 
 /** UNDO_OPKEY_SUFFIX ends the opKey of a release's compensating move (activities/targets/registry-target.ts). */
 export const UNDO_OPKEY_SUFFIX = ':undo';
-/** ROLLBACK_OPKEY_PREFIX starts the opKey of a `slipway rollback` move (rollbackWorkflowId in workflows/release.api.ts). */
+/** ROLLBACK_OPKEY_PREFIX starts the opKey of a `slipway rollback` move (rollbackWorkflowId in workflows/release/api.ts). */
 export const ROLLBACK_OPKEY_PREFIX = 'rollback-';
 
 /** MoveKind tells a deployment that ships a change from a restore that undoes a failure. */

@@ -4,7 +4,7 @@
  * per release, when its final snapshot is first stored.
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ReleaseState } from '../workflows/release.api';
+import type { ReleaseState } from '../workflows/release/api';
 
 const HOUR = 3600;
 

@@ -4,7 +4,7 @@
  * platforms post and bakes read.
  */
 import type { Collection, Db } from 'mongodb';
-import type { ReleaseState } from '../workflows/release.api';
+import type { ReleaseState } from '../workflows/release/api';
 import { isDuplicateKey } from './errors';
 
 /** ReleaseRecord is a stored release snapshot; `revision` only grows. */

@@ -5,6 +5,7 @@
  *
  *   npm test                      # everything
  *   npm test -- test/unit/x.test.ts   # chosen files
+ *   npm run test:unit             # pure tests only (test/unit, test/replay): no servers
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,8 +21,26 @@ function findTests(dir: string): string[] {
     .sort();
 }
 
+// Tests that need no server: pure code, and replays of recorded histories.
+const PURE_TEST_DIRS = ['test/unit', 'test/replay'];
+
+function runNodeTests(files: string[], env: NodeJS.ProcessEnv, onStart?: (child: ReturnType<typeof spawn>) => void): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit', env });
+    onStart?.(child);
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+  });
+}
+
 async function main(): Promise<number> {
-  const chosen = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  if (args[0] === '--unit') {
+    const files = PURE_TEST_DIRS.flatMap((d) => findTests(path.join(REPO_ROOT, d)));
+    // No servers: a pure test that reaches for one fails instead of finding the user's.
+    const env = { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1', SLIPWAY_MONGODB_URI: 'mongodb://127.0.0.1:1/none' };
+    process.exit(await runNodeTests(files, env));
+  }
+  const chosen = args;
   const files = chosen.length > 0 ? chosen : findTests(path.join(REPO_ROOT, 'test'));
   if (files.length === 0) {
     process.stderr.write('no test files found under test/\n');
@@ -46,19 +65,14 @@ async function main(): Promise<number> {
   process.on('SIGINT', () => void stopAll(130));
   process.on('SIGTERM', () => void stopAll(143));
 
-  const code = await new Promise<number>((resolve) => {
-    child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
-      stdio: 'inherit',
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: stack.temporalAddress,
-        SLIPWAY_MONGODB_URI: stack.mongodbUri,
-        SLIPWAY_TEST_UI_URL: stack.uiUrl,
-        SLIPWAY_TEST_REGISTRY_BACKEND: stack.registryBackend,
-      },
-    });
-    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
-  });
+  const env = {
+    ...process.env,
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    SLIPWAY_MONGODB_URI: stack.mongodbUri,
+    SLIPWAY_TEST_UI_URL: stack.uiUrl,
+    SLIPWAY_TEST_REGISTRY_BACKEND: stack.registryBackend,
+  };
+  const code = await runNodeTests(files, env, (c) => (child = c));
   await stopAll(code);
   return code;
 }

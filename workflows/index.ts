@@ -2,5 +2,5 @@
 export { stackCheckWorkflow } from './stack-check';
 export { envLockWorkflow } from './env-lock';
 export { envQueueWorkflow } from './env-queue';
-export { releaseWorkflow } from './release';
+export { releaseWorkflow } from './release/workflow';
 export { rollbackWorkflow } from './rollback';

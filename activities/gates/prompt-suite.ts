@@ -29,7 +29,7 @@ import { z } from 'zod';
 import { parseDuration } from '../../domain/duration';
 import { promptSuiteGateSchema, type PromptSuiteGateConfig } from '../../domain/pipeline';
 import type { GateCheck } from '../../domain/thresholds';
-import type { GateResult } from '../../workflows/release.api';
+import type { GateResult } from '../../workflows/release/api';
 import { REPO_ROOT } from '../../targets/local/model-runtime';
 import { readCapped } from '../targets/webhook-target';
 import type { Gate } from './types';

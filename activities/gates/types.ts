@@ -4,7 +4,7 @@
  */
 import type { z } from 'zod';
 import type { Registry, VersionDoc } from '../../registry/registry';
-import type { GateResult } from '../../workflows/release.api';
+import type { GateResult } from '../../workflows/release/api';
 
 /** GateContext is what a gate may look at. */
 export interface GateContext {

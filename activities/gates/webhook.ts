@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { parseDuration } from '../../domain/duration';
 import { webhookGateSchema, type WebhookGateConfig } from '../../domain/pipeline';
 import type { GateCheck } from '../../domain/thresholds';
-import type { GateResult } from '../../workflows/release.api';
+import type { GateResult } from '../../workflows/release/api';
 import { WEBHOOK_SIGNATURE_HEADER, readCapped, signWebhookBody } from '../targets/webhook-target';
 import type { Gate } from './types';
 

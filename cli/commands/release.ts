@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration } from '../../domain/duration';
 import { exitCodeForStatus, isReleaseStatus, isTerminal } from '../../domain/outcome';
 import type { ReleaseService } from '../../client/releases';
-import type { ReleaseState } from '../../workflows/release.api';
+import type { ReleaseState } from '../../workflows/release/api';
 import { CliError, type CliContext } from '../context';
 import { ExitCode } from '../exit-codes';
 import { verb } from '../verb';

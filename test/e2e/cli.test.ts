@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ReleaseService } from '../../client/releases';
 import { REPO_ROOT } from '../../devstack/stack';
-import type { ReleaseState } from '../../workflows/release.api';
+import type { ReleaseState } from '../../workflows/release/api';
 import { registerModel, waitForState, writePipelines } from '../support/releases';
 import { openTestDb, startTestWorker, testEnv, uniqueName, type TestDb, type TestTemporal } from '../support/stack';
 

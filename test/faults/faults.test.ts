@@ -17,7 +17,7 @@ import { ReleaseService } from '../../client/releases';
 import { REPO_ROOT, startStack, type RunningStack } from '../../devstack/stack';
 import { connectRegistryDb, type RegistryDb } from '../../registry/db';
 import { createSlipwayWorker, type SlipwayWorker } from '../../workers/worker';
-import { approveSignal, deployOpKey } from '../../workflows/release.api';
+import { approveSignal, deployOpKey } from '../../workflows/release/api';
 import { registerModel, waitForState, writePipelines } from '../support/releases';
 import { uniqueName } from '../support/stack';
 

@@ -5,7 +5,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { Authenticator } from '../../api/auth';
 import { buildApi } from '../../api/server';
 import { ReleaseService } from '../../client/releases';
-import { approveSignal, approveUpdate, rejectSignal } from '../../workflows/release.api';
+import { approveSignal, approveUpdate, rejectSignal } from '../../workflows/release/api';
 import { registerModel, waitForState, writePipelines } from '../support/releases';
 import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ReleaseStore } from '../../registry/releases';
-import type { ReleaseState } from '../../workflows/release.api';
+import type { ReleaseState } from '../../workflows/release/api';
 import { openTestDb, type TestDb } from '../support/stack';
 
 function snapshot(releaseId: string, summary: string): ReleaseState {

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Collection } from 'mongodb';
 import type { DeployTarget } from '../../activities/targets/types';
 import { ReleaseService } from '../../client/releases';
-import type { ReleaseState } from '../../workflows/release.api';
+import type { ReleaseState } from '../../workflows/release/api';
 import { registerModel, waitForState, writePipelines } from '../support/releases';
 import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
 

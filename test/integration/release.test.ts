@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { ReleaseService } from '../../client/releases';
 import { EnvLeases } from '../../registry/env-leases';
 import { envQueueWorkflowId, lockStateQuery, type LockState } from '../../workflows/env-lock.api';
-import { approveSignal, deployOpKey, rejectSignal, type ReleaseState } from '../../workflows/release.api';
+import { approveSignal, deployOpKey, rejectSignal, type ReleaseState } from '../../workflows/release/api';
 import { recordHistory, registerModel, temporalCli, waitForState, writePipelines } from '../support/releases';
 import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
 

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { ReleaseService } from '../../client/releases';
 import { REPO_ROOT } from '../../devstack/stack';
-import { deployOpKey } from '../../workflows/release.api';
+import { deployOpKey } from '../../workflows/release/api';
 import { registerModel, waitForState, writePipelines } from '../support/releases';
 import { openTestDb, testEnv, uniqueName, type TestDb } from '../support/stack';
 

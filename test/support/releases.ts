@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from '../../registry/registry';
 import type { ReleaseService } from '../../client/releases';
-import type { ReleaseState } from '../../workflows/release.api';
+import type { ReleaseState } from '../../workflows/release/api';
 import { REPO_ROOT } from '../../devstack/stack';
 import { testEnv, uniqueName } from './stack';
 

@@ -1,14 +1,13 @@
 /**
- * The release workflow's public contract: its input, state, id, and the
- * messages the Temporal Web UI (Signals), the CLI/API (Update) and monitors
- * (Query) use. The CLI and API import these objects, never strings.
+ * The release's data: what a release is asked to do, where each stage stands,
+ * and what the `status` query returns. Pure types, shared by the workflow
+ * contract (workflows/release/api.ts re-exports them), the registry, the CLI
+ * and the API.
  */
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import { defineSearchAttributeKey } from '@temporalio/common';
-import type { Pipeline } from '../domain/pipeline';
-import type { ApprovalChannel, QuorumState } from '../domain/quorum';
-import type { ReleaseStatus } from '../domain/outcome';
-import type { GateCheck } from '../domain/thresholds';
+import type { Pipeline } from './pipeline';
+import type { ApprovalChannel, QuorumState } from './quorum';
+import type { ReleaseStatus } from './outcome';
+import type { GateCheck } from './thresholds';
 
 /** ReleaseInput is everything a release needs, pinned at start. */
 export interface ReleaseInput {
@@ -121,45 +120,6 @@ export interface ApproveUpdateResult {
   reason?: string;
   stage: string;
   quorum: QuorumState | null;
-}
-
-/** approveSignal: `{"stage":"prod","approver":"alice","comment":"…"}` — what the Web UI sends. */
-export const approveSignal = defineSignal<[unknown]>('approve');
-/** rejectSignal: `{"stage":"prod","approver":"alice","comment":"why"}` ends the release `rejected`. */
-export const rejectSignal = defineSignal<[unknown]>('reject');
-/** approveUpdate is the validated approval CLI/API send, answered with the quorum state. */
-export const approveUpdate = defineUpdate<ApproveUpdateResult, [ApproveUpdateInput]>('approve');
-/** statusQuery returns the whole ReleaseState. */
-export const statusQuery = defineQuery<ReleaseState>('status');
-
-/** Search attributes the release sets so the Web UI list can filter releases. */
-export const SA_MODEL = defineSearchAttributeKey('SlipwayModel', 'KEYWORD');
-/** SA_VERSION is the version being released. */
-export const SA_VERSION = defineSearchAttributeKey('SlipwayVersion', 'KEYWORD');
-/** SA_STAGE is the stage the release is at. */
-export const SA_STAGE = defineSearchAttributeKey('SlipwayStage', 'KEYWORD');
-/** SA_STATUS is the release status (e.g. awaiting_approval). */
-export const SA_STATUS = defineSearchAttributeKey('SlipwayStatus', 'KEYWORD');
-
-/** releaseWorkflowId is the deterministic id of the release of model@version. */
-export function releaseWorkflowId(model: string, version: string): string {
-  return `release-${model}-${version}`;
-}
-
-/**
- * deployOpKey is the idempotency key of a release's deploy to one environment.
- * It names the run (the first run id of the workflow) as well as the release,
- * so starting a version again after its release ended deploys again instead of
- * finding the earlier run's deploy done. Pass runId null for releases recorded
- * before run-scoped keys.
- */
-export function deployOpKey(releaseId: string, runId: string | null, env: string): string {
-  return runId === null ? `${releaseId}:${env}:deploy` : `${releaseId}:${runId}:${env}:deploy`;
-}
-
-/** rollbackWorkflowId is the id of a rollback; `requestKey` makes a retried request idempotent. */
-export function rollbackWorkflowId(model: string, env: string, requestKey: string): string {
-  return `rollback-${model}-${env}-${requestKey}`;
 }
 
 /** RollbackInput asks to restore (model, env) to its last known good version or a given one. */

@@ -1,0 +1,141 @@
+/**
+ * ReleaseRun holds one release's mutable state (the `status` query's answer,
+ * the snapshot revision, lock grants, a pending supersede) and the few
+ * operations every step needs: publish a status, store a snapshot, stop when
+ * rejected or superseded. The steps and the entry work through it.
+ */
+import { patched, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import type { Stage } from '../../domain/pipeline';
+import { initialQuorum } from '../../domain/quorum';
+import type { ReleaseStatus } from '../../domain/outcome';
+import type { ReleaseInput, ReleaseState, StageState } from '../../domain/release';
+import { SA_STAGE, SA_STATUS } from '../../domain/search-attributes';
+import type { EnvLockRef } from '../env-lock.api';
+import { retryingUntilDone } from './activities';
+import { policyOf, type MessageContext } from './messages';
+
+/**
+ * LEASE_PATCH is the patch id of the change that brought registry leases (instead of
+ * lock workflows), search attributes only for waiting and final statuses, and run-scoped deploy keys.
+ */
+export const LEASE_PATCH = 'env-lease-lock';
+
+/** Stop ends a release with a business outcome (not a technical error). */
+export class Stop extends Error {
+  constructor(
+    readonly status: Extract<ReleaseStatus, 'failed' | 'rejected' | 'approval_expired' | 'superseded'>,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** HeldLock is a lock held or asked for: a registry lease, or a pre-lease lock workflow. */
+export interface HeldLock {
+  env: string;
+  lease: boolean;
+}
+
+/** ReleaseRun is the state of one release execution and what every step does with it. */
+export class ReleaseRun {
+  readonly state: ReleaseState;
+  readonly stages: Stage[];
+  private revision = 0;
+  private publishedStatus: ReleaseStatus = 'running'; // as the client starts it
+  /** Lock ids granted to this release. */
+  readonly grants = new Set<string>();
+  supersededBy: { env: string; by: string } | null = null;
+  /** True while waiting (lock, freeze, approval): only then may a newer release supersede this one. */
+  waitingPhase = false;
+  /** Locks held or asked for, by lock id. */
+  readonly heldLocks = new Map<string, HeldLock>();
+
+  constructor(readonly input: ReleaseInput) {
+    const startedAt = new Date().toISOString();
+    this.stages = input.pipeline.stages;
+    this.state = {
+      releaseId: input.releaseId,
+      model: input.model,
+      version: input.version,
+      pipeline: input.pipeline.name,
+      pipelineHash: input.pipelineHash,
+      requestedBy: input.requestedBy,
+      status: 'running',
+      currentStage: null,
+      summary: 'starting',
+      stages: this.stages.map((s) => newStageState(s)),
+      ignoredMessages: [],
+      compensations: [],
+      startedAt,
+      updatedAt: startedAt,
+      endedAt: null,
+      outcome: null,
+    };
+  }
+
+  /** messages is what the message handlers read and change. */
+  get messages(): MessageContext {
+    return { state: this.state, stages: this.stages, pipelineName: this.input.pipeline.name, requestedBy: this.input.requestedBy };
+  }
+
+  stageIndex(env: string): number {
+    return this.stages.findIndex((s) => s.env === env);
+  }
+
+  touch(): void {
+    this.state.updatedAt = new Date().toISOString();
+  }
+
+  setStatus(status: ReleaseStatus, summary: string): void {
+    this.state.status = status;
+    this.state.summary = summary;
+    this.touch();
+    // Search attributes show where a release waits and how it ended, not each passing step: every
+    // upsert is a history event and a visibility write. A passing step still replaces a waiting
+    // status, so "awaiting_approval" never outlives the approval. Releases recorded before this publish all.
+    const passing = (s: ReleaseStatus) => s === 'running' || s === 'deploying';
+    if (!passing(status) || !passing(this.publishedStatus) || !patched(LEASE_PATCH)) {
+      upsertSearchAttributes([
+        { key: SA_STATUS, value: status },
+        { key: SA_STAGE, value: this.state.currentStage ?? '' },
+      ]);
+      this.publishedStatus = status;
+    }
+    setCurrentDetails(`**${status}** — ${summary}`);
+  }
+
+  /** record stores the snapshot, giving back in the same activity the leases the release is done with. */
+  async record(giveBack: EnvLockRef[] = []): Promise<void> {
+    this.revision += 1;
+    await retryingUntilDone.recordRelease(this.state, this.revision, giveBack);
+  }
+
+  rejection(): StageState['rejectedBy'] {
+    return this.state.stages.find((s) => s.rejectedBy !== null)?.rejectedBy ?? null;
+  }
+
+  /** checkStops throws Stop once the release was superseded or rejected. */
+  checkStops(): void {
+    if (this.supersededBy) throw new Stop('superseded', `superseded at ${this.supersededBy.env} by newer release ${this.supersededBy.by}`);
+    const r = this.rejection();
+    if (r) throw new Stop('rejected', `rejected by ${r.approver}: ${r.reason}`);
+  }
+}
+
+function newStageState(stage: Stage): StageState {
+  return {
+    env: stage.env,
+    status: 'pending',
+    gates: [],
+    quorum: stage.approval ? initialQuorum(policyOf(stage)) : null,
+    approvalDeadline: null,
+    rejectedBy: null,
+    canaryWeight: null,
+    deployedVersion: null,
+    previousVersion: null,
+    healthChecks: [],
+    startedAt: null,
+    endedAt: null,
+    error: null,
+  };
+}

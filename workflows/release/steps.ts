@@ -1,0 +1,199 @@
+/**
+ * The steps of one stage, in the order the entry runs them: take the
+ * environment lock, wait out a freeze, run the gates, collect approvals,
+ * deploy (direct or canary with analysis), bake. Each step throws Stop for a
+ * business outcome (gate failed, rejected, expired, superseded).
+ */
+import { condition, getExternalWorkflowHandle, log, patched, sleep, workflowInfo } from '@temporalio/workflow';
+import { canarySchedule } from '../../domain/canary';
+import { formatDuration, parseDuration } from '../../domain/duration';
+import { activeFreeze } from '../../domain/freeze';
+import type { Stage } from '../../domain/pipeline';
+import type { StageState } from '../../domain/release';
+import { envQueueWorkflowId, lockWorkflowId, releaseSignal, type EnvLockRef } from '../env-lock.api';
+import { retrying10TimesHeartbeating, retrying5Times, retryingUntilDone } from './activities';
+import { deployOpKey } from './api';
+import { LEASE_PATCH, Stop, type ReleaseRun } from './run';
+
+/** DEFAULT_TARGET serves a stage that names no target. */
+export const DEFAULT_TARGET = 'registry';
+const DEFAULT_HEALTH_SOURCE = 'registry';
+
+/** acquireLock waits until this release holds the stage's (model, env) lock, or stops if superseded or rejected meanwhile. */
+export async function acquireLock(run: ReleaseRun, stage: Stage, stageState: StageState): Promise<void> {
+  const { input } = run;
+  stageState.status = 'waiting_for_lock';
+  const waiting = () => run.setStatus('waiting_for_lock', `waiting for the ${stage.env} lock of ${input.model} (another promotion is in progress)`);
+  const request = { model: input.model, env: stage.env, holderId: workflowInfo().workflowId, mode: input.pipeline.concurrency, priority: 'normal' as const };
+  let lockId: string;
+  // Releases recorded before leases keep the lock workflow they started with.
+  if (patched(LEASE_PATCH)) {
+    run.waitingPhase = true;
+    lockId = envQueueWorkflowId(input.model, stage.env);
+    run.heldLocks.set(lockId, { env: stage.env, lease: true }); // before asking: a lease taken by a failed attempt is still given back
+    const { granted } = await retryingUntilDone.acquireEnvLock(request);
+    // Published (search attributes) only when it really waits: a free lease is the common case.
+    if (granted) run.grants.add(lockId);
+    else waiting();
+  } else {
+    waiting();
+    run.waitingPhase = true;
+    lockId = lockWorkflowId(input.model, stage.env);
+    await retryingUntilDone.requestEnvLock(request);
+    run.heldLocks.set(lockId, { env: stage.env, lease: false }); // from here on we must give it back, granted or queued
+  }
+  await condition(() => run.grants.has(lockId) || run.supersededBy !== null || run.rejection() !== null);
+  run.checkStops();
+}
+
+/** giveBackLock frees a pre-lease lock by signal; a lease comes back as a reference for the next record() to give back. */
+export async function giveBackLock(run: ReleaseRun, lockId: string): Promise<EnvLockRef[]> {
+  const held = run.heldLocks.get(lockId);
+  run.grants.delete(lockId);
+  // A lease stays listed until the record that gives it back is stored: if that record is cut
+  // short (cancellation), the final record gives it back again (giving back twice is harmless).
+  if (held?.lease) return [{ model: run.input.model, env: held.env, holderId: workflowInfo().workflowId }];
+  run.heldLocks.delete(lockId);
+  try {
+    await getExternalWorkflowHandle(lockId).signal(releaseSignal, { holderId: workflowInfo().workflowId });
+  } catch (err) {
+    log.warn('could not give back lock (lock workflow gone)', { lockId, error: String(err) });
+  }
+  return [];
+}
+
+/** currentLockId is the id of the lock held for env. */
+export function currentLockId(run: ReleaseRun, env: string): string {
+  return [...run.heldLocks.entries()].find(([, held]) => held.env === env)?.[0] ?? lockWorkflowId(run.input.model, env);
+}
+
+/** waitOutFreeze waits while a freeze window covers the stage. */
+export async function waitOutFreeze(run: ReleaseRun, stage: Stage, stageState: StageState): Promise<void> {
+  for (;;) {
+    const freeze = activeFreeze(stage.freeze ?? [], new Date());
+    if (!freeze.frozen) return;
+    stageState.status = 'frozen';
+    run.setStatus('frozen', `${stage.env} is frozen until ${freeze.until.toISOString()}: ${freeze.reason}`);
+    await run.record();
+    await condition(() => run.supersededBy !== null || run.rejection() !== null, Math.max(1000, freeze.until.getTime() - Date.now()));
+    run.checkStops();
+  }
+}
+
+/** runGates runs the stage's gates in parallel; any failed verdict stops the release. */
+export async function runGates(run: ReleaseRun, stage: Stage, stageState: StageState): Promise<void> {
+  const { input } = run;
+  const gates = stage.gates ?? [];
+  if (gates.length === 0) return;
+  stageState.status = 'gating';
+  run.setStatus('running', `running ${gates.length} gate(s) for ${stage.env}`);
+  stageState.gates = await Promise.all(
+    gates.map((gate) => retrying5Times.runGate({ releaseId: input.releaseId, env: stage.env, model: input.model, version: input.version, gate })),
+  );
+  run.touch();
+  const failed = stageState.gates.filter((g) => !g.passed);
+  if (failed.length > 0) {
+    const why = failed.map((g) => `${g.name}: ${g.error ?? g.checks.filter((c) => !c.passed).map((c) => c.reason).join('; ')}`).join(' | ');
+    throw new Stop('failed', `gate failed at ${stage.env} — ${why}`);
+  }
+}
+
+/** collectApprovals waits for the stage's quorum, a rejection, a supersede or the deadline. */
+export async function collectApprovals(run: ReleaseRun, stage: Stage, stageState: StageState): Promise<void> {
+  if (!stage.approval || !stageState.quorum) return;
+  const timeoutMs = parseDuration(stage.approval.timeout);
+  stageState.approvalDeadline = new Date(Date.now() + timeoutMs).toISOString();
+  stageState.awaitingApprovalSince = new Date().toISOString();
+  stageState.status = 'awaiting_approval';
+  run.waitingPhase = true;
+  const waitingSummary = () =>
+    `awaiting approval for ${stage.env}: ${stageState.quorum!.approvedBy.length} of ${stage.approval!.required} from ${stage.approval!.approvers.join(', ')} (expires ${stageState.approvalDeadline})`;
+  run.setStatus('awaiting_approval', waitingSummary());
+  await run.record();
+  const decided = await condition(() => stageState.quorum!.met || run.rejection() !== null || run.supersededBy !== null, timeoutMs);
+  run.checkStops();
+  if (!decided) {
+    throw new Stop('approval_expired', `approval for ${stage.env} expired after ${formatDuration(timeoutMs)} with ${stageState.quorum.approvedBy.length} of ${stage.approval.required}`);
+  }
+  stageState.approvedAt = new Date().toISOString();
+  run.waitingPhase = false;
+}
+
+/** deploy serves the version through the stage's target, directly or in canary steps each followed by analysis. */
+export async function deploy(run: ReleaseRun, stage: Stage, stageState: StageState): Promise<void> {
+  const { input, state } = run;
+  const target = stage.target ?? DEFAULT_TARGET;
+  // Same patch as leases (they shipped together): releases recorded before keep their keys.
+  const opKey = deployOpKey(input.releaseId, patched(LEASE_PATCH) ? workflowInfo().firstExecutionRunId : null, stage.env);
+  const base = { opKey, releaseId: input.releaseId, model: input.model, env: stage.env, version: input.version, by: `release:${input.releaseId}`, target };
+  stageState.status = 'deploying';
+  const push = (previousVersion: string | null) => {
+    if (!state.compensations.some((c) => c.deployOpKey === opKey)) {
+      state.compensations.push({ env: stage.env, kind: 'restore_live', deployOpKey: opKey, version: input.version, status: 'pending', attempts: 0, restoredTo: null, error: null });
+    }
+    stageState.previousVersion = previousVersion;
+    stageState.deployedVersion = input.version;
+  };
+  if ('canary' in stage.strategy) {
+    const canary = stage.strategy.canary;
+    for (const step of canarySchedule(canary.steps, parseDuration(canary.interval))) {
+      run.setStatus('deploying', `canary ${stage.env}: ${step.weight}% of traffic on ${input.version}`);
+      const { previousVersion } = await retrying10TimesHeartbeating.deploy({ ...base, weight: step.weight });
+      if (stageState.previousVersion === null) push(previousVersion);
+      stageState.canaryWeight = step.weight;
+      run.touch();
+      if (step.weight < 100) {
+        await sleep(step.analyseAfterMs);
+        const verdict = await retryingUntilDone.checkHealth({
+          source: stage.healthSource ?? DEFAULT_HEALTH_SOURCE,
+          model: input.model,
+          env: stage.env,
+          version: input.version,
+          since: stageState.startedAt ?? new Date().toISOString(),
+          maxErrorRate: canary.analysis?.maxErrorRate,
+          maxLatencyP99Ms: canary.analysis?.maxLatencyP99Ms,
+          maxPredictionDrift: canary.analysis?.maxPredictionDrift,
+        });
+        stageState.healthChecks.push({ at: new Date().toISOString(), healthy: verdict.healthy, detail: `canary ${step.weight}%: ${verdict.detail}` });
+        if (!verdict.healthy) throw new Stop('failed', `canary analysis failed at ${step.weight}% in ${stage.env}: ${verdict.detail}`);
+      }
+    }
+  } else {
+    run.setStatus('deploying', `deploying ${input.version} to ${stage.env}`);
+    const { previousVersion } = await retrying10TimesHeartbeating.deploy(base);
+    push(previousVersion);
+  }
+  run.touch();
+}
+
+/** bake watches the deployed version's health for the stage's bake time, at least once. */
+export async function bake(run: ReleaseRun, stage: Stage, stageState: StageState): Promise<void> {
+  const { input } = run;
+  if (!stage.bake) return;
+  const bakeMs = parseDuration(stage.bake);
+  if (bakeMs <= 0) return;
+  const intervalMs = parseDuration(stage.healthChecks?.interval ?? '10s');
+  const deployedAt = new Date().toISOString();
+  const endsAt = Date.now() + bakeMs;
+  stageState.status = 'baking';
+  run.setStatus('baking', `baking ${input.version} in ${stage.env} until ${new Date(endsAt).toISOString()}`);
+  await run.record();
+  // At least one check, even if recording the snapshot took longer than the bake (e.g. a worker crash).
+  do {
+    const wait = Math.min(intervalMs, endsAt - Date.now());
+    if (wait > 0) await sleep(wait);
+    const verdict = await retryingUntilDone.checkHealth({
+      source: stage.healthSource ?? DEFAULT_HEALTH_SOURCE,
+      model: input.model,
+      env: stage.env,
+      version: input.version,
+      since: deployedAt,
+      maxErrorRate: stage.healthChecks?.maxErrorRate,
+      maxLatencyP99Ms: stage.healthChecks?.maxLatencyP99Ms,
+      maxPredictionDrift: stage.healthChecks?.maxPredictionDrift,
+    });
+    stageState.healthChecks.push({ at: new Date().toISOString(), healthy: verdict.healthy, detail: verdict.detail });
+    run.touch();
+    if (!verdict.healthy) throw new Stop('failed', `bake health check failed in ${stage.env}: ${verdict.detail}`);
+  } while (Date.now() < endsAt);
+}

@@ -1,0 +1,105 @@
+/**
+ * releaseWorkflow: one execution per release, walking the pinned pipeline
+ * stage by stage (steps.ts) and on failure, cancellation or rejection running
+ * the compensation stack newest-first, non-cancellably (compensation.ts).
+ * This file is the entry: message handlers, the stage loop and the ending.
+ */
+import { ApplicationFailure, CancellationScope, CancelledFailure, allHandlersFinished, condition, isCancellation, log, setHandler } from '@temporalio/workflow';
+import type { ReleaseStatus } from '../../domain/outcome';
+import type { ReleaseInput, ReleaseState } from '../../domain/release';
+import { lockGrantedSignal, supersededSignal, type EnvLockRef } from '../env-lock.api';
+import { approveSignal, approveUpdate, rejectSignal, statusQuery } from './api';
+import { compensate } from './compensation';
+import { applyApproval, applyRejection, validateApproveUpdate } from './messages';
+import { ReleaseRun, Stop } from './run';
+import { acquireLock, bake, collectApprovals, currentLockId, deploy, giveBackLock, runGates, waitOutFreeze } from './steps';
+
+/** releaseWorkflow promotes one model version through its pinned pipeline and returns its final state. */
+export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState> {
+  const run = new ReleaseRun(input);
+  const { state, stages } = run;
+  const now = () => new Date().toISOString();
+
+  setHandler(statusQuery, () => state);
+  setHandler(approveSignal, (raw: unknown) => void applyApproval(run.messages, raw, 'ui', now()));
+  setHandler(
+    approveUpdate,
+    (arg) => applyApproval(run.messages, { stage: arg.stage, approver: arg.approver, ...(arg.comment === undefined ? {} : { comment: arg.comment }) }, arg.channel ?? 'api', now()),
+    { validator: validateApproveUpdate },
+  );
+  setHandler(rejectSignal, (raw: unknown) => applyRejection(run.messages, raw, now()));
+  setHandler(lockGrantedSignal, ({ lockId }) => void run.grants.add(lockId));
+  setHandler(supersededSignal, (notice) => {
+    if (run.waitingPhase && state.currentStage === notice.env) run.supersededBy = notice;
+    else log.info('ignoring supersede request while not waiting', { notice, currentStage: state.currentStage });
+  });
+
+  let finalStatus: ReleaseStatus = 'succeeded';
+  let finalReason = `${input.model}@${input.version} promoted through ${stages.map((s) => s.env).join(' → ')}`;
+  try {
+    await run.record();
+    for (let i = 0; i < stages.length; i++) {
+      const stage = stages[i]!;
+      const stageState = state.stages[i]!;
+      state.currentStage = stage.env;
+      stageState.startedAt = now();
+      run.checkStops();
+      await acquireLock(run, stage, stageState);
+      await waitOutFreeze(run, stage, stageState);
+      run.waitingPhase = false;
+      await runGates(run, stage, stageState);
+      await collectApprovals(run, stage, stageState);
+      await deploy(run, stage, stageState);
+      await bake(run, stage, stageState);
+      stageState.status = 'succeeded';
+      stageState.endedAt = now();
+      const lockId = currentLockId(run, stage.env);
+      // The last stage's lease and snapshot go with the final record just below: one activity, not two.
+      if (i < stages.length - 1 || !run.heldLocks.get(lockId)?.lease) {
+        await run.record(await giveBackLock(run, lockId));
+        run.heldLocks.delete(lockId);
+      }
+    }
+  } catch (err) {
+    const failedStage = state.stages.find((s) => s.env === state.currentStage);
+    if (err instanceof Stop) {
+      finalStatus = err.status;
+      finalReason = err.reason;
+    } else if (isCancellation(err)) {
+      finalStatus = 'cancelled';
+      finalReason = 'cancelled from outside';
+    } else {
+      finalStatus = 'failed';
+      finalReason = `error at ${state.currentStage ?? 'start'}: ${err instanceof Error ? err.message : String(err)}`;
+      if (!(err instanceof ApplicationFailure) && !(err instanceof Error && err.name === 'ActivityFailure')) {
+        log.error('release failed with an unexpected error', { error: String(err) });
+      }
+    }
+    if (failedStage && failedStage.endedAt === null) {
+      failedStage.status = 'failed';
+      failedStage.error = finalReason;
+      failedStage.endedAt = now();
+    }
+    // Superseded releases leave their deploys for the newer release to replace.
+    const shouldUndo = finalStatus !== 'superseded' && (input.pipeline.onFailure === 'rollback' || finalStatus === 'cancelled');
+    if (shouldUndo) {
+      await CancellationScope.nonCancellable(async () => {
+        const undone = await compensate(run, finalReason);
+        if (undone && finalStatus === 'failed') finalStatus = 'rolled_back';
+      });
+    }
+  } finally {
+    await CancellationScope.nonCancellable(async () => {
+      const giveBack: EnvLockRef[] = [];
+      for (const lockId of [...run.heldLocks.keys()]) giveBack.push(...(await giveBackLock(run, lockId)));
+      state.endedAt = now();
+      state.outcome = { status: finalStatus, reason: finalReason };
+      run.setStatus(finalStatus, finalReason);
+      await run.record(giveBack);
+    });
+  }
+  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  // A cancelled release ends as Canceled in Temporal too, so the Web UI tells the truth; its state is in the registry.
+  if (finalStatus === 'cancelled') throw new CancelledFailure(finalReason);
+  return state;
+}
