@@ -5,7 +5,6 @@
 
 /** RELEASE_STATUSES lists every status a release can be in, in rough lifecycle order. */
 export const RELEASE_STATUSES = [
-  'pending',
   'running',
   'awaiting_approval',
   'frozen',

@@ -41,8 +41,7 @@ export type StageStatus =
   | 'baking'
   | 'succeeded'
   | 'failed'
-  | 'rolled_back'
-  | 'skipped';
+  | 'rolled_back';
 
 /** StageState is one stage's progress, gate results and approvals. */
 export interface StageState {

@@ -69,7 +69,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       finalStatus = 'cancelled';
       finalReason = 'cancelled from outside';
     } else {
-      finalStatus = 'failed';
+      // A technical failure (an activity out of retries, a bug) is kept apart from a business outcome.
+      finalStatus = 'errored';
       finalReason = `error at ${state.currentStage ?? 'start'}: ${err instanceof Error ? err.message : String(err)}`;
       if (!(err instanceof ApplicationFailure) && !(err instanceof Error && err.name === 'ActivityFailure')) {
         log.error('release failed with an unexpected error', { error: String(err) });
