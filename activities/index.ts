@@ -6,6 +6,7 @@ import { ROOT_CONTEXT, context } from '@opentelemetry/api';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
+import { FailureType, REGISTRY_FAILURES } from '../domain/failures';
 import { RegistryError } from '../registry/errors';
 import { Registry, insertIfAbsent, versionKey } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
@@ -57,12 +58,12 @@ export function createActivities(deps: ActivityDeps) {
 
   const target = (name: string): DeployTarget => {
     const t = targets.get(name);
-    if (!t) throw ApplicationFailure.nonRetryable(`unknown deploy target "${name}"; known: ${[...targets.keys()].join(', ')}`, 'UnknownTarget');
+    if (!t) throw ApplicationFailure.nonRetryable(`unknown deploy target "${name}"; known: ${[...targets.keys()].join(', ')}`, FailureType.UnknownTarget);
     return t;
   };
 
   const temporalFor = (what: string) => {
-    if (!deps.temporal || !deps.taskQueue) throw ApplicationFailure.nonRetryable(`worker has no Temporal client for ${what}`, 'Misconfigured');
+    if (!deps.temporal || !deps.taskQueue) throw ApplicationFailure.nonRetryable(`worker has no Temporal client for ${what}`, FailureType.Misconfigured);
     return { temporal: deps.temporal, taskQueue: deps.taskQueue };
   };
 
@@ -191,7 +192,7 @@ export function createActivities(deps: ActivityDeps) {
     /** checkHealth asks a health source how the deployed version is doing. */
     async checkHealth(req: HealthQuery & { source: string }): Promise<HealthVerdict> {
       const source = healthSources.get(req.source);
-      if (!source) throw ApplicationFailure.nonRetryable(`unknown health source "${req.source}"`, 'UnknownHealthSource');
+      if (!source) throw ApplicationFailure.nonRetryable(`unknown health source "${req.source}"`, FailureType.UnknownHealthSource);
       return source.check(req);
     },
 
@@ -238,14 +239,14 @@ async function isRunning(temporal: Client, workflowId: string): Promise<boolean>
 /** SlipwayActivities is the activity interface workflows proxy. */
 export type SlipwayActivities = ReturnType<typeof createActivities>;
 
-// Registry errors that retrying cannot fix become non-retryable typed failures.
+// Registry errors that retrying cannot fix become non-retryable typed failures; the rest are rethrown as they are.
 async function wrap<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof RegistryError && err.code !== 'concurrent_update') {
-      const type = { invalid_input: 'InvalidInput', conflict: 'VersionConflict', not_found: 'ModelVersionNotFound', protected_alias: 'ProtectedAlias' }[err.code];
-      throw ApplicationFailure.nonRetryable(err.message, type);
+    if (err instanceof RegistryError) {
+      const { failureType, retryable } = REGISTRY_FAILURES[err.code];
+      if (!retryable) throw ApplicationFailure.nonRetryable(err.message, failureType);
     }
     throw err;
   }

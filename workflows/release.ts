@@ -24,6 +24,7 @@ import {
 } from '@temporalio/workflow';
 import type { SlipwayActivities } from '../activities';
 import { canarySchedule } from '../domain/canary';
+import { FailureType } from '../domain/failures';
 import { formatDuration, parseDuration } from '../domain/duration';
 import { activeFreeze } from '../domain/freeze';
 import type { Stage } from '../domain/pipeline';
@@ -54,16 +55,16 @@ const LEASE_PATCH = 'env-lease-lock';
 const registryActs = proxyActivities<SlipwayActivities>({
   startToCloseTimeout: '30 seconds',
   // Registry writes are idempotent: keep retrying through a database outage.
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['InvalidInput', 'ModelVersionNotFound', 'VersionConflict'] },
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', nonRetryableErrorTypes: [FailureType.InvalidInput, FailureType.ModelVersionNotFound, FailureType.VersionConflict] },
 });
 const gateActs = proxyActivities<SlipwayActivities>({
   startToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['ModelVersionNotFound', 'InvalidInput'] },
+  retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [FailureType.ModelVersionNotFound, FailureType.InvalidInput] },
 });
 const deployActs = proxyActivities<SlipwayActivities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: ['ModelVersionNotFound', 'InvalidInput', 'UnknownTarget'] },
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [FailureType.ModelVersionNotFound, FailureType.InvalidInput, FailureType.UnknownTarget] },
 });
 const undoActs = proxyActivities<SlipwayActivities>({
   startToCloseTimeout: '2 minutes',

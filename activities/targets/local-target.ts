@@ -6,6 +6,7 @@
  * release's gates see what really serves.
  */
 import { ApplicationFailure } from '@temporalio/activity';
+import { FailureType } from '../../domain/failures';
 import type { Registry } from '../../registry/registry';
 import { ArtifactUriError, REPO_ROOT, resolveArtifactPath } from '../../targets/local/model-runtime';
 import { ModelServerError, type LocalServingSupervisor } from '../../targets/local/supervisor';
@@ -21,7 +22,7 @@ export interface LocalTargetOptions {
 }
 
 // Server answers that retrying cannot change.
-const NON_RETRYABLE: Record<number, string> = { 400: 'InvalidInput', 404: 'ArtifactNotFound', 409: 'ArtifactDigestMismatch', 422: 'InvalidModel' };
+const NON_RETRYABLE: Record<number, FailureType> = { 400: FailureType.InvalidInput, 404: FailureType.ArtifactNotFound, 409: FailureType.ArtifactDigestMismatch, 422: FailureType.InvalidModel };
 
 /** localTarget creates the `local` deploy target; deploy and undo are idempotent by opKey. */
 export function localTarget(options: LocalTargetOptions): DeployTarget {
@@ -35,7 +36,7 @@ export function localTarget(options: LocalTargetOptions): DeployTarget {
       try {
         file = resolveArtifactPath(version.artifact.uri, options.artifactBase ?? REPO_ROOT);
       } catch (err) {
-        if (err instanceof ArtifactUriError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
+        if (err instanceof ArtifactUriError) throw ApplicationFailure.nonRetryable(err.message, FailureType.InvalidInput);
         throw err;
       }
       const server = await options.supervisor.ensure(req.model, req.env);
