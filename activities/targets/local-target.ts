@@ -7,7 +7,7 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { FailureType } from '../../domain/failures';
-import type { Registry } from '../../registry/registry';
+import type { ModelRegistry } from '../../registry/types';
 import { ArtifactUriError, REPO_ROOT, resolveArtifactPath } from '../../targets/local/model-runtime';
 import { ModelServerError, type LocalServingSupervisor } from '../../targets/local/supervisor';
 import { registryTarget } from './registry-target';
@@ -15,7 +15,7 @@ import type { DeployTarget } from './types';
 
 /** LocalTargetOptions are what the local target needs: the registry (artifacts, live pointers) and the supervisor. */
 export interface LocalTargetOptions {
-  registry: Registry;
+  registry: ModelRegistry;
   supervisor: LocalServingSupervisor;
   /** Folder that relative artifact URIs are read from; the repository by default. */
   artifactBase?: string;

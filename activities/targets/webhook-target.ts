@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { FailureType } from '../../domain/failures';
-import type { Registry } from '../../registry/registry';
+import type { ModelRegistry } from '../../registry/types';
 import type { DeployTarget } from './types';
 
 /** WEBHOOK_SIGNATURE_HEADER is the header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. */
@@ -104,7 +104,7 @@ export const webhookTargetConfigSchema = z.strictObject({
 
 /** WebhookTargetOptions configure the webhook target; `registry`, when given, lets deploys carry the version's artifact. */
 export type WebhookTargetOptions = z.input<typeof webhookTargetConfigSchema> & {
-  registry?: Pick<Registry, 'getVersion'>;
+  registry?: Pick<ModelRegistry, 'getVersion'>;
 };
 
 /** WebhookStatus is where an operation stands on the user's platform. */
