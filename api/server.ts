@@ -184,12 +184,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }, async (req) => {
     const { model } = req.params;
     const described = await withTimeout('registry', registry.describeModel(model));
-    if (req.query.at) {
-      const at = new Date(req.query.at);
-      const envs = req.query.env ? [req.query.env] : described.live.map((p) => p.env);
-      const environments = await Promise.all(envs.map(async (env) => ({ env, deployment: await registry.liveAt(model, env, at) })));
-      return { model, at: at.toISOString(), environments: environments.map(({ env, deployment }) => ({ env, version: deployment?.version ?? null, since: deployment?.startedAt ?? null })) };
-    }
+    if (req.query.at) return registry.whatWasLiveAt(model, new Date(req.query.at), req.query.env);
     return { model, live: described.live, history: await registry.deploymentHistory(model, req.query.env, req.query.limit) };
   });
 
