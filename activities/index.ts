@@ -6,9 +6,11 @@ import { ROOT_CONTEXT, context } from '@opentelemetry/api';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
+import { FailureType, REGISTRY_FAILURES } from '../domain/failures';
 import { RegistryError } from '../registry/errors';
-import { Registry, insertIfAbsent, versionKey } from '../registry/registry';
+import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
+import { StackChecks } from '../registry/stack-checks';
 import type { SlipwayMetrics } from '../observability/metrics';
 import { EnvLeases, type LeaseAttempt } from '../registry/env-leases';
 import { envLockWorkflow } from '../workflows/env-lock';
@@ -49,6 +51,7 @@ export function createActivities(deps: ActivityDeps) {
   const registry = new Registry(deps.db, clock);
   const releases = new ReleaseStore(deps.db, clock);
   const leases = new EnvLeases(deps.db, clock);
+  const stackChecks = new StackChecks(deps.db, clock);
   const gates = deps.gates ?? defaultGates();
   const targets = new Map<string, DeployTarget>([['registry', registryTarget(registry)]]);
   for (const t of deps.targets ?? []) targets.set(t.name, t);
@@ -57,12 +60,12 @@ export function createActivities(deps: ActivityDeps) {
 
   const target = (name: string): DeployTarget => {
     const t = targets.get(name);
-    if (!t) throw ApplicationFailure.nonRetryable(`unknown deploy target "${name}"; known: ${[...targets.keys()].join(', ')}`, 'UnknownTarget');
+    if (!t) throw ApplicationFailure.nonRetryable(`unknown deploy target "${name}"; known: ${[...targets.keys()].join(', ')}`, FailureType.UnknownTarget);
     return t;
   };
 
   const temporalFor = (what: string) => {
-    if (!deps.temporal || !deps.taskQueue) throw ApplicationFailure.nonRetryable(`worker has no Temporal client for ${what}`, 'Misconfigured');
+    if (!deps.temporal || !deps.taskQueue) throw ApplicationFailure.nonRetryable(`worker has no Temporal client for ${what}`, FailureType.Misconfigured);
     return { temporal: deps.temporal, taskQueue: deps.taskQueue };
   };
 
@@ -95,10 +98,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     /** writeAndReadStackCheck upserts a document keyed by checkId and reads it back. */
     async writeAndReadStackCheck(checkId: string): Promise<StackCheckRecord> {
-      const checks = deps.db.collection<{ _id: string; writtenAt: Date }>('stack_checks');
-      // Upsert keyed by the id: a retried activity writes nothing twice.
-      await insertIfAbsent(checks, { _id: checkId, writtenAt: clock() });
-      const doc = await checks.findOne({ _id: checkId });
+      const doc = await stackChecks.writeAndRead(checkId);
       return { checkId, writtenAt: doc?.writtenAt.toISOString() ?? '', readBack: doc !== null };
     },
 
@@ -157,7 +157,7 @@ export function createActivities(deps: ActivityDeps) {
       if (!config.success) return { type: gate.type, name, passed: false, checks: [], error: `bad gate config: ${config.error.message}` };
       const candidate = await wrap(() => registry.getVersion(req.model, req.version));
       const live = await registry.getLive(req.model, req.env);
-      const liveVersion = live?.version ? await registry.versions.findOne({ _id: versionKey(req.model, live.version) }) : null;
+      const liveVersion = live?.version ? await registry.findVersion(req.model, live.version) : null;
       const result = await gate.run({ releaseId: req.releaseId, env: req.env, candidate, live: liveVersion, registry }, config.data);
       log.info('gate evaluated', { model: req.model, version: req.version, env: req.env, gate: result.name, passed: result.passed });
       return result;
@@ -191,7 +191,7 @@ export function createActivities(deps: ActivityDeps) {
     /** checkHealth asks a health source how the deployed version is doing. */
     async checkHealth(req: HealthQuery & { source: string }): Promise<HealthVerdict> {
       const source = healthSources.get(req.source);
-      if (!source) throw ApplicationFailure.nonRetryable(`unknown health source "${req.source}"`, 'UnknownHealthSource');
+      if (!source) throw ApplicationFailure.nonRetryable(`unknown health source "${req.source}"`, FailureType.UnknownHealthSource);
       return source.check(req);
     },
 
@@ -201,7 +201,7 @@ export function createActivities(deps: ActivityDeps) {
       const stored = await releases.record(state, revision);
       // 'stored' happens once per revision, so a retried final write is not counted twice.
       if (stored === 'stored' && state.endedAt !== null && deps.metrics) {
-        const version = await registry.versions.findOne({ _id: versionKey(state.model, state.version) });
+        const version = await registry.findVersion(state.model, state.version);
         deps.metrics.observeFinishedRelease(state, version?.codeCommittedAt);
       }
     },
@@ -238,14 +238,14 @@ async function isRunning(temporal: Client, workflowId: string): Promise<boolean>
 /** SlipwayActivities is the activity interface workflows proxy. */
 export type SlipwayActivities = ReturnType<typeof createActivities>;
 
-// Registry errors that retrying cannot fix become non-retryable typed failures.
+// Registry errors that retrying cannot fix become non-retryable typed failures; the rest are rethrown as they are.
 async function wrap<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof RegistryError && err.code !== 'concurrent_update') {
-      const type = { invalid_input: 'InvalidInput', conflict: 'VersionConflict', not_found: 'ModelVersionNotFound', protected_alias: 'ProtectedAlias' }[err.code];
-      throw ApplicationFailure.nonRetryable(err.message, type);
+    if (err instanceof RegistryError) {
+      const { failureType, retryable } = REGISTRY_FAILURES[err.code];
+      if (!retryable) throw ApplicationFailure.nonRetryable(err.message, failureType);
     }
     throw err;
   }

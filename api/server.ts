@@ -17,10 +17,11 @@ import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { ReleaseService } from '../client/releases';
+import { REGISTRY_FAILURES } from '../domain/failures';
 import { envNameSchema, modelNameSchema, registerVersionInputSchema, versionSchema } from '../domain/model-version';
 import { isReleaseStatus, RELEASE_STATUSES } from '../domain/outcome';
 import { PipelineError } from '../domain/pipeline';
-import { InvalidInputError, NotFoundError, RegistryError } from '../registry/errors';
+import { InvalidInputError, RegistryError } from '../registry/errors';
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import type { AesGcmCodec } from '../codec/aes-gcm';
@@ -183,12 +184,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }, async (req) => {
     const { model } = req.params;
     const described = await withTimeout('registry', registry.describeModel(model));
-    if (req.query.at) {
-      const at = new Date(req.query.at);
-      const envs = req.query.env ? [req.query.env] : described.live.map((p) => p.env);
-      const environments = await Promise.all(envs.map(async (env) => ({ env, deployment: await registry.liveAt(model, env, at) })));
-      return { model, at: at.toISOString(), environments: environments.map(({ env, deployment }) => ({ env, version: deployment?.version ?? null, since: deployment?.startedAt ?? null })) };
-    }
+    if (req.query.at) return registry.whatWasLiveAt(model, new Date(req.query.at), req.query.env);
     return { model, live: described.live, history: await registry.deploymentHistory(model, req.query.env, req.query.limit) };
   });
 
@@ -304,10 +300,11 @@ function sendError(reply: FastifyReply, err: unknown): FastifyReply {
     return reply.code(400).send({ error: { code: 'bad_request', message: problems.map((p) => `${p.field}: ${p.reason}`).join('; '), problems } });
   }
   if (err instanceof AuthFailure) return reply.code(err.status).send({ error: { code: err.status === 401 ? 'unauthorized' : 'forbidden', message: err.message } });
-  if (err instanceof InvalidInputError) return reply.code(400).send({ error: { code: 'bad_request', message: err.message, problems: err.problems } });
+  if (err instanceof RegistryError) {
+    const { httpStatus, apiCode } = REGISTRY_FAILURES[err.code];
+    return reply.code(httpStatus).send({ error: { code: apiCode, message: err.message, ...(err instanceof InvalidInputError ? { problems: err.problems } : {}) } });
+  }
   if (err instanceof PipelineError) return reply.code(400).send({ error: { code: 'bad_request', message: err.message, problems: err.issues.map((i) => ({ field: `${i.file}:${i.path}`, reason: i.reason })) } });
-  if (err instanceof NotFoundError) return reply.code(404).send({ error: { code: 'not_found', message: err.message } });
-  if (err instanceof RegistryError) return reply.code(409).send({ error: { code: err.code, message: err.message } });
   const e = err as { statusCode?: number; message?: string; code?: string };
   if (e.statusCode === 429) return reply.code(429).send({ error: { code: 'rate_limited', message: e.message ?? 'too many requests' } });
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {

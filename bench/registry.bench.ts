@@ -10,7 +10,8 @@
  *   registerVersion does, to separate library overhead from extra I/O.
  */
 import { MongoClient, type Db } from 'mongodb';
-import { Registry, type Deployment } from '../registry/registry';
+import { Registry } from '../registry/registry';
+import type { Deployment } from '../registry/types';
 import { type BenchContext, type BenchReport, type BenchRow, type CommandTally, dbUri, log, monitorCommands, ms, now, rate, ratio, runPool, summarize } from './support';
 
 const ENVS = ['dev', 'staging', 'prod'];

@@ -8,8 +8,9 @@ import { CommanderError } from 'commander';
 import { MongoServerSelectionError, MongoNetworkError } from 'mongodb';
 import { dataConverterFor } from '../codec';
 import { loadConfig, type SlipwayConfig } from '../config';
+import { REGISTRY_FAILURES } from '../domain/failures';
 import { PipelineError } from '../domain/pipeline';
-import { InvalidInputError, NotFoundError, RegistryError } from '../registry/errors';
+import { InvalidInputError, RegistryError } from '../registry/errors';
 import { connectRegistryDb, type RegistryDb } from '../registry/db';
 import { Registry } from '../registry/registry';
 import { ReleaseService } from '../client/releases';
@@ -87,8 +88,8 @@ export class CliContext {
 export function exitCodeFor(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : ExitCode.badInput;
-  if (err instanceof NotFoundError) return ExitCode.notFound;
-  if (err instanceof InvalidInputError || err instanceof PipelineError || err instanceof RegistryError) return ExitCode.badInput;
+  if (err instanceof RegistryError) return ExitCode[REGISTRY_FAILURES[err.code].exit];
+  if (err instanceof PipelineError) return ExitCode.badInput;
   if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError) return ExitCode.unreachable;
   const name = (err as { name?: string })?.name;
   if (name === 'TransportError' || name === 'ServiceError' && /UNAVAILABLE|connect/i.test(String((err as Error).message))) return ExitCode.unreachable;

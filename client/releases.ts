@@ -10,7 +10,7 @@ import type { Db } from 'mongodb';
 import { PipelineError } from '../domain/pipeline';
 import { versionSchema, modelNameSchema, envNameSchema } from '../domain/model-version';
 import { InvalidInputError, NotFoundError } from '../registry/errors';
-import { loadPipelinesFromDir } from '../registry/pipelines';
+import { loadPipelinesFromDir } from '../config/pipelines';
 import { Registry } from '../registry/registry';
 import { ReleaseStore, type ReleaseRecord } from '../registry/releases';
 import { inSpan, slipwayAttributes } from '../observability/tracing';

@@ -12,7 +12,8 @@ import type { z } from 'zod';
 import { computeDora, deploymentKind, type DoraMove, type DoraReport, type DoraVersion } from '../domain/dora';
 import { envNameSchema, modelNameSchema } from '../domain/model-version';
 import { InvalidInputError, NotFoundError } from './errors';
-import { Registry, versionKey, type Deployment } from './registry';
+import { Registry, versionKey } from './registry';
+import type { Deployment } from './types';
 
 /** DoraQuery selects what to measure: a model or all, an environment or all, over [from, to). */
 export interface DoraQuery {

@@ -1,8 +1,9 @@
 /**
- * The registry's closed vocabulary of failures. Each carries a stable `code`
- * the CLI maps to exit codes, the API to HTTP statuses, and activities to
- * non-retryable ApplicationFailure types.
+ * The registry's closed vocabulary of failures. Each carries a stable `code`;
+ * REGISTRY_FAILURES (domain/failures.ts) says what it becomes in an activity,
+ * the API and the CLI.
  */
+import type { RegistryErrorCode } from '../domain/failures';
 
 /** FieldProblem names one bad field and why. */
 export interface FieldProblem {
@@ -13,7 +14,7 @@ export interface FieldProblem {
 /** RegistryError is the base of every registry failure. */
 export class RegistryError extends Error {
   constructor(
-    readonly code: 'invalid_input' | 'conflict' | 'not_found' | 'protected_alias' | 'concurrent_update',
+    readonly code: RegistryErrorCode,
     message: string,
   ) {
     super(message);

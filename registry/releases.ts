@@ -26,8 +26,14 @@ export interface HealthReport {
   at: Date;
 }
 
-/** ReleaseStore keeps release snapshots in the `releases` collection. */
-export class ReleaseStore {
+/** HealthReports is what health sources read: the reports posted for a deployed version. */
+export interface HealthReports {
+  /** healthSince returns the observations of a deployed version since a moment, newest first. */
+  healthSince(model: string, env: string, version: string, since: Date): Promise<HealthReport[]>;
+}
+
+/** ReleaseStore keeps release snapshots in the `releases` collection, and the health reports. */
+export class ReleaseStore implements HealthReports {
   readonly releases: Collection<ReleaseRecord>;
   readonly health: Collection<HealthReport>;
 

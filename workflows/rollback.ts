@@ -5,12 +5,13 @@
  */
 import { ApplicationFailure, CancellationScope, condition, getExternalWorkflowHandle, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { SlipwayActivities } from '../activities';
+import { FailureType } from '../domain/failures';
 import { envQueueWorkflowId, lockGrantedSignal, lockWorkflowId, releaseSignal } from './env-lock.api';
 import type { RollbackInput, RollbackResult } from './release/api';
 
 const acts = proxyActivities<SlipwayActivities>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 20, nonRetryableErrorTypes: ['ModelVersionNotFound', 'InvalidInput', 'UnknownTarget'] },
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 20, nonRetryableErrorTypes: [FailureType.ModelVersionNotFound, FailureType.InvalidInput, FailureType.UnknownTarget] },
 });
 
 /** rollbackWorkflow moves the live pointer back and returns what was live before and after. */
@@ -30,7 +31,7 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
     await condition(() => granted);
     const { from, fromOpKey, to } = await acts.findRollbackTarget({ model: input.model, env: input.env, toVersion: input.toVersion });
     // Non-retryable: a plain Error would fail the workflow task and retry it forever.
-    if (to === null) throw ApplicationFailure.nonRetryable(`${input.model} has no earlier good version in ${input.env} to roll back to; name one with --to`, 'NoRollbackTarget');
+    if (to === null) throw ApplicationFailure.nonRetryable(`${input.model} has no earlier good version in ${input.env} to roll back to; name one with --to`, FailureType.NoRollbackTarget);
     if (from === to) return { model: input.model, env: input.env, from, to, status: 'noop' };
     await acts.deploy({
       opKey: `${input.rollbackId}:deploy`,

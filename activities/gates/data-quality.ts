@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseCsv, profileColumn, psiBetween, rangeViolations, type ColumnProfile, type CsvTable } from '../../domain/data-quality';
 import { dataQualityGateSchema, type DataQualityGateConfig } from '../../domain/pipeline';
 import type { GateCheck } from '../../domain/thresholds';
-import type { VersionDoc } from '../../registry/registry';
+import type { VersionDoc } from '../../registry/types';
 import { readManifest, resolveArtifactPath } from '../../targets/local/model-runtime';
 import { resolveDatasetPath } from './eval';
 import type { Gate } from './types';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { evalGateSchema, type EvalGateConfig } from '../../domain/pipeline';
 import { classificationMetrics, type ClassificationMetrics } from '../../domain/model-metrics';
 import { checkNoWorseThan, checkThreshold, type GateCheck } from '../../domain/thresholds';
-import type { VersionDoc } from '../../registry/registry';
+import type { VersionDoc } from '../../registry/types';
 import { OnnxModel, REPO_ROOT, columnIndex, featureMatrix, readCsvDataset, readManifest, resolveArtifactPath, type Dataset } from '../../targets/local/model-runtime';
 import type { Gate } from './types';
 

@@ -3,7 +3,7 @@
  * registered by type with a schema for their config (Kargo's step runners).
  */
 import type { z } from 'zod';
-import type { Registry, VersionDoc } from '../../registry/registry';
+import type { ModelRegistry, VersionDoc } from '../../registry/types';
 import type { GateResult } from '../../workflows/release/api';
 
 /** GateContext is what a gate may look at. */
@@ -13,7 +13,7 @@ export interface GateContext {
   candidate: VersionDoc;
   /** The version live in this environment now, if any. */
   live: VersionDoc | null;
-  registry: Registry;
+  registry: ModelRegistry;
 }
 
 /** Gate checks a candidate version; it returns a verdict, it does not throw for a failed check. */

@@ -3,11 +3,11 @@
  * the registry (API `POST /health-reports`); a bake judges the reports for
  * the deployed version since the deploy.
  */
-import type { ReleaseStore } from '../../registry/releases';
+import type { HealthReports } from '../../registry/releases';
 import type { HealthSource } from './types';
 
 /** registryHealthSource judges the health reports stored in the registry. */
-export function registryHealthSource(store: ReleaseStore): HealthSource {
+export function registryHealthSource(store: HealthReports): HealthSource {
   return {
     name: 'registry',
     async check(q) {

@@ -6,7 +6,8 @@
  * release's gates see what really serves.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import type { Registry } from '../../registry/registry';
+import { FailureType } from '../../domain/failures';
+import type { ModelRegistry } from '../../registry/types';
 import { ArtifactUriError, REPO_ROOT, resolveArtifactPath } from '../../targets/local/model-runtime';
 import { ModelServerError, type LocalServingSupervisor } from '../../targets/local/supervisor';
 import { registryTarget } from './registry-target';
@@ -14,14 +15,14 @@ import type { DeployTarget } from './types';
 
 /** LocalTargetOptions are what the local target needs: the registry (artifacts, live pointers) and the supervisor. */
 export interface LocalTargetOptions {
-  registry: Registry;
+  registry: ModelRegistry;
   supervisor: LocalServingSupervisor;
   /** Folder that relative artifact URIs are read from; the repository by default. */
   artifactBase?: string;
 }
 
 // Server answers that retrying cannot change.
-const NON_RETRYABLE: Record<number, string> = { 400: 'InvalidInput', 404: 'ArtifactNotFound', 409: 'ArtifactDigestMismatch', 422: 'InvalidModel' };
+const NON_RETRYABLE: Record<number, FailureType> = { 400: FailureType.InvalidInput, 404: FailureType.ArtifactNotFound, 409: FailureType.ArtifactDigestMismatch, 422: FailureType.InvalidModel };
 
 /** localTarget creates the `local` deploy target; deploy and undo are idempotent by opKey. */
 export function localTarget(options: LocalTargetOptions): DeployTarget {
@@ -35,7 +36,7 @@ export function localTarget(options: LocalTargetOptions): DeployTarget {
       try {
         file = resolveArtifactPath(version.artifact.uri, options.artifactBase ?? REPO_ROOT);
       } catch (err) {
-        if (err instanceof ArtifactUriError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
+        if (err instanceof ArtifactUriError) throw ApplicationFailure.nonRetryable(err.message, FailureType.InvalidInput);
         throw err;
       }
       const server = await options.supervisor.ensure(req.model, req.env);

@@ -2,11 +2,11 @@
  * The `registry` target: deploying moves the environment's live pointer, and
  * services that resolve "fraud@prod" follow it.
  */
-import type { Registry } from '../../registry/registry';
+import type { ModelRegistry } from '../../registry/types';
 import type { DeployTarget } from './types';
 
 /** registryTarget creates the target that moves live pointers in the registry. */
-export function registryTarget(registry: Registry): DeployTarget {
+export function registryTarget(registry: ModelRegistry): DeployTarget {
   return {
     name: 'registry',
     supportsWeights: false,

@@ -19,7 +19,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { z } from 'zod';
-import type { Registry } from '../../registry/registry';
+import { FailureType } from '../../domain/failures';
+import type { ModelRegistry } from '../../registry/types';
 import type { DeployTarget } from './types';
 
 /** WEBHOOK_SIGNATURE_HEADER is the header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. */
@@ -103,7 +104,7 @@ export const webhookTargetConfigSchema = z.strictObject({
 
 /** WebhookTargetOptions configure the webhook target; `registry`, when given, lets deploys carry the version's artifact. */
 export type WebhookTargetOptions = z.input<typeof webhookTargetConfigSchema> & {
-  registry?: Pick<Registry, 'getVersion'>;
+  registry?: Pick<ModelRegistry, 'getVersion'>;
 };
 
 /** WebhookStatus is where an operation stands on the user's platform. */
@@ -179,21 +180,21 @@ export function webhookTarget(options: WebhookTargetOptions): DeployTarget {
     }
     if (response.status < 200 || response.status > 299) {
       const detail = `${url} answered HTTP ${response.status}${snippet(response.text)}`;
-      if (response.status >= 500 || RETRYABLE_STATUS.has(response.status)) throw ApplicationFailure.retryable(`${what}: ${detail}`, 'WebhookUnavailable');
+      if (response.status >= 500 || RETRYABLE_STATUS.has(response.status)) throw ApplicationFailure.retryable(`${what}: ${detail}`, FailureType.WebhookUnavailable);
       const hint = response.status === 401 || response.status === 403 ? ' (is the secret the endpoint verifies with the one this worker signs with?)' : '';
-      throw ApplicationFailure.nonRetryable(`${what} refused: ${detail}${hint}`, 'WebhookRejected');
+      throw ApplicationFailure.nonRetryable(`${what} refused: ${detail}${hint}`, FailureType.WebhookRejected);
     }
     let answer = parseAnswer(response, url, what);
     // 200 with no status means done; 202 with no status means accepted.
     const status: WebhookStatus = answer.status ?? (response.status === 202 ? 'pending' : 'succeeded');
     if (status === 'succeeded' || status === 'failed') return settle({ ...answer, status }, url, what);
     const statusUrl = answer.statusUrl ?? response.location;
-    if (!statusUrl) throw ApplicationFailure.nonRetryable(`${what}: ${url} accepted the request but gave no statusUrl (nor Location header) to poll`, 'WebhookProtocolError');
+    if (!statusUrl) throw ApplicationFailure.nonRetryable(`${what}: ${url} accepted the request but gave no statusUrl (nor Location header) to poll`, FailureType.WebhookProtocolError);
     let pollUrl: string;
     try {
       pollUrl = new URL(statusUrl, url).toString();
     } catch {
-      throw ApplicationFailure.nonRetryable(`${what}: ${url} gave a statusUrl that is not a URL: ${JSON.stringify(statusUrl.slice(0, 200))}`, 'WebhookProtocolError');
+      throw ApplicationFailure.nonRetryable(`${what}: ${url} gave a statusUrl that is not a URL: ${JSON.stringify(statusUrl.slice(0, 200))}`, FailureType.WebhookProtocolError);
     }
     const deadline = Date.now() + config.maxPollMs;
     let last = `${status}`;
@@ -213,13 +214,13 @@ export function webhookTarget(options: WebhookTargetOptions): DeployTarget {
         continue;
       }
       answer = parseAnswer(polled, pollUrl, what);
-      if (answer.status === undefined) throw ApplicationFailure.nonRetryable(`${what}: ${pollUrl} answered without a "status"`, 'WebhookProtocolError');
+      if (answer.status === undefined) throw ApplicationFailure.nonRetryable(`${what}: ${pollUrl} answered without a "status"`, FailureType.WebhookProtocolError);
       if (answer.status === 'succeeded' || answer.status === 'failed') return settle(answer, pollUrl, what);
       last = answer.status;
     }
     throw ApplicationFailure.retryable(
       `${what}: not finished after polling ${pollUrl} for ${config.maxPollMs} ms (last: ${last}); the next attempt re-sends opKey ${body.opKey}, which the endpoint must dedupe`,
-      'WebhookTimeout',
+      FailureType.WebhookTimeout,
     );
   }
 
@@ -246,7 +247,7 @@ export function webhookTarget(options: WebhookTargetOptions): DeployTarget {
   function unreachable(err: unknown, url: string, what: string): Error {
     if (isCancellation(err)) return err as Error;
     const why = isTimeout(err) ? `gave no answer within ${config.timeoutMs} ms` : `is unreachable (${describeError(err)})`;
-    return ApplicationFailure.retryable(`${what}: ${url} ${why}`, 'WebhookUnavailable');
+    return ApplicationFailure.retryable(`${what}: ${url} ${why}`, FailureType.WebhookUnavailable);
   }
 
   return {
@@ -297,7 +298,7 @@ interface HttpAnswer {
 // A finished operation: a failure is final for this opKey, so retrying cannot help.
 function settle(answer: Answer, url: string, what: string): Answer {
   if (answer.status === 'failed') {
-    throw ApplicationFailure.nonRetryable(`${what} failed on the platform (${url}): ${answer.message ?? 'no message given'}`, what.startsWith('undo') ? 'UndoFailed' : 'DeployFailed');
+    throw ApplicationFailure.nonRetryable(`${what} failed on the platform (${url}): ${answer.message ?? 'no message given'}`, what.startsWith('undo') ? FailureType.UndoFailed : FailureType.DeployFailed);
   }
   return answer;
 }
@@ -308,12 +309,12 @@ function parseAnswer(response: HttpAnswer, url: string, what: string): Answer {
   try {
     value = JSON.parse(response.text);
   } catch {
-    throw ApplicationFailure.nonRetryable(`${what}: ${url} answered HTTP ${response.status} with a body that is not JSON${snippet(response.text)}`, 'WebhookProtocolError');
+    throw ApplicationFailure.nonRetryable(`${what}: ${url} answered HTTP ${response.status} with a body that is not JSON${snippet(response.text)}`, FailureType.WebhookProtocolError);
   }
   const parsed = answerSchema.safeParse(value);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-    throw ApplicationFailure.nonRetryable(`${what}: ${url} answered with an unexpected body (${issues})`, 'WebhookProtocolError');
+    throw ApplicationFailure.nonRetryable(`${what}: ${url} answered with an unexpected body (${issues})`, FailureType.WebhookProtocolError);
   }
   return parsed.data;
 }

@@ -104,11 +104,8 @@ Example:
         if (opts.at !== undefined) {
           const at = new Date(opts.at);
           if (Number.isNaN(at.getTime())) throw new CliError(ExitCode.badInput, `--at must be an ISO-8601 time such as 2026-11-20T10:00:00Z, got "${opts.at}"`);
-          const envs = opts.env ? [opts.env] : described.live.map((p) => p.env);
-          const liveAt = await Promise.all(envs.map(async (env) => ({ env, deployment: await registry.liveAt(name, env, at) })));
-          ctx.print({ model: name, at: at.toISOString(), environments: liveAt.map(({ env, deployment }) => ({ env, version: deployment?.version ?? null, since: deployment?.startedAt ?? null })) }, () =>
-            [`live at ${at.toISOString()}:`, ...liveAt.map(({ env, deployment }) => `  ${env.padEnd(12)} ${deployment?.version ?? '(nothing)'}`)].join('\n'),
-          );
+          const then = await registry.whatWasLiveAt(name, at, opts.env);
+          ctx.print(then, () => [`live at ${then.at}:`, ...then.environments.map((e) => `  ${e.env.padEnd(12)} ${e.version ?? '(nothing)'}`)].join('\n'));
           return;
         }
         const history = await registry.deploymentHistory(name, opts.env, limit);

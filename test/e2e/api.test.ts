@@ -132,6 +132,9 @@ describe('HTTP API over real HTTP, with the real stack behind it', () => {
 
     const deployments = await call('GET', `/models/${model}/deployments?env=prod`, TOKENS.viewer);
     assert.equal(deployments.body.history[0].version, '1');
+    const then = await call('GET', `/models/${model}/deployments?at=${encodeURIComponent(new Date().toISOString())}`, TOKENS.viewer);
+    assert.equal(then.body.model, model);
+    assert.equal(then.body.environments.find((e: { env: string }) => e.env === 'prod')?.version, '1');
     const env = await call('GET', '/environments/prod', TOKENS.viewer);
     assert.ok(env.body.live.some((p: { model: string }) => p.model === model));
     const list = await call('GET', `/releases?model=${model}&limit=1`, TOKENS.viewer);

@@ -133,6 +133,29 @@ describe('model registry on the real MongoDB-wire server', () => {
     ]);
   });
 
+  it('answers what was live at a moment in every environment the model was deployed to, or in the one asked for', async () => {
+    await registry.registerVersion(version('then', 'v1'), 'ci');
+    await registry.registerVersion(version('then', 'v2'), 'ci');
+    now = new Date('2026-12-01T09:00:00Z');
+    await registry.moveLivePointer({ model: 'then', env: 'staging', version: 'v1', opKey: 't-1', by: 'ci', reason: 'first' });
+    tick(60); // 10:00
+    await registry.moveLivePointer({ model: 'then', env: 'dev', version: 'v1', opKey: 't-2', by: 'ci', reason: 'first' });
+    tick(60); // 11:00
+    await registry.moveLivePointer({ model: 'then', env: 'dev', version: 'v2', opKey: 't-3', by: 'ci', reason: 'second' });
+
+    assert.deepEqual(await registry.whatWasLiveAt('then', new Date('2026-12-01T10:30:00Z')), {
+      model: 'then',
+      at: '2026-12-01T10:30:00.000Z',
+      environments: [
+        { env: 'dev', version: 'v1', since: new Date('2026-12-01T10:00:00Z') },
+        { env: 'staging', version: 'v1', since: new Date('2026-12-01T09:00:00Z') },
+      ],
+    });
+    assert.deepEqual((await registry.whatWasLiveAt('then', new Date('2026-12-01T09:30:00Z'), 'dev')).environments, [{ env: 'dev', version: null, since: null }]);
+    await assert.rejects(registry.whatWasLiveAt('then', new Date('not a date')), InvalidInputError);
+    await assert.rejects(registry.whatWasLiveAt('then', new Date('2026-12-01T09:30:00Z'), '$where'), InvalidInputError);
+  });
+
   it('moves a live pointer only once when the same move is retried', async () => {
     await registry.registerVersion(version('retry', 'r1'), 'ci');
     const first = await registry.moveLivePointer({ model: 'retry', env: 'dev', version: 'r1', opKey: 'rel-1:dev:deploy', by: 'ci', reason: 'r' });

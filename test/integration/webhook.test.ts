@@ -20,7 +20,8 @@ import {
   type WebhookUndoBody,
 } from '../../activities/targets/webhook-target';
 import { webhookGateSchema } from '../../domain/pipeline';
-import { Registry, type VersionDoc } from '../../registry/registry';
+import { Registry } from '../../registry/registry';
+import type { VersionDoc } from '../../registry/types';
 import { REPO_ROOT } from '../../targets/local/model-runtime';
 import { openTestDb, uniqueName, type TestDb } from '../support/stack';
 

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_PIPELINE, DEFAULT_PIPELINE_YAML, PipelineError } from '../../domain/pipeline';
-import { loadPipelinesFromDir } from '../../registry/pipelines';
+import { loadPipelinesFromDir } from '../../config/pipelines';
 
 let root: string;
 let counter = 0;
