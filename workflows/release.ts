@@ -29,7 +29,7 @@ import { activeFreeze } from '../domain/freeze';
 import type { Stage } from '../domain/pipeline';
 import { decideApproval, initialQuorum, validateApprovalInput, type ApprovalChannel, type ApprovalPolicy } from '../domain/quorum';
 import type { ReleaseStatus } from '../domain/outcome';
-import { envQueueWorkflowId, lockGrantedSignal, lockWorkflowId, releaseSignal, supersededSignal, type EnvLockRef } from './env-lock.api';
+import { envQueueWorkflowId, lockGrantedSignal, lockWorkflowId, releaseSignal, supersededSignal, type EnvLockRef } from '../locks/api';
 import {
   SA_STAGE,
   deployOpKey,

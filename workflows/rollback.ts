@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure, CancellationScope, condition, getExternalWorkflowHandle, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { SlipwayActivities } from '../activities';
-import { envQueueWorkflowId, lockGrantedSignal, lockWorkflowId, releaseSignal } from './env-lock.api';
+import { envQueueWorkflowId, lockGrantedSignal, lockWorkflowId, releaseSignal } from '../locks/api';
 import type { RollbackInput, RollbackResult } from './release.api';
 
 const acts = proxyActivities<SlipwayActivities>({

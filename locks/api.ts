@@ -1,6 +1,7 @@
 /**
- * Messages of the per-(model, environment) lock workflow, shared by the lock,
- * the release and rollback workflows, and the activity that requests a lock.
+ * The environment lock's contract: its requests, signals, query and workflow
+ * ids, shared by the lock workflows, the release and rollback workflows, and
+ * the lock activities.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 
