@@ -119,8 +119,8 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** recordRelease gives back the leases a stage is done with, then stores the release snapshot; never moves it backwards. */
-    async recordRelease(state: ReleaseState, revision: number, release: EnvLockRef[] = []): Promise<void> {
-      await locks.releaseLocks(release);
+    async recordRelease(state: ReleaseState, revision: number, giveBack: EnvLockRef[] = []): Promise<void> {
+      await locks.giveBackLeases(giveBack);
       const stored = await releases.record(state, revision);
       // 'stored' happens once per revision, so a retried final write is not counted twice.
       if (stored === 'stored' && state.endedAt !== null && deps.metrics) {

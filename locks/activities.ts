@@ -7,7 +7,7 @@ import { ROOT_CONTEXT, context } from '@opentelemetry/api';
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
-import { acquireSignal, envQueueWorkflowId, releaseSignal, lockWorkflowId, type EnvLockRef, type LockRequest } from './api';
+import { acquireSignal, envQueueWorkflowId, giveBackSignal, lockWorkflowId, type EnvLockRef, type LockRequest } from './api';
 import { EnvLeases, type LeaseAttempt } from './leases';
 import type { envLockWorkflow } from './legacy-lock.workflow';
 import type { envQueueWorkflow } from './queue.workflow';
@@ -23,7 +23,7 @@ export interface LockActivityDeps {
 
 /**
  * createLockActivities builds the lock activities (their names are recorded in
- * histories, so they stay) and releaseLocks, which recordRelease also calls.
+ * histories, so they stay) and giveBackLeases, which recordRelease also calls.
  */
 export function createLockActivities(deps: LockActivityDeps) {
   const leases = new EnvLeases(deps.db, deps.clock ?? (() => new Date()));
@@ -48,7 +48,7 @@ export function createLockActivities(deps: LockActivityDeps) {
   };
 
   /** Gives leases back, then tells each queue so its next waiter gets a turn. */
-  const releaseLocks = async (locks: EnvLockRef[]): Promise<void> => {
+  const giveBackLeases = async (locks: EnvLockRef[]): Promise<void> => {
     if (locks.length === 0) return;
     const { temporal } = temporalFor('locks');
     for (const lock of locks) {
@@ -57,7 +57,7 @@ export function createLockActivities(deps: LockActivityDeps) {
       // so a claim that found this lease taken left it. A requester still queued (not holding) must withdraw.
       if (held && !(await leases.anyWaiting(lock.model, lock.env))) continue;
       try {
-        await context.with(ROOT_CONTEXT, () => temporal.workflow.getHandle(envQueueWorkflowId(lock.model, lock.env)).signal(releaseSignal, { holderId: lock.holderId }));
+        await context.with(ROOT_CONTEXT, () => temporal.workflow.getHandle(envQueueWorkflowId(lock.model, lock.env)).signal(giveBackSignal, { holderId: lock.holderId }));
       } catch (err) {
         // No queue running means nobody is waiting.
         if (!(err instanceof WorkflowNotFoundError)) throw err;
@@ -98,7 +98,7 @@ export function createLockActivities(deps: LockActivityDeps) {
 
     /** releaseEnvLocks gives leases back (or withdraws queued requests) and wakes their queues; the name is on the wire. */
     async releaseEnvLocks(locks: EnvLockRef[]): Promise<void> {
-      await releaseLocks(locks);
+      await giveBackLeases(locks);
     },
 
     /** clearEnvLeaseWaiting removes the waiting marker when a queue empties without a grant. */
@@ -113,7 +113,7 @@ export function createLockActivities(deps: LockActivityDeps) {
     },
   };
 
-  return { activities, releaseLocks };
+  return { activities, giveBackLeases };
 }
 
 /** LockActivities is the activity interface the lock workflows proxy. */

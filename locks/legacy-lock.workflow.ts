@@ -22,7 +22,7 @@ import {
 } from '@temporalio/workflow';
 import {
   acquireSignal,
-  releaseSignal,
+  giveBackSignal,
   lockGrantedSignal,
   lockStateQuery,
   supersededSignal,
@@ -53,7 +53,7 @@ export async function envLockWorkflow(input: LockInput): Promise<void> {
     // The holder decides: it stands down only if it is waiting, not deploying.
     if (supersedesHolder && state.holder) notices.push({ to: state.holder, by: request.holderId });
   });
-  setHandler(releaseSignal, ({ holderId }) => {
+  setHandler(giveBackSignal, ({ holderId }) => {
     if (state.holder === holderId) state.holder = null;
     else state.queue = state.queue.filter((q) => q.holderId !== holderId);
   });
@@ -69,7 +69,7 @@ export async function envLockWorkflow(input: LockInput): Promise<void> {
       state.holder = next.holderId;
       state.grants += 1;
       const delivered = await signalQuietly(next.holderId, async (h) => h.signal(lockGrantedSignal, { lockId, env: input.env }));
-      // A requester that is gone cannot release: free the lock for the next.
+      // A requester that is gone cannot give the lock back: free it for the next.
       if (!delivered) state.holder = null;
     }
     if (!woke && state.holder === null && state.queue.length === 0 && notices.length === 0) {

@@ -14,7 +14,7 @@
  */
 import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { LockActivities } from './activities';
-import { acquireSignal, releaseSignal, lockGrantedSignal, lockStateQuery, supersededSignal, type LockRequest, type LockState } from './api';
+import { acquireSignal, giveBackSignal, lockGrantedSignal, lockStateQuery, supersededSignal, type LockRequest, type LockState } from './api';
 import { enqueue, signalQuietly } from './waiting-line';
 
 /** QueueInput carries the queue across continue-as-new. */
@@ -50,7 +50,7 @@ export async function envQueueWorkflow(input: QueueInput): Promise<void> {
     // The holder decides whether to stand down; the next claim says who it is.
     if (supersedesHolder) supersedeBy = request.holderId;
   });
-  setHandler(releaseSignal, ({ holderId }) => {
+  setHandler(giveBackSignal, ({ holderId }) => {
     if (state.holder === holderId) state.holder = null;
     state.queue = state.queue.filter((q) => q.holderId !== holderId);
     freed += 1;

@@ -29,7 +29,7 @@ import { activeFreeze } from '../domain/freeze';
 import type { Stage } from '../domain/pipeline';
 import { decideApproval, initialQuorum, validateApprovalInput, type ApprovalChannel, type ApprovalPolicy } from '../domain/quorum';
 import type { ReleaseStatus } from '../domain/outcome';
-import { envQueueWorkflowId, lockGrantedSignal, lockWorkflowId, releaseSignal, supersededSignal, type EnvLockRef } from '../locks/api';
+import { envQueueWorkflowId, giveBackSignal, lockGrantedSignal, lockWorkflowId, supersededSignal, type EnvLockRef } from '../locks/api';
 import {
   SA_STAGE,
   deployOpKey,
@@ -255,8 +255,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     checkStops();
   }
 
-  /** releaseLock frees a pre-lease lock by signal; a lease comes back as a reference for the next record() to give back. */
-  async function releaseLock(lockId: string): Promise<EnvLockRef[]> {
+  /** giveBackLock gives a pre-lease lock back by signal; a lease comes back as a reference for the next record() to give back. */
+  async function giveBackLock(lockId: string): Promise<EnvLockRef[]> {
     const held = heldLocks.get(lockId);
     grants.delete(lockId);
     // A lease stays listed until the record that gives it back is stored: if that record is cut
@@ -264,9 +264,9 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     if (held?.lease) return [{ model: input.model, env: held.env, holderId: workflowInfo().workflowId }];
     heldLocks.delete(lockId);
     try {
-      await getExternalWorkflowHandle(lockId).signal(releaseSignal, { holderId: workflowInfo().workflowId });
+      await getExternalWorkflowHandle(lockId).signal(giveBackSignal, { holderId: workflowInfo().workflowId });
     } catch (err) {
-      log.warn('could not release lock (lock workflow gone)', { lockId, error: String(err) });
+      log.warn('could not give back lock (lock workflow gone)', { lockId, error: String(err) });
     }
     return [];
   }
@@ -466,7 +466,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       const lockId = currentLockId(stage.env);
       // The last stage's lease and snapshot go with the final record just below: one activity, not two.
       if (i < stages.length - 1 || !heldLocks.get(lockId)?.lease) {
-        await record(await releaseLock(lockId));
+        await record(await giveBackLock(lockId));
         heldLocks.delete(lockId);
       }
     }
@@ -501,7 +501,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
   } finally {
     await CancellationScope.nonCancellable(async () => {
       const giveBack: EnvLockRef[] = [];
-      for (const lockId of [...heldLocks.keys()]) giveBack.push(...(await releaseLock(lockId)));
+      for (const lockId of [...heldLocks.keys()]) giveBack.push(...(await giveBackLock(lockId)));
       state.endedAt = new Date().toISOString();
       state.outcome = { status: finalStatus, reason: finalReason };
       setStatus(finalStatus, finalReason);

@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure, CancellationScope, condition, getExternalWorkflowHandle, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { SlipwayActivities } from '../activities';
-import { envQueueWorkflowId, lockGrantedSignal, lockWorkflowId, releaseSignal } from '../locks/api';
+import { envQueueWorkflowId, giveBackSignal, lockGrantedSignal, lockWorkflowId } from '../locks/api';
 import type { RollbackInput, RollbackResult } from './release.api';
 
 const acts = proxyActivities<SlipwayActivities>({
@@ -49,7 +49,7 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
   } finally {
     await CancellationScope.nonCancellable(async () => {
       if (lease) await acts.releaseEnvLocks([{ model: input.model, env: input.env, holderId: workflowInfo().workflowId }]);
-      else await getExternalWorkflowHandle(lockId).signal(releaseSignal, { holderId: workflowInfo().workflowId }).catch(() => undefined);
+      else await getExternalWorkflowHandle(lockId).signal(giveBackSignal, { holderId: workflowInfo().workflowId }).catch(() => undefined);
     });
   }
 }
