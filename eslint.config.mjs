@@ -25,19 +25,27 @@ export default tseslint.config(
     },
   },
   {
-    files: ['workflows/**/*.ts'],
+    // Workflow code: the workflows, and the lock's workflows, waiting line and contract.
+    files: ['workflows/**/*.ts', 'locks/*.workflow.ts', 'locks/waiting-line.ts', 'locks/api.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           paths: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), ...ioPackages].map((name) => ({
             name,
-            message: 'workflow code must be deterministic: do I/O in an activity (activities/), not in workflows/',
+            message: 'workflow code must be deterministic: do I/O in an activity, not in workflow code',
             allowTypeImports: true,
           })),
           patterns: [
-            { group: ['../registry/*', '../activities/*', '../api/*', '../cli/*', '../workers/*', '../devstack/*'], allowTypeImports: true,
-              message: 'workflows may import only @temporalio/workflow, domain/ and activity types' },
+            {
+              group: [
+                '../registry', '../registry/*', '../activities', '../activities/*', '../api/*', '../cli/*', '../workers/*', '../devstack/*',
+                // The lock's activities and lease store, seen from workflows/ and from locks/.
+                '../locks/activities', '../locks/leases', './activities', './leases',
+              ],
+              allowTypeImports: true,
+              message: 'workflow code may import only @temporalio/workflow, domain/, other workflow code and activity types',
+            },
           ],
         },
       ],
