@@ -25,22 +25,38 @@ export default tseslint.config(
     },
   },
   {
-    files: ['workflows/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
+    // Workflow code: the workflows, and the lock's workflows, waiting line and contract.
+    files: ['workflows/**/*.ts', 'locks/*.workflow.ts', 'locks/waiting-line.ts', 'locks/api.ts'],
+    rules: { 'no-restricted-imports': workflowImportRule([]) },
+  },
+  {
+    // Inside locks/, `./activities` and `./leases` are the lock's I/O (in workflows/release/, `./activities` is workflow code).
+    files: ['locks/*.workflow.ts', 'locks/waiting-line.ts', 'locks/api.ts'],
+    rules: { 'no-restricted-imports': workflowImportRule(['./activities', './leases']) },
+  },
+);
+
+function workflowImportRule(extraGroups) {
+  return [
+    'error',
+    {
+      paths: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), ...ioPackages].map((name) => ({
+        name,
+        message: 'workflow code must be deterministic: do I/O in an activity, not in workflow code',
+        allowTypeImports: true,
+      })),
+      patterns: [
         {
-          paths: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), ...ioPackages].map((name) => ({
-            name,
-            message: 'workflow code must be deterministic: do I/O in an activity (activities/), not in workflows/',
-            allowTypeImports: true,
-          })),
-          patterns: [
-            { group: ['**/registry/*', '**/activities/*', '**/api/*', '**/cli/*', '**/workers/*', '**/devstack/*'], allowTypeImports: true,
-              message: 'workflows may import only @temporalio/workflow, domain/ and activity types' },
+          group: [
+            '**/registry', '**/registry/*', '**/activities', '**/activities/*', '**/api/*', '**/cli/*', '**/workers/*', '**/devstack/*',
+            // The lock's activities and lease store.
+            '**/locks/activities', '**/locks/leases',
+            ...extraGroups,
           ],
+          allowTypeImports: true,
+          message: 'workflow code may import only @temporalio/workflow, domain/, other workflow code and activity types',
         },
       ],
     },
-  },
-);
+  ];
+}

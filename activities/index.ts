@@ -2,9 +2,8 @@
  * Activity factory: every side effect workflows need, with its dependencies
  * passed in so tests hand in real or fake parts without module mocking.
  */
-import { ROOT_CONTEXT, context } from '@opentelemetry/api';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { FailureType, REGISTRY_FAILURES } from '../domain/failures';
 import { RegistryError } from '../registry/errors';
@@ -12,10 +11,8 @@ import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import { StackChecks } from '../registry/stack-checks';
 import type { SlipwayMetrics } from '../observability/metrics';
-import { EnvLeases, type LeaseAttempt } from '../registry/env-leases';
-import { envLockWorkflow } from '../workflows/env-lock';
-import { acquireSignal, envQueueWorkflowId, lockWorkflowId, releaseSignal, type EnvLockRef, type LockRequest } from '../workflows/env-lock.api';
-import { envQueueWorkflow } from '../workflows/env-queue';
+import type { EnvLockRef } from '../locks/api';
+import { createLockActivities } from '../locks/activities';
 import type { GateResult, ReleaseState } from '../workflows/release/api';
 import { defaultGates, type GateRegistry } from './gates';
 import { registryHealthSource } from './health/registry-health';
@@ -50,7 +47,7 @@ export function createActivities(deps: ActivityDeps) {
   const clock = deps.clock ?? (() => new Date());
   const registry = new Registry(deps.db, clock);
   const releases = new ReleaseStore(deps.db, clock);
-  const leases = new EnvLeases(deps.db, clock);
+  const locks = createLockActivities({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, clock });
   const stackChecks = new StackChecks(deps.db, clock);
   const gates = deps.gates ?? defaultGates();
   const targets = new Map<string, DeployTarget>([['registry', registryTarget(registry)]]);
@@ -64,37 +61,6 @@ export function createActivities(deps: ActivityDeps) {
     return t;
   };
 
-  const temporalFor = (what: string) => {
-    if (!deps.temporal || !deps.taskQueue) throw ApplicationFailure.nonRetryable(`worker has no Temporal client for ${what}`, FailureType.Misconfigured);
-    return { temporal: deps.temporal, taskQueue: deps.taskQueue };
-  };
-
-  /** Joins a lock's waiting line, starting its workflow if needed; the line outlives any one release, so it stays out of the requester's trace. */
-  const joinLine = async (workflow: typeof envQueueWorkflow, workflowId: string, model: string, env: string, request: LockRequest): Promise<void> => {
-    const { temporal, taskQueue } = temporalFor('locks');
-    await context.with(ROOT_CONTEXT, () =>
-      temporal.workflow.signalWithStart(workflow, { workflowId, taskQueue, args: [{ model, env }], signal: acquireSignal, signalArgs: [request] }),
-    );
-  };
-
-  /** Gives leases back, then tells each queue so its next waiter gets a turn. */
-  const releaseLocks = async (locks: EnvLockRef[]): Promise<void> => {
-    if (locks.length === 0) return;
-    const { temporal } = temporalFor('locks');
-    for (const lock of locks) {
-      const held = await leases.giveBack(lock.model, lock.env, lock.holderId);
-      // A holder wakes the queue only if it has waiters: the marker is written before every claim,
-      // so a claim that found this lease taken left it. A requester still queued (not holding) must withdraw.
-      if (held && !(await leases.anyWaiting(lock.model, lock.env))) continue;
-      try {
-        await context.with(ROOT_CONTEXT, () => temporal.workflow.getHandle(envQueueWorkflowId(lock.model, lock.env)).signal(releaseSignal, { holderId: lock.holderId }));
-      } catch (err) {
-        // No queue running means nobody is waiting.
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
-      }
-    }
-  };
-
   return {
     /** writeAndReadStackCheck upserts a document keyed by checkId and reads it back. */
     async writeAndReadStackCheck(checkId: string): Promise<StackCheckRecord> {
@@ -102,51 +68,8 @@ export function createActivities(deps: ActivityDeps) {
       return { checkId, writtenAt: doc?.writtenAt.toISOString() ?? '', readBack: doc !== null };
     },
 
-    /**
-     * acquireEnvLock takes the (model, env) lease if it is free and nobody is
-     * queued; otherwise it joins the queue workflow, which signals the grant.
-     */
-    async acquireEnvLock(req: LockRequest & { model: string; env: string }): Promise<{ granted: boolean }> {
-      const { model, env, ...request } = req;
-      temporalFor('locks'); // before taking a lease: a worker that cannot queue must not hold one
-      if ((await leases.takeIfNoneWaiting(model, env, request.holderId)).granted) return { granted: true };
-      await joinLine(envQueueWorkflow, envQueueWorkflowId(model, env), model, env, request);
-      return { granted: false };
-    },
-
-    /**
-     * claimEnvLease is the queue workflow's attempt to take the lease for the
-     * head of its queue. A lease whose holder's workflow has ended (terminated
-     * before it could give the lease back) is taken from it.
-     */
-    async claimEnvLease(req: EnvLockRef & { othersWaiting: boolean }): Promise<LeaseAttempt> {
-      const { temporal } = temporalFor('locks');
-      await leases.markWaiting(req.model, req.env);
-      let attempt = await leases.take(req.model, req.env, req.holderId);
-      if (!attempt.granted && attempt.holder !== null && !(await isRunning(temporal, attempt.holder))) {
-        log.warn('taking back an environment lease from a workflow that has ended', { model: req.model, env: req.env, holder: attempt.holder });
-        await leases.giveBack(req.model, req.env, attempt.holder);
-        attempt = await leases.take(req.model, req.env, req.holderId);
-      }
-      if (attempt.granted && !req.othersWaiting) await leases.clearWaiting(req.model, req.env);
-      return attempt;
-    },
-
-    /** releaseEnvLocks gives leases back (or withdraws queued requests) and wakes their queues. */
-    async releaseEnvLocks(locks: EnvLockRef[]): Promise<void> {
-      await releaseLocks(locks);
-    },
-
-    /** clearEnvLeaseWaiting removes the waiting marker when a queue empties without a grant. */
-    async clearEnvLeaseWaiting(req: { model: string; env: string }): Promise<void> {
-      await leases.clearWaiting(req.model, req.env);
-    },
-
-    /** requestEnvLock enqueues a request with the pre-lease lock workflow; only releases recorded before leases call it. */
-    async requestEnvLock(req: LockRequest & { model: string; env: string }): Promise<void> {
-      const { model, env, ...request } = req;
-      await joinLine(envLockWorkflow, lockWorkflowId(model, env), model, env, request);
-    },
+    // The environment lock's activities, under the names histories record.
+    ...locks.activities,
 
     /** runGate runs one gate; a gate that throws becomes a failed verdict naming the error. */
     async runGate(req: { releaseId: string; env: string; model: string; version: string; gate: { type: string } & Record<string, unknown> }): Promise<GateResult> {
@@ -196,8 +119,8 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** recordRelease gives back the leases a stage is done with, then stores the release snapshot; never moves it backwards. */
-    async recordRelease(state: ReleaseState, revision: number, release: EnvLockRef[] = []): Promise<void> {
-      await releaseLocks(release);
+    async recordRelease(state: ReleaseState, revision: number, giveBack: EnvLockRef[] = []): Promise<void> {
+      await locks.giveBackLeases(giveBack);
       const stored = await releases.record(state, revision);
       // 'stored' happens once per revision, so a retried final write is not counted twice.
       if (stored === 'stored' && state.endedAt !== null && deps.metrics) {
@@ -223,16 +146,6 @@ export function createActivities(deps: ActivityDeps) {
       await registry.markDeploymentFailed(req.opKey, req.by, req.reason);
     },
   };
-}
-
-/** isRunning says whether a workflow's latest run is still open; an unknown workflow is not. */
-async function isRunning(temporal: Client, workflowId: string): Promise<boolean> {
-  try {
-    return (await temporal.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
-    throw err;
-  }
 }
 
 /** SlipwayActivities is the activity interface workflows proxy. */

@@ -6,7 +6,7 @@
 import { ApplicationFailure, CancellationScope, condition, getExternalWorkflowHandle, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { SlipwayActivities } from '../activities';
 import { FailureType } from '../domain/failures';
-import { envQueueWorkflowId, lockGrantedSignal, lockWorkflowId, releaseSignal } from './env-lock.api';
+import { envQueueWorkflowId, giveBackSignal, lockGrantedSignal, lockWorkflowId } from '../locks/api';
 import type { RollbackInput, RollbackResult } from './release/api';
 
 const acts = proxyActivities<SlipwayActivities>({
@@ -50,7 +50,7 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
   } finally {
     await CancellationScope.nonCancellable(async () => {
       if (lease) await acts.releaseEnvLocks([{ model: input.model, env: input.env, holderId: workflowInfo().workflowId }]);
-      else await getExternalWorkflowHandle(lockId).signal(releaseSignal, { holderId: workflowInfo().workflowId }).catch(() => undefined);
+      else await getExternalWorkflowHandle(lockId).signal(giveBackSignal, { holderId: workflowInfo().workflowId }).catch(() => undefined);
     });
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { EnvLeases } from '../../registry/env-leases';
+import { EnvLeases } from '../../locks/leases';
 import { openTestDb, type TestDb } from '../support/stack';
 
 describe('environment leases on the real registry database', () => {

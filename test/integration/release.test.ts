@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ReleaseService } from '../../client/releases';
-import { EnvLeases } from '../../registry/env-leases';
-import { envQueueWorkflowId, lockStateQuery, type LockState } from '../../workflows/env-lock.api';
+import { envQueueWorkflowId, lockStateQuery, type LockState } from '../../locks/api';
+import { EnvLeases } from '../../locks/leases';
 import { approveSignal, deployOpKey, rejectSignal, type ReleaseState } from '../../workflows/release/api';
 import { recordHistory, registerModel, temporalCli, waitForState, writePipelines } from '../support/releases';
 import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';

@@ -6,7 +6,7 @@
  */
 import { log } from '@temporalio/workflow';
 import type { Compensation } from '../../domain/release';
-import { retrying20Times } from './activities';
+import { retrying20Times } from './proxies';
 import type { ReleaseRun } from './run';
 import { DEFAULT_TARGET } from './steps';
 

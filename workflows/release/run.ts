@@ -10,8 +10,8 @@ import { initialQuorum } from '../../domain/quorum';
 import type { ReleaseStatus } from '../../domain/outcome';
 import type { ReleaseInput, ReleaseState, StageState } from '../../domain/release';
 import { SA_STAGE, SA_STATUS } from '../../domain/search-attributes';
-import type { EnvLockRef } from '../env-lock.api';
-import { retryingUntilDone } from './activities';
+import type { EnvLockRef } from '../../locks/api';
+import { retryingUntilDone } from './proxies';
 import { policyOf, type MessageContext } from './messages';
 
 /**

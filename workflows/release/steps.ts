@@ -10,8 +10,8 @@ import { formatDuration, parseDuration } from '../../domain/duration';
 import { activeFreeze } from '../../domain/freeze';
 import type { Stage } from '../../domain/pipeline';
 import type { StageState } from '../../domain/release';
-import { envQueueWorkflowId, lockWorkflowId, releaseSignal, type EnvLockRef } from '../env-lock.api';
-import { retrying10TimesHeartbeating, retrying5Times, retryingUntilDone } from './activities';
+import { envQueueWorkflowId, lockWorkflowId, giveBackSignal, type EnvLockRef } from '../../locks/api';
+import { retrying10TimesHeartbeating, retrying5Times, retryingUntilDone } from './proxies';
 import { deployOpKey } from './api';
 import { LEASE_PATCH, Stop, type ReleaseRun } from './run';
 
@@ -40,7 +40,7 @@ export async function acquireLock(run: ReleaseRun, stage: Stage, stageState: Sta
     run.waitingPhase = true;
     lockId = lockWorkflowId(input.model, stage.env);
     await retryingUntilDone.requestEnvLock(request);
-    run.heldLocks.set(lockId, { env: stage.env, lease: false }); // from here on we must give it back, granted or queued
+    run.heldLocks.set(lockId, { env: stage.env, lease: false }); // from here on it must be given back, granted or queued
   }
   await condition(() => run.grants.has(lockId) || run.supersededBy !== null || run.rejection() !== null);
   run.checkStops();
@@ -55,7 +55,7 @@ export async function giveBackLock(run: ReleaseRun, lockId: string): Promise<Env
   if (held?.lease) return [{ model: run.input.model, env: held.env, holderId: workflowInfo().workflowId }];
   run.heldLocks.delete(lockId);
   try {
-    await getExternalWorkflowHandle(lockId).signal(releaseSignal, { holderId: workflowInfo().workflowId });
+    await getExternalWorkflowHandle(lockId).signal(giveBackSignal, { holderId: workflowInfo().workflowId });
   } catch (err) {
     log.warn('could not give back lock (lock workflow gone)', { lockId, error: String(err) });
   }

@@ -7,7 +7,7 @@
 import { ApplicationFailure, CancellationScope, CancelledFailure, allHandlersFinished, condition, isCancellation, log, setHandler } from '@temporalio/workflow';
 import type { ReleaseStatus } from '../../domain/outcome';
 import type { ReleaseInput, ReleaseState } from '../../domain/release';
-import { lockGrantedSignal, supersededSignal, type EnvLockRef } from '../env-lock.api';
+import { lockGrantedSignal, supersededSignal, type EnvLockRef } from '../../locks/api';
 import { approveSignal, approveUpdate, rejectSignal, statusQuery } from './api';
 import { compensate } from './compensation';
 import { applyApproval, applyRejection, validateApproveUpdate } from './messages';

@@ -4,7 +4,7 @@
  * request pushes out. Pure state changes, plus the quiet signal both send.
  */
 import { getExternalWorkflowHandle, log } from '@temporalio/workflow';
-import type { LockRequest, LockState } from './env-lock.api';
+import type { LockRequest, LockState } from './api';
 
 /** Enqueued says what a request did to the queue. */
 export interface Enqueued {

@@ -1,7 +1,7 @@
 /**
  * envQueueWorkflow: the waiting line for one (model, environment) lease.
  *
- * The lease itself lives in the registry (registry/env-leases.ts): a release
+ * The lease itself lives in the registry (leases.ts): a release
  * that finds it free takes it with one insert and never starts this workflow.
  * A requester that finds it taken signals-with-start this workflow, which
  * claims the lease for the head of its queue whenever a holder gives it back
@@ -13,9 +13,9 @@
  * jump the queue. The workflow ends as soon as nobody is waiting.
  */
 import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { SlipwayActivities } from '../activities';
-import { acquireSignal, lockGrantedSignal, lockStateQuery, releaseSignal, supersededSignal, type LockRequest, type LockState } from './env-lock.api';
-import { enqueue, signalQuietly } from './lock-queue';
+import type { LockActivities } from './activities';
+import { acquireSignal, giveBackSignal, lockGrantedSignal, lockStateQuery, supersededSignal, type LockRequest, type LockState } from './api';
+import { enqueue, signalQuietly } from './waiting-line';
 
 /** QueueInput carries the queue across continue-as-new. */
 export interface QueueInput {
@@ -24,7 +24,7 @@ export interface QueueInput {
   state?: LockState;
 }
 
-const acts = proxyActivities<SlipwayActivities>({
+const acts = proxyActivities<LockActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds' },
 });
@@ -50,7 +50,7 @@ export async function envQueueWorkflow(input: QueueInput): Promise<void> {
     // The holder decides whether to stand down; the next claim says who it is.
     if (supersedesHolder) supersedeBy = request.holderId;
   });
-  setHandler(releaseSignal, ({ holderId }) => {
+  setHandler(giveBackSignal, ({ holderId }) => {
     if (state.holder === holderId) state.holder = null;
     state.queue = state.queue.filter((q) => q.holderId !== holderId);
     freed += 1;

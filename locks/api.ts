@@ -1,6 +1,7 @@
 /**
- * Messages of the per-(model, environment) lock workflow, shared by the lock,
- * the release and rollback workflows, and the activity that requests a lock.
+ * The environment lock's contract: its requests, signals, query and workflow
+ * ids, shared by the lock workflows, the release and rollback workflows, and
+ * the lock activities.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 
@@ -35,8 +36,8 @@ export interface LockState {
 
 /** acquireSignal enqueues a LockRequest (sent with signalWithStart). */
 export const acquireSignal = defineSignal<[LockRequest]>('acquire');
-/** releaseSignal frees the lock or withdraws a queued request. */
-export const releaseSignal = defineSignal<[{ holderId: string }]>('release');
+/** giveBackSignal gives the lock back or withdraws a queued request; its wire name stays 'release' so recorded histories replay. */
+export const giveBackSignal = defineSignal<[{ holderId: string }]>('release');
 /** lockGrantedSignal is sent by the lock to the requester. */
 export const lockGrantedSignal = defineSignal<[LockGrant]>('lockGranted');
 /** supersededSignal is sent by the lock to an older requester a newer one replaces. */

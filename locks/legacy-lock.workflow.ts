@@ -1,7 +1,9 @@
 /**
- * Kept for releases started before environment leases (docs/environment-locks.md):
- * their histories replay against it. New releases take a registry lease and
- * queue in envQueueWorkflow instead.
+ * LEGACY: kept ONLY so lock, release and rollback runs recorded before
+ * environment leases replay (test/replay/histories/pre-lease/). New code must
+ * not use it: only the pre-lease branches (`patched('env-lease-lock')` false)
+ * and the requestEnvLock activity reach it. New releases take a lease
+ * (leases.ts) and queue in envQueueWorkflow (queue.workflow.ts).
  *
  * envLockWorkflow: one promotion at a time per (model, environment). A durable
  * mutex: requests arrive by signalWithStart, grants go back by signal, and the
@@ -20,14 +22,14 @@ import {
 } from '@temporalio/workflow';
 import {
   acquireSignal,
+  giveBackSignal,
   lockGrantedSignal,
   lockStateQuery,
-  releaseSignal,
   supersededSignal,
   type LockRequest,
   type LockState,
-} from './env-lock.api';
-import { enqueue, signalQuietly } from './lock-queue';
+} from './api';
+import { enqueue, signalQuietly } from './waiting-line';
 
 /** LockInput carries state across continue-as-new. */
 export interface LockInput {
@@ -38,7 +40,7 @@ export interface LockInput {
 
 const IDLE_TIMEOUT = '1 hour';
 
-/** envLockWorkflow grants the (model, env) lock to one requester at a time. */
+/** envLockWorkflow grants the (model, env) lock to one requester at a time; legacy, for replay of pre-lease histories only. */
 export async function envLockWorkflow(input: LockInput): Promise<void> {
   const state: LockState = input.state ?? { holder: null, queue: [], grants: 0 };
   const lockId = workflowInfo().workflowId;
@@ -51,7 +53,7 @@ export async function envLockWorkflow(input: LockInput): Promise<void> {
     // The holder decides: it stands down only if it is waiting, not deploying.
     if (supersedesHolder && state.holder) notices.push({ to: state.holder, by: request.holderId });
   });
-  setHandler(releaseSignal, ({ holderId }) => {
+  setHandler(giveBackSignal, ({ holderId }) => {
     if (state.holder === holderId) state.holder = null;
     else state.queue = state.queue.filter((q) => q.holderId !== holderId);
   });
@@ -67,7 +69,7 @@ export async function envLockWorkflow(input: LockInput): Promise<void> {
       state.holder = next.holderId;
       state.grants += 1;
       const delivered = await signalQuietly(next.holderId, async (h) => h.signal(lockGrantedSignal, { lockId, env: input.env }));
-      // A requester that is gone cannot release: free the lock for the next.
+      // A requester that is gone cannot give the lock back: free it for the next.
       if (!delivered) state.holder = null;
     }
     if (!woke && state.holder === null && state.queue.length === 0 && notices.length === 0) {

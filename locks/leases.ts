@@ -11,7 +11,7 @@
  * rollbacks at the front of the queue) are not overtaken.
  */
 import type { Collection, Db } from 'mongodb';
-import { isDuplicateKey } from './errors';
+import { isDuplicateKey } from '../registry/errors';
 
 /** EnvLease is the lock document of one (model, env). */
 export interface EnvLease {
