@@ -14,7 +14,7 @@ import { installRuntime } from './runtime';
 import { localHealthSource } from '../activities/health/local-health';
 import { localTarget } from '../activities/targets/local-target';
 import { webhookTarget, type WebhookTargetOptions } from '../activities/targets/webhook-target';
-import { LocalServingSupervisor } from '../targets/local/supervisor';
+import { LocalServingSupervisor } from '../serving/supervisor';
 
 /** SlipwayWorkerOptions say where the worker connects and what it hands activities. */
 export interface SlipwayWorkerOptions {

@@ -13,7 +13,7 @@ import { parseCsv, profileColumn, psiBetween, rangeViolations, type ColumnProfil
 import { dataQualityGateSchema, type DataQualityGateConfig } from '../../domain/pipeline';
 import type { GateCheck } from '../../domain/thresholds';
 import type { VersionDoc } from '../../registry/registry';
-import { readManifest, resolveArtifactPath } from '../../targets/local/model-runtime';
+import { readManifest, resolveArtifactPath } from '../../serving/model-runtime';
 import { resolveDatasetPath } from './eval';
 import type { Gate } from './types';
 

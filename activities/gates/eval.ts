@@ -10,7 +10,7 @@ import { evalGateSchema, type EvalGateConfig } from '../../domain/pipeline';
 import { classificationMetrics, type ClassificationMetrics } from '../../domain/model-metrics';
 import { checkNoWorseThan, checkThreshold, type GateCheck } from '../../domain/thresholds';
 import type { VersionDoc } from '../../registry/registry';
-import { OnnxModel, REPO_ROOT, columnIndex, featureMatrix, readCsvDataset, readManifest, resolveArtifactPath, type Dataset } from '../../targets/local/model-runtime';
+import { OnnxModel, REPO_ROOT, columnIndex, featureMatrix, readCsvDataset, readManifest, resolveArtifactPath, type Dataset } from '../../serving/model-runtime';
 import type { Gate } from './types';
 
 /** resolveDatasetPath reads a gate's dataset path from the repository root unless it is absolute. */

@@ -30,7 +30,7 @@ import { parseDuration } from '../../domain/duration';
 import { promptSuiteGateSchema, type PromptSuiteGateConfig } from '../../domain/pipeline';
 import type { GateCheck } from '../../domain/thresholds';
 import type { GateResult } from '../../workflows/release.api';
-import { REPO_ROOT } from '../../targets/local/model-runtime';
+import { REPO_ROOT } from '../../serving/model-runtime';
 import { readCapped } from '../targets/webhook-target';
 import type { Gate } from './types';
 

@@ -10,7 +10,7 @@
  * `since` the verdict says so.
  */
 import { histogramQuantile, type HistogramBucket } from '../../domain/model-metrics';
-import type { LocalServingSupervisor } from '../../targets/local/supervisor';
+import type { LocalServingSupervisor } from '../../serving/supervisor';
 import type { HealthSource } from './types';
 
 /** PromSample is one sample line of the Prometheus text format. */

@@ -1,14 +1,14 @@
 /**
  * The `local` target: serves versions from a model server process per
- * (model, environment) that this worker supervises (targets/local/). Canary
+ * (model, environment) that this worker supervises (serving/). Canary
  * steps split traffic on the server; once a version takes all traffic, the
  * registry's live pointer follows, so `slipway deployments` and the next
  * release's gates see what really serves.
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Registry } from '../../registry/registry';
-import { ArtifactUriError, REPO_ROOT, resolveArtifactPath } from '../../targets/local/model-runtime';
-import { ModelServerError, type LocalServingSupervisor } from '../../targets/local/supervisor';
+import { ArtifactUriError, REPO_ROOT, resolveArtifactPath } from '../../serving/model-runtime';
+import { ModelServerError, type LocalServingSupervisor } from '../../serving/supervisor';
 import { registryTarget } from './registry-target';
 import type { DeployTarget } from './types';
 

@@ -10,7 +10,7 @@ import { evalGate } from '../../activities/gates/eval';
 import type { GateContext } from '../../activities/gates/types';
 import { PipelineError, biasGateSchema, evalGateSchema, parsePipeline } from '../../domain/pipeline';
 import { Registry, type VersionDoc } from '../../registry/registry';
-import { REPO_ROOT, sha256Hex } from '../../targets/local/model-runtime';
+import { REPO_ROOT, sha256Hex } from '../../serving/model-runtime';
 import type { GateResult } from '../../workflows/release.api';
 import { openTestDb, uniqueName, type TestDb } from '../support/stack';
 

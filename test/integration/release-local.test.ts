@@ -12,8 +12,8 @@ import { localTarget } from '../../activities/targets/local-target';
 import { ReleaseService } from '../../client/releases';
 import { Registry } from '../../registry/registry';
 import { TrafficGenerator, loadTrafficRows } from '../../demo/traffic';
-import { REPO_ROOT, sha256Hex } from '../../targets/local/model-runtime';
-import { LocalServingSupervisor } from '../../targets/local/supervisor';
+import { REPO_ROOT, sha256Hex } from '../../serving/model-runtime';
+import { LocalServingSupervisor } from '../../serving/supervisor';
 import { writePipelines } from '../support/releases';
 import { openTestDb, startTestWorker, uniqueName, type TestDb, type TestTemporal } from '../support/stack';
 

@@ -21,7 +21,7 @@ import {
 } from '../../activities/targets/webhook-target';
 import { webhookGateSchema } from '../../domain/pipeline';
 import { Registry, type VersionDoc } from '../../registry/registry';
-import { REPO_ROOT } from '../../targets/local/model-runtime';
+import { REPO_ROOT } from '../../serving/model-runtime';
 import { openTestDb, uniqueName, type TestDb } from '../support/stack';
 
 const SECRET = 'test-secret-0123456789abcdef0123456789abcdef';

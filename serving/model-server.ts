@@ -1,8 +1,8 @@
 /**
  * The local model server: one process per (model, environment), started by
- * targets/local/supervisor.ts, listening on 127.0.0.1 only.
+ * serving/supervisor.ts, listening on 127.0.0.1 only.
  *
- *   node -r tsx/cjs targets/local/model-server.ts --model fraud --env prod --port 40123 --state-file run/fraud-prod.json
+ *   node -r tsx/cjs serving/model-server.ts --model fraud --env prod --port 40123 --state-file run/fraud-prod.json
  *
  * It serves `POST /predict` from a stable version and, during a canary, a
  * second version that gets `weight` percent of requests. A model is loaded

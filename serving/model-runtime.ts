@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 
 /** REPO_ROOT is the checkout; relative artifact URIs and dataset paths are read from here. */
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const REPO_ROOT = path.resolve(__dirname, '..');
 
 /** ArtifactDigestMismatchError says the bytes found are not the bytes registered. */
 export class ArtifactDigestMismatchError extends Error {

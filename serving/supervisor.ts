@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
-import { freePort, startProcess, waitUntil, type ManagedProcess } from '../../devstack/processes';
+import { freePort, startProcess, waitUntil, type ManagedProcess } from '../devstack/processes';
 import type { DeployResult, PredictResult, ServerStateView, UndoResult } from './model-server';
 
 const SERVER_FILE = path.join(__dirname, 'model-server.ts');
