@@ -9,7 +9,7 @@ import path from 'node:path';
 import { biasGateSchema, type BiasGateConfig } from '../../domain/pipeline';
 import { demographicParityDifference, equalOpportunityDifference, type GroupGap } from '../../domain/model-metrics';
 import type { GateCheck } from '../../domain/thresholds';
-import { columnValues, loadDataset, scoreVersion } from './eval';
+import { columnValues, loadDataset, scoreVersion } from '../../lib/dataset-scoring';
 import type { Gate } from './types';
 
 /** biasGate measures the candidate's fairness gaps across the sensitive group and checks them. */

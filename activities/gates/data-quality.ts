@@ -14,7 +14,7 @@ import { dataQualityGateSchema, type DataQualityGateConfig } from '../../domain/
 import type { GateCheck } from '../../domain/thresholds';
 import type { VersionDoc } from '../../registry/registry';
 import { readManifest, resolveArtifactPath } from '../../serving/model-runtime';
-import { resolveDatasetPath } from './eval';
+import { resolveDatasetPath } from '../../lib/dataset-scoring';
 import type { Gate } from './types';
 
 /** DataSample is one CSV file of the comparison, read as text cells. */

@@ -31,7 +31,7 @@ import { promptSuiteGateSchema, type PromptSuiteGateConfig } from '../../domain/
 import type { GateCheck } from '../../domain/thresholds';
 import type { GateResult } from '../../workflows/release.api';
 import { REPO_ROOT } from '../../serving/model-runtime';
-import { readCapped } from '../targets/webhook-target';
+import { readCapped } from '../../lib/http';
 import type { Gate } from './types';
 
 const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1).max(100)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);

@@ -2,7 +2,7 @@
  * The `webhook` gate: a check the user's own service answers. Slipway POSTs
  * the candidate (model, version, environment, registered metrics, artifact,
  * and the live version for comparison), signed like the webhook target's
- * requests (docs/webhook-protocol.md), and the service answers
+ * requests (lib/request-signing.ts), and the service answers
  * `{ passed, checks?, reason? }`. No answer in time, an HTTP error or an
  * answer of the wrong shape is a failed verdict that says so, never a crash
  * and never a release waiting forever.
@@ -12,7 +12,8 @@ import { parseDuration } from '../../domain/duration';
 import { webhookGateSchema, type WebhookGateConfig } from '../../domain/pipeline';
 import type { GateCheck } from '../../domain/thresholds';
 import type { GateResult } from '../../workflows/release.api';
-import { WEBHOOK_SIGNATURE_HEADER, readCapped, signWebhookBody } from '../targets/webhook-target';
+import { readCapped, snippet } from '../../lib/http';
+import { WEBHOOK_SIGNATURE_HEADER, signWebhookBody } from '../../lib/request-signing';
 import type { Gate } from './types';
 
 /** WebhookGateRequest is the JSON body the gate POSTs to the user's service. */
@@ -140,8 +141,3 @@ export function createWebhookGate(deps: WebhookGateDeps = {}): Gate<WebhookGateC
 
 /** webhookGate is the `webhook` gate reading its secret from the worker's environment. */
 export const webhookGate: Gate<WebhookGateConfig> = createWebhookGate();
-
-function snippet(text: string): string {
-  const t = text.trim().replace(/\s+/g, ' ');
-  return t === '' ? '' : `: ${t.length > 300 ? `${t.slice(0, 297)}...` : t}`;
-}

@@ -5,8 +5,7 @@
  * polls until `succeeded` or `failed`. The protocol, with a receiver to copy,
  * is in docs/webhook-protocol.md.
  *
- * Every request carries `x-slipway-signature: t=<unix seconds>,v1=<hex>`,
- * HMAC-SHA256 over `<t>.<body>` with the shared secret. Each request has an
+ * Every request is signed (lib/request-signing.ts). Each request has an
  * opKey the endpoint must dedupe on: a retried activity (worker crash,
  * timeout) POSTs the same opKey again and must get the same operation back,
  * not a second deploy. The release reuses its deploy key for every canary
@@ -15,76 +14,13 @@
  * activity: this target makes one attempt and says, by the failure's type,
  * whether another could help.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { z } from 'zod';
+import { describeFetchError, isTimeout, isUnavailableStatus, readCapped, snippet } from '../../lib/http';
+import { WEBHOOK_SIGNATURE_HEADER, signWebhookBody } from '../../lib/request-signing';
 import type { Registry } from '../../registry/registry';
 import type { DeployTarget } from './types';
-
-/** WEBHOOK_SIGNATURE_HEADER is the header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. */
-export const WEBHOOK_SIGNATURE_HEADER = 'x-slipway-signature';
-
-/** DEFAULT_SIGNATURE_TOLERANCE_SEC is the replay window receivers should allow: 5 minutes either side of their clock. */
-export const DEFAULT_SIGNATURE_TOLERANCE_SEC = 300;
-
-/** signWebhookBody is the signature header value for a body sent at `now`: `t=<unix seconds>,v1=<hex>`. */
-export function signWebhookBody(secret: string, body: string | Uint8Array, now: Date = new Date()): string {
-  const t = Math.floor(now.getTime() / 1000);
-  return `t=${t},v1=${hmacHex(secret, t, body)}`;
-}
-
-function hmacHex(secret: string, t: number, body: string | Uint8Array): string {
-  return createHmac('sha256', secret).update(`${t}.`).update(body).digest('hex');
-}
-
-/** WebhookSignatureCheck is the outcome of verifying a request: valid with its timestamp, or why not. */
-export type WebhookSignatureCheck = { valid: true; timestamp: number } | { valid: false; reason: string };
-
-/**
- * verifyWebhookSignature checks a request's `x-slipway-signature` header
- * against the raw body bytes (as received, before any JSON parsing), for
- * receivers. Several secrets may be given while one is rotated out; several
- * `v1=` entries in the header are accepted for the same reason. A timestamp
- * more than `toleranceSec` away from `now` is refused, so a captured request
- * cannot be replayed later.
- */
-export function verifyWebhookSignature(
-  secret: string | readonly string[],
-  header: string | readonly string[] | null | undefined,
-  body: string | Uint8Array,
-  toleranceSec: number = DEFAULT_SIGNATURE_TOLERANCE_SEC,
-  now: Date = new Date(),
-): WebhookSignatureCheck {
-  const text = Array.isArray(header) ? header.join(',') : (header as string | null | undefined);
-  if (typeof text !== 'string' || text.trim() === '') return { valid: false, reason: `missing ${WEBHOOK_SIGNATURE_HEADER} header` };
-  let timestamp: number | undefined;
-  const signatures: Buffer[] = [];
-  for (const part of text.split(',')) {
-    const eq = part.indexOf('=');
-    const key = part.slice(0, eq).trim();
-    const value = part.slice(eq + 1).trim();
-    if (key === 't') {
-      if (timestamp !== undefined || !/^\d{1,12}$/.test(value)) return { valid: false, reason: `malformed ${WEBHOOK_SIGNATURE_HEADER} header: expected one t=<unix seconds>` };
-      timestamp = Number(value);
-    } else if (key === 'v1' && /^[0-9a-f]{64}$/i.test(value)) {
-      signatures.push(Buffer.from(value, 'hex'));
-    }
-  }
-  if (timestamp === undefined) return { valid: false, reason: `malformed ${WEBHOOK_SIGNATURE_HEADER} header: no t=<unix seconds>` };
-  if (signatures.length === 0) return { valid: false, reason: `malformed ${WEBHOOK_SIGNATURE_HEADER} header: no v1=<64 hex characters>` };
-  const secrets = typeof secret === 'string' ? [secret] : secret;
-  const matches = secrets.some((s) => {
-    const expected = Buffer.from(hmacHex(s, timestamp, body), 'hex');
-    return signatures.some((given) => timingSafeEqual(expected, given));
-  });
-  if (!matches) return { valid: false, reason: 'signature does not match the body: wrong secret, or the body was changed in transit' };
-  const skew = Math.floor(now.getTime() / 1000) - timestamp;
-  if (Math.abs(skew) > toleranceSec) {
-    return { valid: false, reason: `timestamp is ${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}, outside the ${toleranceSec} s window: a replayed request, or clocks out of sync` };
-  }
-  return { valid: true, timestamp };
-}
 
 /** webhookTargetConfigSchema validates the target's settings (at worker start, so a bad URL fails there, not mid-release). */
 export const webhookTargetConfigSchema = z.strictObject({
@@ -155,9 +91,6 @@ type Answer = z.output<typeof answerSchema>;
 // Answers bigger than this are not protocol answers; reading stops there.
 const MAX_ANSWER_BYTES = 64 * 1024;
 
-// HTTP statuses worth another attempt: the endpoint is busy, restarting or rate-limiting.
-const RETRYABLE_STATUS = new Set([408, 425, 429]);
-
 /** webhookTarget creates a deploy target that drives the user's platform through signed webhooks; idempotent by opKey. */
 export function webhookTarget(options: WebhookTargetOptions): DeployTarget {
   const { registry, ...settings } = options;
@@ -179,7 +112,7 @@ export function webhookTarget(options: WebhookTargetOptions): DeployTarget {
     }
     if (response.status < 200 || response.status > 299) {
       const detail = `${url} answered HTTP ${response.status}${snippet(response.text)}`;
-      if (response.status >= 500 || RETRYABLE_STATUS.has(response.status)) throw ApplicationFailure.retryable(`${what}: ${detail}`, 'WebhookUnavailable');
+      if (isUnavailableStatus(response.status)) throw ApplicationFailure.retryable(`${what}: ${detail}`, 'WebhookUnavailable');
       const hint = response.status === 401 || response.status === 403 ? ' (is the secret the endpoint verifies with the one this worker signs with?)' : '';
       throw ApplicationFailure.nonRetryable(`${what} refused: ${detail}${hint}`, 'WebhookRejected');
     }
@@ -324,30 +257,6 @@ function defaultUndoUrl(url: string): string {
   return u.toString();
 }
 
-/** readCapped reads a response body as text, stopping (and cancelling the stream) after `max` bytes. */
-export async function readCapped(response: Response, max: number): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.byteLength;
-    if (size >= max) {
-      await reader.cancel().catch(() => undefined);
-      break;
-    }
-  }
-  return Buffer.concat(chunks).subarray(0, max).toString('utf8');
-}
-
-function snippet(text: string): string {
-  const t = text.trim().replace(/\s+/g, ' ');
-  return t === '' ? '' : `: ${t.length > 300 ? `${t.slice(0, 297)}...` : t}`;
-}
-
 function activityContext(): Context | undefined {
   try {
     return Context.current();
@@ -373,16 +282,10 @@ function cancellation(): AbortSignal | undefined {
   return activityContext()?.cancellationSignal;
 }
 
-function isTimeout(err: unknown): boolean {
-  return err instanceof Error && err.name === 'TimeoutError';
-}
-
 function isCancellation(err: unknown): boolean {
   return cancellation()?.aborted === true || (err instanceof Error && err.name === 'AbortError');
 }
 
 function describeError(err: unknown): string {
-  if (isTimeout(err)) return 'timed out';
-  const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-  return `${err instanceof Error ? err.message : String(err)}${cause}`;
+  return isTimeout(err) ? 'timed out' : describeFetchError(err);
 }

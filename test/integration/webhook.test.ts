@@ -11,15 +11,9 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createWebhookGate } from '../../activities/gates/webhook';
 import type { GateContext } from '../../activities/gates/types';
-import {
-  WEBHOOK_SIGNATURE_HEADER,
-  signWebhookBody,
-  verifyWebhookSignature,
-  webhookTarget,
-  type WebhookDeployBody,
-  type WebhookUndoBody,
-} from '../../activities/targets/webhook-target';
+import { webhookTarget, type WebhookDeployBody, type WebhookUndoBody } from '../../activities/targets/webhook-target';
 import { webhookGateSchema } from '../../domain/pipeline';
+import { WEBHOOK_SIGNATURE_HEADER, signWebhookBody, verifyWebhookSignature } from '../../lib/request-signing';
 import { Registry, type VersionDoc } from '../../registry/registry';
 import { REPO_ROOT } from '../../serving/model-runtime';
 import { openTestDb, uniqueName, type TestDb } from '../support/stack';
