@@ -15,7 +15,7 @@ import { envLockWorkflow } from '../workflows/env-lock';
 import { acquireSignal, envQueueWorkflowId, lockWorkflowId, releaseSignal, type EnvLockRef, type LockRequest } from '../workflows/env-lock.api';
 import { envQueueWorkflow } from '../workflows/env-queue';
 import type { GateResult, ReleaseState } from '../workflows/release.api';
-import { defaultGates, type GateRegistry } from './gates';
+import { defaultGates, type GateRegistry } from '../gates';
 import { registryHealthSource } from './health/registry-health';
 import type { HealthQuery, HealthSource, HealthVerdict } from './health/types';
 import { registryTarget } from './targets/registry-target';

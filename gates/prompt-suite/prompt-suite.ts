@@ -27,12 +27,12 @@ import Ajv, { type ValidateFunction } from 'ajv';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../../domain/duration';
-import { promptSuiteGateSchema, type PromptSuiteGateConfig } from '../../domain/pipeline';
 import type { GateCheck } from '../../domain/thresholds';
 import type { GateResult } from '../../workflows/release.api';
 import { REPO_ROOT } from '../../serving/model-runtime';
 import { readCapped } from '../../lib/http';
-import type { Gate } from './types';
+import type { Gate } from '../types';
+import { promptSuiteGateSchema, type PromptSuiteGateConfig } from './schema';
 
 const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1).max(100)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
 
@@ -255,9 +255,6 @@ export function createPromptSuiteGate(deps: PromptSuiteGateDeps = {}): Gate<Prom
     },
   };
 }
-
-/** promptSuiteGate is the `prompt-suite` gate reading API keys from the worker's environment. */
-export const promptSuiteGate: Gate<PromptSuiteGateConfig> = createPromptSuiteGate();
 
 /** chatCompletionsUrl is `{baseUrl}/v1/chat/completions`, without doubling a `/v1` the base URL already ends in. */
 export function chatCompletionsUrl(baseUrl: string): string {

@@ -9,12 +9,12 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../../domain/duration';
-import { webhookGateSchema, type WebhookGateConfig } from '../../domain/pipeline';
 import type { GateCheck } from '../../domain/thresholds';
 import type { GateResult } from '../../workflows/release.api';
 import { readCapped, snippet } from '../../lib/http';
 import { WEBHOOK_SIGNATURE_HEADER, signWebhookBody } from '../../lib/request-signing';
-import type { Gate } from './types';
+import type { Gate } from '../types';
+import { webhookGateSchema, type WebhookGateConfig } from './schema';
 
 /** WebhookGateRequest is the JSON body the gate POSTs to the user's service. */
 export interface WebhookGateRequest {
@@ -138,6 +138,3 @@ export function createWebhookGate(deps: WebhookGateDeps = {}): Gate<WebhookGateC
     },
   };
 }
-
-/** webhookGate is the `webhook` gate reading its secret from the worker's environment. */
-export const webhookGate: Gate<WebhookGateConfig> = createWebhookGate();
