@@ -16,10 +16,8 @@ import { acquireSignal, envQueueWorkflowId, lockWorkflowId, releaseSignal, type 
 import { envQueueWorkflow } from '../workflows/env-queue';
 import type { GateResult, ReleaseState } from '../workflows/release.api';
 import { defaultGates, type GateRegistry } from '../gates';
-import { registryHealthSource } from './health/registry-health';
-import type { HealthQuery, HealthSource, HealthVerdict } from './health/types';
-import { registryTarget } from './targets/registry-target';
-import type { DeployRequest, DeployTarget, UndoRequest } from './targets/types';
+import type { HealthQuery, HealthSource, HealthVerdict } from '../health/types';
+import type { DeployRequest, DeployTarget, UndoRequest } from '../targets/types';
 
 /** ActivityDeps are the parts activities talk to. */
 export interface ActivityDeps {
@@ -29,8 +27,9 @@ export interface ActivityDeps {
   taskQueue?: string;
   clock?: () => Date;
   gates?: GateRegistry;
-  /** Extra or replacement deploy targets, by name (`registry` is always there). */
+  /** Deploy targets (the worker builds targets/index.ts's); a later one replaces an earlier one of the same name. */
   targets?: DeployTarget[];
+  /** Health sources (the worker builds health/index.ts's), by name likewise. */
   healthSources?: HealthSource[];
   /** Prometheus instruments; releases are counted when their final snapshot is stored. */
   metrics?: SlipwayMetrics;
@@ -50,10 +49,8 @@ export function createActivities(deps: ActivityDeps) {
   const releases = new ReleaseStore(deps.db, clock);
   const leases = new EnvLeases(deps.db, clock);
   const gates = deps.gates ?? defaultGates();
-  const targets = new Map<string, DeployTarget>([['registry', registryTarget(registry)]]);
-  for (const t of deps.targets ?? []) targets.set(t.name, t);
-  const healthSources = new Map<string, HealthSource>([['registry', registryHealthSource(releases)]]);
-  for (const h of deps.healthSources ?? []) healthSources.set(h.name, h);
+  const targets = new Map<string, DeployTarget>((deps.targets ?? []).map((t) => [t.name, t]));
+  const healthSources = new Map<string, HealthSource>((deps.healthSources ?? []).map((h) => [h.name, h]));
 
   const target = (name: string): DeployTarget => {
     const t = targets.get(name);

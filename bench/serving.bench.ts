@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { localTarget } from '../activities/targets/local-target';
+import { localTarget } from '../targets/local/local-target';
 import { loadTrafficRows } from '../demo/traffic';
 import { connectRegistryDb } from '../registry/db';
 import { Registry } from '../registry/registry';

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { webhookTarget, type WebhookDeployBody, type WebhookUndoBody } from '../../activities/targets/webhook-target';
+import { webhookTarget, type WebhookDeployBody, type WebhookUndoBody } from '../../targets/webhook/webhook-target';
 import type { GateContext } from '../../gates/types';
 import { webhookGateSchema } from '../../gates/webhook/schema';
 import { createWebhookGate } from '../../gates/webhook/webhook';

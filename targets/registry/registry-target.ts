@@ -3,7 +3,7 @@
  * services that resolve "fraud@prod" follow it.
  */
 import type { Registry } from '../../registry/registry';
-import type { DeployTarget } from './types';
+import type { DeployTarget } from '../types';
 
 /** registryTarget creates the target that moves live pointers in the registry. */
 export function registryTarget(registry: Registry): DeployTarget {

@@ -11,7 +11,7 @@
  */
 import { histogramQuantile, type HistogramBucket } from '../../domain/model-metrics';
 import type { LocalServingSupervisor } from '../../serving/supervisor';
-import type { HealthSource } from './types';
+import type { HealthSource } from '../types';
 
 /** PromSample is one sample line of the Prometheus text format. */
 export interface PromSample {

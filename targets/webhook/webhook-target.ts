@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { describeFetchError, isTimeout, isUnavailableStatus, readCapped, snippet } from '../../lib/http';
 import { WEBHOOK_SIGNATURE_HEADER, signWebhookBody } from '../../lib/request-signing';
 import type { Registry } from '../../registry/registry';
-import type { DeployTarget } from './types';
+import type { DeployTarget } from '../types';
 
 /** webhookTargetConfigSchema validates the target's settings (at worker start, so a bad URL fails there, not mid-release). */
 export const webhookTargetConfigSchema = z.strictObject({

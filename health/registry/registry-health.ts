@@ -4,7 +4,7 @@
  * the deployed version since the deploy.
  */
 import type { ReleaseStore } from '../../registry/releases';
-import type { HealthSource } from './types';
+import type { HealthSource } from '../types';
 
 /** registryHealthSource judges the health reports stored in the registry. */
 export function registryHealthSource(store: ReleaseStore): HealthSource {

@@ -9,8 +9,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Registry } from '../../registry/registry';
 import { ArtifactUriError, REPO_ROOT, resolveArtifactPath } from '../../serving/model-runtime';
 import { ModelServerError, type LocalServingSupervisor } from '../../serving/supervisor';
-import { registryTarget } from './registry-target';
-import type { DeployTarget } from './types';
+import { registryTarget } from '../registry/registry-target';
+import type { DeployTarget } from '../types';
 
 /** LocalTargetOptions are what the local target needs: the registry (artifacts, live pointers) and the supervisor. */
 export interface LocalTargetOptions {
