@@ -145,7 +145,10 @@ export function createActivities(deps: ActivityDeps) {
       await joinLine(envLockWorkflow, lockWorkflowId(model, env), model, env, request);
     },
 
-    /** runGate runs one gate; a gate that throws becomes a failed verdict naming the error. */
+    /**
+     * runGate runs one gate. An unknown type or a bad config is a failed verdict (asking again cannot help);
+     * a gate that could not ask throws a retryable GateUnavailable, and the gate activity's retry policy asks again.
+     */
     async runGate(req: { releaseId: string; env: string; model: string; version: string; gate: { type: string } & Record<string, unknown> }): Promise<GateResult> {
       const gate = gates.get(req.gate.type);
       const name = typeof req.gate.name === 'string' ? req.gate.name : req.gate.type;

@@ -9,8 +9,9 @@
  * refused connection) it throws a retryable ApplicationFailure
  * (GATE_UNAVAILABLE), so the gate activity's retry policy asks again.
  *
- * Pure: type imports only, so pipeline parsing may import registrations.
+ * Pure (no I/O), so pipeline parsing may import the registrations.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import type { Registry, VersionDoc } from '../registry/registry';
 import type { GateResult } from '../workflows/release.api';
@@ -53,6 +54,11 @@ export function defineGate<T extends string, C>(registration: GateRegistration<T
     configSchema: registration.configSchema,
     run: (ctx, config) => (run ??= registration.load())(ctx, config),
   };
+}
+
+/** gateUnavailable is the retryable failure a gate throws when it could not ask: the gate activity's retry policy asks again. */
+export function gateUnavailable(message: string): ApplicationFailure {
+  return ApplicationFailure.retryable(message, GATE_UNAVAILABLE);
 }
 
 /** failedVerdict is a gate's answer when it could not judge for a reason retrying cannot change (bad config, missing file, refused request). */

@@ -16,7 +16,7 @@ export const promptSuiteGateSchema = defineGateConfig('prompt-suite', {
   model: z.string({ error: 'must be a model name such as "gpt-4o-mini" or "{version}"' }).min(1, 'must not be empty').max(256, 'is too long for a model name'),
   // Environment variable holding the API key (sent as a bearer token); absent for endpoints that need none.
   apiKeyEnv: envVarNameSchema.optional(),
-  // Per case: a case with no answer in time fails.
+  // Per case: a case with no answer in time and the gate activity asks again.
   timeout: gateTimeoutSchema.default('30s'),
   // Cases in flight at once, to stay inside the endpoint's rate limits.
   concurrency: z.number({ error: 'must be a whole number from 1 to 64' }).int('must be a whole number from 1 to 64').min(1, 'must be at least 1').max(64, 'must be at most 64').default(4),

@@ -9,7 +9,7 @@ export const webhookGateSchema = defineGateConfig('webhook', {
   url: httpUrlSchema,
   // Environment variable holding the HMAC secret the request is signed with.
   secretEnv: envVarNameSchema,
-  // No answer within this is a failed verdict, never a release stuck waiting.
+  // No answer within this and the gate activity asks again (a few times), never a release stuck waiting.
   timeout: gateTimeoutSchema.default('10s'),
 });
 

@@ -3,17 +3,19 @@
  * the candidate (model, version, environment, registered metrics, artifact,
  * and the live version for comparison), signed like the webhook target's
  * requests (lib/request-signing.ts), and the service answers
- * `{ passed, checks?, reason? }`. No answer in time, an HTTP error or an
- * answer of the wrong shape is a failed verdict that says so, never a crash
- * and never a release waiting forever.
+ * `{ passed, checks?, reason? }`. No answer in time, HTTP 5xx (or 408, 425,
+ * 429) and a refused connection mean the gate could not ask: it throws a
+ * retryable failure and the gate activity asks again, a bounded number of
+ * times. A refusal (other 4xx) or an answer of the wrong shape is a failed
+ * verdict that says so: asking again would get the same answer.
  */
 import { z } from 'zod';
 import { parseDuration } from '../../domain/duration';
 import type { GateCheck } from '../../domain/thresholds';
 import type { GateResult } from '../../workflows/release.api';
-import { readCapped, snippet } from '../../lib/http';
+import { describeFetchError, isTimeout, isUnavailableStatus, readCapped, snippet } from '../../lib/http';
 import { WEBHOOK_SIGNATURE_HEADER, signWebhookBody } from '../../lib/request-signing';
-import type { Gate } from '../types';
+import { failedVerdict, gateUnavailable, type Gate } from '../types';
 import { webhookGateSchema, type WebhookGateConfig } from './schema';
 
 /** WebhookGateRequest is the JSON body the gate POSTs to the user's service. */
@@ -67,7 +69,7 @@ export function createWebhookGate(deps: WebhookGateDeps = {}): Gate<WebhookGateC
     configSchema: webhookGateSchema,
     async run(ctx, config) {
       const name = config.name ?? 'webhook';
-      const fail = (error: string): GateResult => ({ type: 'webhook', name, passed: false, checks: [], error });
+      const fail = (error: string): GateResult => failedVerdict('webhook', name, error);
       const secret = (deps.env ?? process.env)[config.secretEnv];
       if (!secret) return fail(`environment variable ${config.secretEnv} is not set on the worker; it must hold the secret this gate signs its requests to ${config.url} with`);
       const { candidate, live } = ctx;
@@ -104,10 +106,10 @@ export function createWebhookGate(deps: WebhookGateDeps = {}): Gate<WebhookGateC
         status = response.status;
         text = await readCapped(response, MAX_VERDICT_BYTES);
       } catch (err) {
-        if (err instanceof Error && err.name === 'TimeoutError') return fail(`${config.url} gave no verdict within ${config.timeout}`);
-        const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-        return fail(`${config.url} is unreachable (${err instanceof Error ? err.message : String(err)}${cause})`);
+        if (isTimeout(err)) throw gateUnavailable(`${config.url} gave no verdict within ${config.timeout}`);
+        throw gateUnavailable(`${config.url} is unreachable (${describeFetchError(err)})`);
       }
+      if (isUnavailableStatus(status)) throw gateUnavailable(`${config.url} answered HTTP ${status}${snippet(text)}`);
       if (status < 200 || status > 299) return fail(`${config.url} answered HTTP ${status}${snippet(text)}`);
       let value: unknown;
       try {

@@ -345,6 +345,17 @@ describe('the receiver in docs/webhook-protocol.md', () => {
   });
 });
 
+/** unavailable matches the retryable failure a gate throws when it could not ask. */
+function unavailable(message: string | RegExp) {
+  return (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.deepEqual([err.type, err.nonRetryable], ['GateUnavailable', false]);
+    if (typeof message === 'string') assert.equal(err.message, message);
+    else assert.match(err.message, message);
+    return true;
+  };
+}
+
 describe('webhook gate against a signing verdict service on 127.0.0.1', () => {
   let server: http.Server;
   let url: string;
@@ -412,13 +423,15 @@ describe('webhook gate against a signing verdict service on 127.0.0.1', () => {
     assert.deepEqual(result.checks, [{ metric: 'verdict', value: 0, threshold: '== 1', passed: false, reason: 'jailbreak success rate 7% > 2%' }]);
   });
 
-  it('turns a timeout, an HTTP error, a wrong-shaped answer and a bad secret into failed verdicts that say why', async () => {
+  it('throws a retryable GateUnavailable when it could not ask: no verdict in time, HTTP 5xx, connection refused', async () => {
     const started = Date.now();
-    const slow = await gate.run(ctx('slow'), config());
-    assert.deepEqual([slow.passed, slow.error], [false, `${url} gave no verdict within 500ms`]);
+    await assert.rejects(gate.run(ctx('slow'), config()), unavailable(`${url} gave no verdict within 500ms`));
     assert.ok(Date.now() - started < 1_500, 'did not wait for the slow answer');
-    const broken = await gate.run(ctx('broken'), config());
-    assert.deepEqual([broken.passed, broken.error], [false, `${url} answered HTTP 500: internal error: red-team cluster down`]);
+    await assert.rejects(gate.run(ctx('broken'), config()), unavailable(`${url} answered HTTP 500: internal error: red-team cluster down`));
+    await assert.rejects(gate.run(ctx('good'), config({ url: 'http://127.0.0.1:9/gate' })), unavailable(/^http:\/\/127\.0\.0\.1:9\/gate is unreachable \(fetch failed/));
+  });
+
+  it('turns a wrong-shaped answer and a refused signature (4xx) into failed verdicts that say why', async () => {
     const garbled = await gate.run(ctx('garbled'), config());
     assert.equal(garbled.passed, false);
     assert.match(garbled.error ?? '', /answered with something other than \{passed, checks\?, reason\?\} \(passed: must be true or false\)/);
