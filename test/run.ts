@@ -5,11 +5,17 @@
  *
  *   npm test                      # everything
  *   npm test -- test/unit/x.test.ts   # chosen files
+ *
+ * Tests live under test/, and beside the plugin each one checks
+ * (gates/<type>/<type>.test.ts and the like).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT, startStack } from '../devstack/stack';
+
+// Folders searched for *.test.ts files.
+const TEST_ROOTS = ['test', 'gates', 'targets', 'health', 'serving', 'lib'];
 
 function findTests(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
@@ -22,9 +28,9 @@ function findTests(dir: string): string[] {
 
 async function main(): Promise<number> {
   const chosen = process.argv.slice(2);
-  const files = chosen.length > 0 ? chosen : findTests(path.join(REPO_ROOT, 'test'));
+  const files = chosen.length > 0 ? chosen : TEST_ROOTS.flatMap((root) => findTests(path.join(REPO_ROOT, root)));
   if (files.length === 0) {
-    process.stderr.write('no test files found under test/\n');
+    process.stderr.write(`no test files found under ${TEST_ROOTS.join('/, ')}/\n`);
     return 1;
   }
   const dataDir = path.join(REPO_ROOT, '.slipway', 'test-runs', String(process.pid));

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { demographicParityDifference, equalOpportunityDifference, type GroupGap } from '../../domain/model-metrics';
 import type { GateCheck } from '../../domain/thresholds';
 import { columnValues, loadDataset, scoreVersion } from '../../lib/dataset-scoring';
-import { failedVerdict, type GateRun } from '../types';
+import type { GateRun } from '../types';
+import { failedVerdict } from '../verdicts';
 import type { BiasGateConfig } from './schema';
 
 /** runBiasGate measures the candidate's fairness gaps across the sensitive group and checks them. */

@@ -14,7 +14,8 @@ import type { GateCheck } from '../../domain/thresholds';
 import type { VersionDoc } from '../../registry/registry';
 import { readManifest, resolveArtifactPath } from '../../serving/model-runtime';
 import { resolveDatasetPath } from '../../lib/dataset-scoring';
-import { failedVerdict, type GateRun } from '../types';
+import type { GateRun } from '../types';
+import { failedVerdict } from '../verdicts';
 import type { DataQualityGateConfig } from './schema';
 
 /** DataSample is one CSV file of the comparison, read as text cells. */

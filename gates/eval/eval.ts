@@ -11,7 +11,8 @@ import { checkNoWorseThan, checkThreshold, type GateCheck } from '../../domain/t
 import { columnValues, loadDataset, scoreVersion } from '../../lib/dataset-scoring';
 import type { VersionDoc } from '../../registry/registry';
 import type { Dataset } from '../../serving/model-runtime';
-import { failedVerdict, type GateRun } from '../types';
+import type { GateRun } from '../types';
+import { failedVerdict } from '../verdicts';
 import type { EvalGateConfig } from './schema';
 
 /** MeasuredVersion is a version's held-out figures, plus how many rows it could not score. */

@@ -16,7 +16,8 @@ import { truncate } from '../../domain/fields';
 import type { GateCheck } from '../../domain/thresholds';
 import { describeFetchError, isTimeout, isUnavailableStatus, readCapped, snippet } from '../../lib/http';
 import type { GateResult } from '../../workflows/release.api';
-import { failedVerdict, gateUnavailable, type Gate } from '../types';
+import type { Gate } from '../types';
+import { failedVerdict, gateUnavailable } from '../verdicts';
 import { promptSuiteGateSchema, type PromptSuiteGateConfig } from './schema';
 import { describeExpectations, judgeAnswer, loadPromptSuite, type CaseOutcome, type PromptCase } from './suite';
 

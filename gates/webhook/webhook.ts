@@ -15,7 +15,8 @@ import type { GateCheck } from '../../domain/thresholds';
 import type { GateResult } from '../../workflows/release.api';
 import { describeFetchError, isTimeout, isUnavailableStatus, readCapped, snippet } from '../../lib/http';
 import { WEBHOOK_SIGNATURE_HEADER, signWebhookBody } from '../../lib/request-signing';
-import { failedVerdict, gateUnavailable, type Gate } from '../types';
+import type { Gate } from '../types';
+import { failedVerdict, gateUnavailable } from '../verdicts';
 import { webhookGateSchema, type WebhookGateConfig } from './schema';
 
 /** WebhookGateRequest is the JSON body the gate POSTs to the user's service. */
