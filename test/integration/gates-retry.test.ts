@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ReleaseService } from '../../client/releases';
 import { defaultGates } from '../../gates';
 import type { Gate } from '../../gates/types';
 import { createWebhookGate } from '../../gates/webhook/webhook';
 import { WEBHOOK_SIGNATURE_HEADER, verifyWebhookSignature } from '../../lib/request-signing';
+import { startLocalServer } from '../support/local-http';
 import { registerModel, writePipelines } from '../support/releases';
 import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
 
@@ -19,32 +18,19 @@ const SECRET = 'retry-secret-0123456789abcdef0123456789';
  */
 async function startVerdictService() {
   const hits = { flaky: 0, strict: 0 };
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const send = (code: number, body: unknown) => res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      if (!verifyWebhookSignature(SECRET, req.headers[WEBHOOK_SIGNATURE_HEADER], Buffer.concat(chunks)).valid) return send(401, { error: 'bad signature' });
-      if (req.url === '/flaky') {
-        hits.flaky++;
-        return hits.flaky <= 2 ? send(503, { error: 'verdict service restarting' }) : send(200, { passed: true, reason: 'red team found nothing' });
-      }
-      if (req.url === '/strict') {
-        hits.strict++;
-        return send(200, { passed: false, reason: 'jailbreak success rate 7% > 2%' });
-      }
-      send(404, {});
-    });
+  const server = await startLocalServer((req) => {
+    if (!verifyWebhookSignature(SECRET, req.headers[WEBHOOK_SIGNATURE_HEADER], req.body).valid) return { status: 401, body: { error: 'bad signature' } };
+    if (req.path === '/flaky') {
+      hits.flaky++;
+      return hits.flaky <= 2 ? { status: 503, body: { error: 'verdict service restarting' } } : { status: 200, body: { passed: true, reason: 'red team found nothing' } };
+    }
+    if (req.path === '/strict') {
+      hits.strict++;
+      return { status: 200, body: { passed: false, reason: 'jailbreak success rate 7% > 2%' } };
+    }
+    return { status: 404, body: {} };
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    hits,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+  return { url: server.url, hits, close: () => server.close() };
 }
 
 describe('gate retries in a release', () => {
