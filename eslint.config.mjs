@@ -1,10 +1,16 @@
-// ESLint: typed rules everywhere (no floating promises), and workflow code kept
-// free of Node built-ins and I/O packages so it stays deterministic.
+// ESLint: typed rules everywhere (no floating promises), workflow code kept
+// free of Node built-ins and I/O packages so it stays deterministic, and the
+// pure modules pipeline parsing loads (domain/, the gate registrations) kept
+// free of I/O so the CLI and API never load what gates call.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
 const ioPackages = ['mongodb', 'fastify', 'pino', 'undici', 'axios', 'commander', 'yaml', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'];
+const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
+// What a pure module may not load at run time (YAML parsing is allowed: it is pure).
+const impure = [...nodeBuiltins, ...ioPackages.filter((p) => p !== 'yaml'), 'onnxruntime-node', 'prom-client', 'ajv'];
+const pureFiles = ['domain/**/*.ts', 'gates/index.ts', 'gates/types.ts', 'gates/fields.ts', 'gates/*/index.ts', 'gates/*/schema.ts'];
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.slipway/**', 'tools/**', 'bin/**', 'eslint.config.mjs'] },
@@ -34,6 +40,26 @@ export default tseslint.config(
     files: ['locks/*.workflow.ts', 'locks/waiting-line.ts', 'locks/api.ts'],
     rules: { 'no-restricted-imports': workflowImportRule(['./activities', './leases']) },
   },
+  {
+    files: pureFiles,
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: impure.map((name) => ({ name, message: 'pipeline parsing loads this module: keep I/O in a gate implementation, loaded on first run', allowTypeImports: true })),
+          patterns: [
+            { group: ['**/registry/*', '**/activities/*', '**/serving/*', '**/lib/*', '**/workers/*', '**/api/*', '**/cli/*'], allowTypeImports: true,
+              message: 'pipeline parsing loads this module: import only domain/, gates/ schemas and types' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // A gate's registration loads its implementation on first run: require() is the lazy load that works under tsx's CommonJS hook too.
+    files: ['gates/*/index.ts'],
+    rules: { '@typescript-eslint/no-require-imports': ['error', { allow: ['^\\./[a-z0-9-]+$'] }] },
+  },
 );
 
 function workflowImportRule(extraGroups) {
@@ -51,6 +77,8 @@ function workflowImportRule(extraGroups) {
             '**/registry', '**/registry/*', '**/activities', '**/activities/*', '**/api/*', '**/cli/*', '**/workers/*', '**/devstack/*',
             // The lock's activities and lease store.
             '**/locks/activities', '**/locks/leases',
+            // Plugins and their helpers run in activities.
+            '**/gates/*', '**/targets/*', '**/health/*', '**/serving/*', '**/lib/*',
             ...extraGroups,
           ],
           allowTypeImports: true,

@@ -14,11 +14,9 @@ import type { SlipwayMetrics } from '../observability/metrics';
 import type { EnvLockRef } from '../locks/api';
 import { createLockActivities } from '../locks/activities';
 import type { GateResult, ReleaseState } from '../workflows/release/api';
-import { defaultGates, type GateRegistry } from './gates';
-import { registryHealthSource } from './health/registry-health';
-import type { HealthQuery, HealthSource, HealthVerdict } from './health/types';
-import { registryTarget } from './targets/registry-target';
-import type { DeployRequest, DeployTarget, UndoRequest } from './targets/types';
+import { defaultGates, type GateRegistry } from '../gates';
+import type { HealthQuery, HealthSource, HealthVerdict } from '../health/types';
+import type { DeployRequest, DeployTarget, UndoRequest } from '../targets/types';
 
 /** ActivityDeps are the parts activities talk to. */
 export interface ActivityDeps {
@@ -28,8 +26,9 @@ export interface ActivityDeps {
   taskQueue?: string;
   clock?: () => Date;
   gates?: GateRegistry;
-  /** Extra or replacement deploy targets, by name (`registry` is always there). */
+  /** Deploy targets (the worker builds targets/index.ts's); a later one replaces an earlier one of the same name. */
   targets?: DeployTarget[];
+  /** Health sources (the worker builds health/index.ts's), by name likewise. */
   healthSources?: HealthSource[];
   /** Prometheus instruments; releases are counted when their final snapshot is stored. */
   metrics?: SlipwayMetrics;
@@ -50,10 +49,8 @@ export function createActivities(deps: ActivityDeps) {
   const locks = createLockActivities({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, clock });
   const stackChecks = new StackChecks(deps.db, clock);
   const gates = deps.gates ?? defaultGates();
-  const targets = new Map<string, DeployTarget>([['registry', registryTarget(registry)]]);
-  for (const t of deps.targets ?? []) targets.set(t.name, t);
-  const healthSources = new Map<string, HealthSource>([['registry', registryHealthSource(releases)]]);
-  for (const h of deps.healthSources ?? []) healthSources.set(h.name, h);
+  const targets = new Map<string, DeployTarget>((deps.targets ?? []).map((t) => [t.name, t]));
+  const healthSources = new Map<string, HealthSource>((deps.healthSources ?? []).map((h) => [h.name, h]));
 
   const target = (name: string): DeployTarget => {
     const t = targets.get(name);
@@ -71,7 +68,10 @@ export function createActivities(deps: ActivityDeps) {
     // The environment lock's activities, under the names histories record.
     ...locks.activities,
 
-    /** runGate runs one gate; a gate that throws becomes a failed verdict naming the error. */
+    /**
+     * runGate runs one gate. An unknown type or a bad config is a failed verdict (asking again cannot help);
+     * a gate that could not ask throws a retryable GateUnavailable, and the gate activity's retry policy asks again.
+     */
     async runGate(req: { releaseId: string; env: string; model: string; version: string; gate: { type: string } & Record<string, unknown> }): Promise<GateResult> {
       const gate = gates.get(req.gate.type);
       const name = typeof req.gate.name === 'string' ? req.gate.name : req.gate.type;

@@ -6,12 +6,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { localTarget } from '../activities/targets/local-target';
+import { localTarget } from '../targets/local/local-target';
 import { loadTrafficRows } from '../demo/traffic';
 import { connectRegistryDb } from '../registry/db';
 import { Registry } from '../registry/registry';
-import { OnnxModel, REPO_ROOT, readManifest, sha256Hex } from '../targets/local/model-runtime';
-import { LocalServingSupervisor } from '../targets/local/supervisor';
+import { OnnxModel, REPO_ROOT, readManifest, sha256Hex } from '../serving/model-runtime';
+import { LocalServingSupervisor } from '../serving/supervisor';
 import { type BenchContext, type BenchReport, dbUri, log, ms, now, rate, ratio, summarize } from './support';
 
 const modelFile = (v: string) => path.join(REPO_ROOT, 'models', 'fraud', v, 'model.onnx');

@@ -64,7 +64,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
     taskQueue: config.taskQueue,
     db: registry.db,
     codecKeys: config.codecKeys,
-    webhook: config.webhook,
+    pluginSettings: config.pluginSettings,
     tracing,
     metrics,
     localServingDir: path.join(path.resolve(opts.dataDir), 'local-serving'),

@@ -3,6 +3,7 @@
  * Nothing deeper than the entry points reads process.env.
  */
 import os from 'node:os';
+import type { PluginSettings } from '../lib/plugins';
 
 /** SlipwayConfig is everything the CLI, workers and API need to find their services. */
 export interface SlipwayConfig {
@@ -22,8 +23,10 @@ export interface SlipwayConfig {
   oidc: { issuer: string; audience: string; jwksUrl: string } | undefined;
   /** Payload encryption keys (`id:base64,…`, first is current); unset means payloads are not encrypted. */
   codecKeys: string | undefined;
-  /** The `webhook` deploy target (docs/webhook-protocol.md): endpoint and signing secret; absent = no such target. */
-  webhook: { url: string; secret: string } | undefined;
+  /** Every SLIPWAY_* variable that is set: each deploy target and health source reads and validates its own (e.g. SLIPWAY_WEBHOOK_URL). */
+  pluginSettings: PluginSettings;
+  /** SLIPWAY_LOCAL_SERVING_DIR: where the worker runs local model servers (the `local` target); unset means it runs none. */
+  localServingDir: string | undefined;
   /** Origins allowed to call the codec endpoint from a browser (the Temporal Web UI). */
   uiOrigins: string[];
 }
@@ -50,16 +53,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     apiTokensFile: env.SLIPWAY_API_TOKENS || undefined,
     oidc: loadOidc(env),
     codecKeys: env.SLIPWAY_CODEC_KEYS || undefined,
-    webhook: loadWebhook(env),
+    pluginSettings: loadPluginSettings(env),
+    localServingDir: env.SLIPWAY_LOCAL_SERVING_DIR || undefined,
     uiOrigins: (env.SLIPWAY_UI_ORIGINS || 'http://127.0.0.1:8233,http://localhost:8233').split(',').map((o) => o.trim()).filter(Boolean),
   };
 }
 
-function loadWebhook(env: NodeJS.ProcessEnv): SlipwayConfig['webhook'] {
-  const { SLIPWAY_WEBHOOK_URL: url, SLIPWAY_WEBHOOK_SECRET: secret } = env;
-  if (!url && !secret) return undefined;
-  if (!url || !secret) throw new Error('the webhook target needs both SLIPWAY_WEBHOOK_URL and SLIPWAY_WEBHOOK_SECRET (or neither)');
-  return { url, secret };
+// A snapshot, so plugins never read process.env themselves; empty counts as unset, as for every variable here.
+function loadPluginSettings(env: NodeJS.ProcessEnv): PluginSettings {
+  return Object.freeze(Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('SLIPWAY_') && Boolean(e[1]))));
 }
 
 function loadOidc(env: NodeJS.ProcessEnv): SlipwayConfig['oidc'] {

@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReleaseService } from '../client/releases';
-import { REPO_ROOT, sha256Hex } from '../targets/local/model-runtime';
-import type { LocalServingSupervisor } from '../targets/local/supervisor';
+import { REPO_ROOT, sha256Hex } from '../serving/model-runtime';
+import type { LocalServingSupervisor } from '../serving/supervisor';
 import { TrafficGenerator, loadTrafficRows } from './traffic';
 
 /** DEMO_PIPELINE_YAML is the pipeline the demo releases run. */

@@ -5,8 +5,8 @@
  */
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { REPO_ROOT, readCsvDataset } from '../targets/local/model-runtime';
-import type { LocalServingSupervisor } from '../targets/local/supervisor';
+import { REPO_ROOT, readCsvDataset } from '../serving/model-runtime';
+import type { LocalServingSupervisor } from '../serving/supervisor';
 
 /** loadTrafficRows reads the traffic sample as feature rows (the sensitive column left out). */
 export async function loadTrafficRows(): Promise<Record<string, number>[]> {

@@ -45,7 +45,7 @@ const DAY_MS = 24 * HOUR_MS;
 /** ALL_ENVIRONMENTS is the `env` of a model's row pooled over every environment (no environment name can be `*`). */
 export const ALL_ENVIRONMENTS = '*';
 
-/** UNDO_OPKEY_SUFFIX ends the opKey of a release's compensating move (activities/targets/registry-target.ts). */
+/** UNDO_OPKEY_SUFFIX ends the opKey of a release's compensating move (targets/registry/registry-target.ts). */
 export const UNDO_OPKEY_SUFFIX = ':undo';
 /** ROLLBACK_OPKEY_PREFIX starts the opKey of a `slipway rollback` move (rollbackWorkflowId in workflows/release/api.ts). */
 export const ROLLBACK_OPKEY_PREFIX = 'rollback-';

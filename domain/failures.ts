@@ -19,6 +19,8 @@ export const FailureType = {
   UnknownTarget: 'UnknownTarget',
   UnknownHealthSource: 'UnknownHealthSource',
   Misconfigured: 'Misconfigured',
+  // A gate could not ask its service (timeout, 5xx, refused): retried by the gate profile.
+  GateUnavailable: 'GateUnavailable',
   // Rollback.
   NoRollbackTarget: 'NoRollbackTarget',
   // Deploy targets: the platform finished the operation and it failed.

@@ -4,15 +4,29 @@
  * at the edge so that a typo such as `aprovals` or `">= 0,9"` is reported with
  * file, path and reason before any release starts.
  *
- * Pure: no Node built-ins and no I/O, so workflow code may import it. Gate
- * types are registered in GATE_CONFIG_SCHEMAS (one schema per type), not
- * switched on, so adding a gate type is one entry there.
+ * Pure: no Node built-ins and no I/O, so workflow code may import it. Each
+ * gate's config schema comes from its registration in gates/index.ts (one
+ * folder per gate type), which is pure too: a gate's implementation is loaded
+ * only when it first runs, so parsing a pipeline never loads what gates call.
+ * Over 350 lines: the pipeline schema and the hostile-input checks around it
+ * are one contract, read together.
  */
 import { z } from 'zod';
 import YAML from 'yaml';
-import { DURATION_FORMAT, parseDuration } from './duration';
+import { GATES } from '../gates';
 import { validateFreezeWindow } from './freeze';
-import { parseComparator } from './thresholds';
+import {
+  DAY_MS,
+  SECOND_MS,
+  SHORT_NAME_PATTERN,
+  describeType,
+  durationSchema,
+  errorMessage,
+  isPlainObject,
+  rateSchema,
+  strictObject,
+  truncate,
+} from './fields';
 
 /** PipelineIssue is one problem in a pipeline definition: where it is and what is wrong. */
 export interface PipelineIssue {
@@ -57,347 +71,27 @@ function formatIssues(issues: PipelineIssue[]): string {
 
 const PIPELINE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]*$/i;
 const ENV_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-// Same rule as metric keys in the registry (domain/model-version.ts): a gate may only name storable metrics.
-const METRIC_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 // Same rule as approver names in approvals (domain/quorum.ts), so every listed approver can actually approve.
 const APPROVER_PATTERN = /^[A-Za-z0-9._@-]{1,128}$/;
-// Gate, deploy-target and health-source names end up in activity keys and status output.
-const SHORT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
-const SECOND_MS = 1_000;
-const DAY_MS = 86_400_000;
 const MAX_BAKE_MS = 7 * DAY_MS;
 
 /** APPROVAL_CHANNELS are the ways an approval may arrive; a stage accepts all of them unless it says otherwise. */
 export const APPROVAL_CHANNELS = ['api', 'cli', 'ui'] as const;
 
-/** strictObject is z.strictObject whose errors name the allowed keys and suggest the intended one for a typo. */
-export function strictObject<T extends z.core.$ZodLooseShape>(shape: T) {
-  const allowed = Object.keys(shape);
-  return z.strictObject(shape, {
-    error: (issue) => {
-      if (issue.code === 'unrecognized_keys') return unknownKeysMessage(issue.keys, allowed);
-      if (issue.code === 'invalid_type') return `must be a mapping with keys ${allowed.join(', ')} (got ${describeType(issue.input)})`;
-      return undefined;
-    },
-  });
-}
-
-function unknownKeysMessage(keys: string[], allowed: string[]): string {
-  const tail = `allowed keys here: ${allowed.join(', ')}`;
-  if (keys.length === 1) {
-    const hint = suggest(keys[0] as string, allowed);
-    return `unknown key${hint === undefined ? '' : ` (did you mean "${hint}"?)`}; ${tail}`;
-  }
-  const named = keys.slice(0, 10).map((k) => {
-    const hint = suggest(k, allowed);
-    return `"${truncate(k)}"${hint === undefined ? '' : ` (did you mean "${hint}"?)`}`;
-  });
-  return `unknown keys ${named.join(', ')}${keys.length > 10 ? ', ...' : ''}; ${tail}`;
-}
-
-// The allowed key closest to a typo, if it is close enough to be what was meant.
-function suggest(key: string, allowed: string[]): string | undefined {
-  if (key.length > 64) return undefined;
-  const lower = key.toLowerCase();
-  let best: { key: string; distance: number } | undefined;
-  for (const candidate of allowed) {
-    const distance = candidate.toLowerCase() === lower ? 0 : editDistance(lower, candidate.toLowerCase());
-    if (best === undefined || distance < best.distance) best = { key: candidate, distance };
-  }
-  if (best === undefined) return undefined;
-  return best.distance <= Math.max(1, Math.floor(key.length / 3)) ? best.key : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] as number;
-}
-
-/** durationSchema validates a duration string (kept as written) with optional bounds in milliseconds. */
-export function durationSchema(bounds: { min?: number; max?: number } = {}) {
-  const { min = 0, max } = bounds;
-  return z.string({ error: (issue) => `must be ${DURATION_FORMAT} (got ${describeType(issue.input)})` }).superRefine((text, ctx) => {
-    let ms: number;
-    try {
-      ms = parseDuration(text);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: errorMessage(err) });
-      return;
-    }
-    if (ms < min) ctx.addIssue({ code: 'custom', message: `must be at least ${formatBound(min)} (got "${truncate(text)}")` });
-    if (max !== undefined && ms > max) ctx.addIssue({ code: 'custom', message: `must be at most ${formatBound(max)} (got "${truncate(text)}")` });
-  });
-}
-
-function formatBound(ms: number): string {
-  if (ms === 0) return '0s';
-  if (ms % DAY_MS === 0) return `${ms / DAY_MS}d`;
-  if (ms % SECOND_MS === 0) return `${ms / SECOND_MS}s`;
-  return `${ms}ms`;
-}
-
-// A map keyed by metric name; each key is checked so the error names the bad one.
-function metricMap<V extends z.ZodType>(value: V) {
-  return z.record(z.string(), value, { error: (issue) => `must be a mapping of metric name to value (got ${describeType(issue.input)})` }).superRefine(
-    (map, ctx) => {
-      for (const key of Object.keys(map)) {
-        if (!METRIC_NAME_PATTERN.test(key)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [key],
-            message: "is not a valid metric name: use a letter then letters, digits or '_' (at most 64 characters; no '.', '$' or '-')",
-          });
-        }
-      }
-    },
-  );
-}
-
-const comparatorSchema = z
-  .string({ error: (issue) => `must be a quoted comparison such as ">= 0.90" or "<= 250" (got ${describeType(issue.input)})` })
-  .max(100, 'is too long for a comparison such as ">= 0.90"')
-  .superRefine((text, ctx) => {
-    try {
-      parseComparator(text);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: errorMessage(err) });
-    }
-  });
-
-const rateSchema = z.number().min(0, 'must be a fraction between 0 and 1').max(1, 'must be a fraction between 0 and 1 (0.05 means 5%)');
 const latencyMsSchema = z.number().positive('must be a number of milliseconds greater than 0');
 
 // ---------------------------------------------------------------------------
 // Gates
 
-const gateNameSchema = z
-  .string()
-  .regex(SHORT_NAME_PATTERN, "must be 1-64 letters, digits, '_' or '-', starting with a letter or digit");
-
-/** defineGateConfig builds the strict config schema of one gate type: `type`, an optional `name`, and its own fields. */
-export function defineGateConfig<T extends string, S extends z.core.$ZodLooseShape>(type: T, shape: S) {
-  return strictObject({ type: z.literal(type), name: gateNameSchema.optional(), ...shape });
-}
-
-/** metricsGateSchema checks a version's registered metrics against fixed thresholds and against the live version. */
-export const metricsGateSchema = defineGateConfig('metrics', {
-  // Metric name -> comparison the candidate must satisfy, e.g. accuracy: ">= 0.90".
-  require: metricMap(comparatorSchema).optional(),
-  // Metric name -> largest allowed drop from the live version, in the metric's own units.
-  noWorseThanLive: metricMap(z.number().min(0, 'must be the largest allowed drop, a number >= 0 (0 means no worse at all)')).optional(),
-  // Metric name -> false for metrics where lower is better (latency); missing means higher is better.
-  higherIsBetter: metricMap(z.boolean({ error: 'must be true or false' })).optional(),
-}).superRefine((gate, ctx) => {
-  const required = Object.keys(gate.require ?? {}).length;
-  const compared = Object.keys(gate.noWorseThanLive ?? {}).length;
-  if (required + compared === 0) {
-    ctx.addIssue({ code: 'custom', message: 'a metrics gate checks nothing: give "require" and/or "noWorseThanLive" with at least one metric' });
-  }
-  for (const metric of Object.keys(gate.higherIsBetter ?? {})) {
-    if (!Object.hasOwn(gate.noWorseThanLive ?? {}, metric)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['higherIsBetter', metric],
-        message: `only applies to metrics under noWorseThanLive; add noWorseThanLive.${metric} or remove this entry`,
-      });
-    }
-  }
-});
-
-// A CSV file the computing gates read; relative paths are read from the repository root.
-const datasetPathSchema = z
-  .string({ error: 'must be the path of a CSV file such as "models/fraud/data/holdout.csv"' })
-  .min(1, 'must not be empty')
-  .max(1024, 'is too long for a file path');
-const columnNameSchema = z.string({ error: 'must be a column name' }).regex(METRIC_NAME_PATTERN, "must be a column name: a letter, then letters, digits or '_'");
-// Model input columns in order; absent means the model's manifest.json, else every column not otherwise named.
-const featureColumnsSchema = z.array(columnNameSchema, { error: 'must be a list of column names' }).min(1, 'must list at least one column').max(1000, 'lists more than 1000 columns');
-// A score at or above this counts as a positive prediction.
-const scoreThresholdSchema = z.number({ error: 'must be a number between 0 and 1' }).gt(0, 'must be greater than 0').lt(1, 'must be less than 1');
-const EVAL_METRICS = ['accuracy', 'auc', 'f1', 'precision', 'recall'];
-
-/** evalGateSchema runs the candidate (and the live version) on a held-out CSV and checks accuracy, AUC, F1, precision, recall. */
-export const evalGateSchema = defineGateConfig('eval', {
-  dataset: datasetPathSchema,
-  // Column holding the true 0/1 label.
-  label: columnNameSchema.default('label'),
-  features: featureColumnsSchema.optional(),
-  threshold: scoreThresholdSchema.default(0.5),
-  // Metric -> comparison the candidate must satisfy, e.g. auc: ">= 0.85".
-  require: metricMap(comparatorSchema).optional(),
-  // Metric -> largest allowed drop from the live version, both measured on the same rows.
-  noWorseThanLive: metricMap(z.number().min(0, 'must be the largest allowed drop, a number >= 0 (0 means no worse at all)')).optional(),
-}).superRefine((gate, ctx) => {
-  for (const field of ['require', 'noWorseThanLive'] as const) {
-    for (const metric of Object.keys(gate[field] ?? {})) {
-      if (!EVAL_METRICS.includes(metric)) ctx.addIssue({ code: 'custom', path: [field, metric], message: `is not a metric the eval gate computes; use one of ${EVAL_METRICS.join(', ')}` });
-    }
-  }
-  if (Object.keys(gate.require ?? {}).length + Object.keys(gate.noWorseThanLive ?? {}).length === 0) {
-    ctx.addIssue({ code: 'custom', message: `an eval gate checks nothing: give "require" and/or "noWorseThanLive" with at least one of ${EVAL_METRICS.join(', ')}` });
-  }
-});
-
-/** biasGateSchema measures fairness across a sensitive group on a held-out CSV: demographic-parity and equal-opportunity gaps. */
-export const biasGateSchema = defineGateConfig('bias', {
-  dataset: datasetPathSchema,
-  // Column holding the true 0/1 label (equal opportunity compares true-positive rates).
-  label: columnNameSchema.default('label'),
-  // Column holding each row's sensitive group: measured, never fed to the model.
-  group: columnNameSchema.default('group'),
-  features: featureColumnsSchema.optional(),
-  threshold: scoreThresholdSchema.default(0.5),
-  // Largest allowed gap between the groups' shares of positive predictions.
-  maxDemographicParityDiff: rateSchema.optional(),
-  // Largest allowed gap between the groups' true-positive rates.
-  maxEqualOpportunityDiff: rateSchema.optional(),
-  // Smaller groups (fewer positives, for equal opportunity) are shown but not judged: their rates are mostly noise.
-  minGroupSize: z.number({ error: 'must be a whole number >= 1' }).int('must be a whole number >= 1').min(1, 'must be at least 1').default(30),
-}).superRefine((gate, ctx) => {
-  if (gate.maxDemographicParityDiff === undefined && gate.maxEqualOpportunityDiff === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'a bias gate checks nothing: give maxDemographicParityDiff and/or maxEqualOpportunityDiff' });
-  }
-});
-
-// A secret's environment variable: the worker's environment holds the value, pipeline YAML only its name.
-const envVarNameSchema = z
-  .string({ error: 'must be the name of an environment variable, such as "SLIPWAY_GATE_SECRET"' })
-  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "must be the name of an environment variable (letters, digits, '_'; not starting with a digit): the secret itself never goes in pipeline YAML");
-// A regex rather than URL(): this file stays free of host APIs so workflow code may import it.
-const httpUrlSchema = z
-  .string({ error: 'must be an http(s) URL such as "https://gates.example.com/check"' })
-  .max(2048, 'is too long for a URL')
-  .regex(/^https?:\/\/[^\s/?#@]+(?:[/?#]\S*)?$/i, 'must be an http(s) URL such as "https://gates.example.com/check"');
-// Timeouts of the HTTP-calling gates; the gate activity itself gets 10 minutes.
-const gateTimeoutSchema = durationSchema({ min: 1, max: 5 * 60 * SECOND_MS });
-
-// A map keyed by column name; each key is checked so the error names the bad one.
-function columnMap<V extends z.ZodType>(value: V) {
-  return z.record(z.string(), value, { error: (issue) => `must be a mapping of column name to value (got ${describeType(issue.input)})` }).superRefine((map, ctx) => {
-    for (const key of Object.keys(map)) {
-      if (!METRIC_NAME_PATTERN.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: "is not a column name: a letter, then letters, digits or '_'" });
-    }
-  });
-}
-
-/** webhookGateSchema asks the user's service for a verdict with a signed request (docs/webhook-protocol.md). */
-export const webhookGateSchema = defineGateConfig('webhook', {
-  // The service that answers {passed, checks?, reason?}.
-  url: httpUrlSchema,
-  // Environment variable holding the HMAC secret the request is signed with.
-  secretEnv: envVarNameSchema,
-  // No answer within this is a failed verdict, never a release stuck waiting.
-  timeout: gateTimeoutSchema.default('10s'),
-});
-
-const valueRangeSchema = strictObject({
-  min: z.number({ error: 'must be a number' }).optional(),
-  max: z.number({ error: 'must be a number' }).optional(),
-}).superRefine(
-  (range, ctx) => {
-    if (range.min === undefined && range.max === undefined) ctx.addIssue({ code: 'custom', message: 'gives no bound: set "min" and/or "max"' });
-    if (typeof range.min === 'number' && typeof range.max === 'number' && range.min > range.max) {
-      ctx.addIssue({ code: 'custom', path: ['max'], message: `must be at least min (${range.min})` });
-    }
-  },
-  { when: (payload) => isPlainObject(payload.value) },
-);
-
-const psiSchema = strictObject({
-  // Largest allowed index per column: < 0.1 stable, 0.1-0.25 moderate shift, > 0.25 major shift.
-  max: z.number({ error: 'must be a number > 0, such as 0.2' }).positive('must be greater than 0, such as 0.2').default(0.2),
-  // Equal-count bins taken from the reference (10: deciles).
-  bins: z.number({ error: 'must be a whole number from 2 to 100' }).int('must be a whole number from 2 to 100').min(2, 'must be at least 2').max(100, 'must be at most 100').default(10),
-  // Share an empty bin is clipped to, so ln(a/e) stays finite; smaller makes empty bins weigh more.
-  epsilon: z.number({ error: 'must be a small share such as 0.0001' }).gt(0, 'must be greater than 0').max(0.01, 'must be at most 0.01').default(0.0001),
-  // Columns compared; absent means every checked column.
-  columns: featureColumnsSchema.optional(),
-  // Values outside the reference's [min, max] get bins of their own (expected share 0) instead of joining the outer bins.
-  outOfRangeBins: z.boolean({ error: 'must be true or false' }).default(false),
-});
-
-/** dataQualityGateSchema checks a recent traffic sample against a reference CSV: schema, null rates, value ranges, PSI per column. */
-export const dataQualityGateSchema = defineGateConfig('data-quality', {
-  // The training snapshot or held-out CSV the bins and the schema come from.
-  reference: datasetPathSchema,
-  // The recent traffic sample under test.
-  current: datasetPathSchema,
-  // Columns that must be present and numeric; absent means the candidate's manifest.json features, else the reference's columns.
-  columns: featureColumnsSchema.optional(),
-  // Largest share of null cells (empty, NA, NaN, null, None) in any column of the current sample.
-  maxNullRate: rateSchema.default(0),
-  // Per-column overrides of maxNullRate.
-  maxNullRateByColumn: columnMap(rateSchema).optional(),
-  // Column -> allowed [min, max] of the current sample's values, e.g. amount: { min: 0 }.
-  ranges: columnMap(valueRangeSchema).optional(),
-  psi: psiSchema.prefault({}),
-});
-
-/** promptSuiteGateSchema runs a file of prompt cases against an OpenAI-compatible chat endpoint and checks the pass rate. */
-export const promptSuiteGateSchema = defineGateConfig('prompt-suite', {
-  // YAML or JSON file of cases; relative paths are read from the repository root.
-  suite: z
-    .string({ error: 'must be the path of a YAML or JSON file of cases, such as "prompts/support.yaml"' })
-    .min(1, 'must not be empty')
-    .max(1024, 'is too long for a file path'),
-  // Requests go to {baseUrl}/v1/chat/completions.
-  baseUrl: httpUrlSchema,
-  // Model name sent to the endpoint; "{model}" and "{version}" are replaced by the candidate's.
-  model: z.string({ error: 'must be a model name such as "gpt-4o-mini" or "{version}"' }).min(1, 'must not be empty').max(256, 'is too long for a model name'),
-  // Environment variable holding the API key (sent as a bearer token); absent for endpoints that need none.
-  apiKeyEnv: envVarNameSchema.optional(),
-  // Per case: a case with no answer in time fails.
-  timeout: gateTimeoutSchema.default('30s'),
-  // Cases in flight at once, to stay inside the endpoint's rate limits.
-  concurrency: z.number({ error: 'must be a whole number from 1 to 64' }).int('must be a whole number from 1 to 64').min(1, 'must be at least 1').max(64, 'must be at most 64').default(4),
-  // Share of cases that must pass.
-  minPassRate: rateSchema.default(1),
-  temperature: z.number({ error: 'must be a number from 0 to 2' }).min(0, 'must be at least 0').max(2, 'must be at most 2').default(0),
-  maxTokens: z.number({ error: 'must be a whole number >= 1' }).int('must be a whole number >= 1').min(1, 'must be at least 1').optional(),
-});
-
-/** GATE_CONFIG_SCHEMAS maps each gate `type` to the schema of its config; register new gate types here. */
-export const GATE_CONFIG_SCHEMAS = {
-  metrics: metricsGateSchema,
-  eval: evalGateSchema,
-  bias: biasGateSchema,
-  webhook: webhookGateSchema,
-  'data-quality': dataQualityGateSchema,
-  'prompt-suite': promptSuiteGateSchema,
-} satisfies Record<string, z.ZodType>;
+/** GATE_CONFIG_SCHEMAS maps each gate `type` to the schema of its config, as registered in gates/index.ts. */
+export const GATE_CONFIG_SCHEMAS: Readonly<Record<string, z.ZodType>> = Object.fromEntries(GATES.map((gate) => [gate.type, gate.configSchema]));
 
 /** GateType is a registered gate type name. */
-export type GateType = keyof typeof GATE_CONFIG_SCHEMAS;
+export type GateType = (typeof GATES)[number]['type'];
 
 /** GateConfig is one gate of a stage, as validated by its type's schema. */
-export type GateConfig = { [K in GateType]: z.output<(typeof GATE_CONFIG_SCHEMAS)[K]> }[GateType];
-
-/** MetricsGateConfig is the config of a `metrics` gate. */
-export type MetricsGateConfig = z.output<typeof metricsGateSchema>;
-
-/** EvalGateConfig is the config of an `eval` gate. */
-export type EvalGateConfig = z.output<typeof evalGateSchema>;
-
-/** BiasGateConfig is the config of a `bias` gate. */
-export type BiasGateConfig = z.output<typeof biasGateSchema>;
-
-/** WebhookGateConfig is the config of a `webhook` gate. */
-export type WebhookGateConfig = z.output<typeof webhookGateSchema>;
-
-/** DataQualityGateConfig is the config of a `data-quality` gate. */
-export type DataQualityGateConfig = z.output<typeof dataQualityGateSchema>;
-
-/** PromptSuiteGateConfig is the config of a `prompt-suite` gate. */
-export type PromptSuiteGateConfig = z.output<typeof promptSuiteGateSchema>;
+export type GateConfig = z.output<(typeof GATES)[number]['configSchema']>;
 
 /** knownGateTypes lists the registered gate types, sorted, for error messages and help. */
 export function knownGateTypes(): string[] {
@@ -421,7 +115,7 @@ const gateSchema = z.unknown().transform((value, ctx): GateConfig => {
     ctx.addIssue({ code: 'custom', path: ['type'], message: `unknown gate type ${shown}; known gate types: ${known}` });
     return z.NEVER;
   }
-  const schema: z.ZodType = GATE_CONFIG_SCHEMAS[type as GateType];
+  const schema = GATE_CONFIG_SCHEMAS[type] as z.ZodType;
   const result = schema.safeParse(value);
   if (result.success) return result.data as GateConfig;
   for (const issue of result.error.issues) {
@@ -831,10 +525,6 @@ function writeCanonical(input: unknown, ancestors: Set<object>): string | undefi
 // ---------------------------------------------------------------------------
 // Small helpers
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
 function isTimeZone(name: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: name });
@@ -842,24 +532,6 @@ function isTimeZone(name: string): boolean {
   } catch {
     return false;
   }
-}
-
-function describeType(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'nothing';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `the text "${truncate(value, 40)}"`;
-  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;
-  return `a ${typeof value}`;
-}
-
-function truncate(text: string, max = 64): string {
-  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function unexpectedErrorReason(err: unknown): string {

@@ -25,7 +25,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { classificationMetrics, demographicParityDifference, equalOpportunityDifference } from '../domain/model-metrics';
-import { OnnxModel, sha256Hex } from '../targets/local/model-runtime';
+import { OnnxModel, sha256Hex } from '../serving/model-runtime';
 
 /** FEATURES are the model inputs, in the order of the ONNX input's columns. */
 export const FEATURES = ['amount', 'hour', 'velocity_24h', 'merchant_risk', 'account_age_days', 'distance_km'] as const;

@@ -6,11 +6,17 @@
  *   npm test                      # everything
  *   npm test -- test/unit/x.test.ts   # chosen files
  *   npm run test:unit             # pure tests only (test/unit, test/replay): no servers
+ *
+ * Tests live under test/, and beside the plugin each one checks
+ * (gates/<type>/<type>.test.ts and the like).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT, startStack } from '../devstack/stack';
+
+// Folders searched for *.test.ts files.
+const TEST_ROOTS = ['test', 'gates', 'targets', 'health', 'serving', 'lib'];
 
 function findTests(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
@@ -21,8 +27,8 @@ function findTests(dir: string): string[] {
     .sort();
 }
 
-// Tests that need no server: pure code, and replays of recorded histories.
-const PURE_TEST_DIRS = ['test/unit', 'test/replay'];
+// Tests that need no Temporal or registry server: pure code, plugin tests, and replays of recorded histories.
+const PURE_TEST_DIRS = ['test/unit', 'test/replay', ...TEST_ROOTS.filter((root) => root !== 'test')];
 
 function runNodeTests(files: string[], env: NodeJS.ProcessEnv, onStart?: (child: ReturnType<typeof spawn>) => void): Promise<number> {
   return new Promise<number>((resolve) => {
@@ -41,9 +47,9 @@ async function main(): Promise<number> {
     process.exit(await runNodeTests(files, env));
   }
   const chosen = args;
-  const files = chosen.length > 0 ? chosen : findTests(path.join(REPO_ROOT, 'test'));
+  const files = chosen.length > 0 ? chosen : TEST_ROOTS.flatMap((root) => findTests(path.join(REPO_ROOT, root)));
   if (files.length === 0) {
-    process.stderr.write('no test files found under test/\n');
+    process.stderr.write(`no test files found under ${TEST_ROOTS.join('/, ')}/\n`);
     return 1;
   }
   const dataDir = path.join(REPO_ROOT, '.slipway', 'test-runs', String(process.pid));

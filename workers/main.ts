@@ -145,12 +145,12 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       taskQueue: config.taskQueue,
       db: registry.db,
       codecKeys: config.codecKeys,
-      webhook: config.webhook,
+      pluginSettings: config.pluginSettings,
       tracing,
       metrics,
       tuning: settings.tuning,
       // The `local` target (supervised ONNX model servers) is for single-machine setups.
-      localServingDir: process.env.SLIPWAY_LOCAL_SERVING_DIR || undefined,
+      localServingDir: config.localServingDir,
     });
     worker = created.worker;
     closeWorker = created.close;

@@ -11,10 +11,10 @@ import { clientTracingInterceptors, workerTracingOptions, type Tracing } from '.
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import { installRuntime } from './runtime';
-import { localHealthSource } from '../activities/health/local-health';
-import { localTarget } from '../activities/targets/local-target';
-import { webhookTarget, type WebhookTargetOptions } from '../activities/targets/webhook-target';
-import { LocalServingSupervisor } from '../targets/local/supervisor';
+import { buildHealthSources } from '../health';
+import type { PluginContext, PluginSettings } from '../lib/plugins';
+import { LocalServingSupervisor } from '../serving/supervisor';
+import { buildTargets } from '../targets';
 
 /** SlipwayWorkerOptions say where the worker connects and what it hands activities. */
 export interface SlipwayWorkerOptions {
@@ -22,7 +22,7 @@ export interface SlipwayWorkerOptions {
   namespace: string;
   taskQueue: string;
   db: Db;
-  /** Extra deploy targets, health sources or gates (tests pass fakes or slow ones here). */
+  /** Extra or replacement deploy targets, health sources or gates (tests pass fakes or slow ones here). */
   extensions?: Pick<ActivityDeps, 'targets' | 'healthSources' | 'gates'>;
   /** Pre-built workflow bundle, so several workers in one process bundle once. */
   workflowBundle?: WorkerOptions['workflowBundle'];
@@ -37,8 +37,8 @@ export interface SlipwayWorkerOptions {
    * health source serve ONNX models in supervised processes (dev, demo, tests).
    */
   localServingDir?: string;
-  /** Settings of the `webhook` deploy target (docs/webhook-protocol.md); absent means no such target. */
-  webhook?: WebhookTargetOptions;
+  /** The SLIPWAY_* settings (config's pluginSettings) each target and health-source factory reads its own from; none when absent. */
+  pluginSettings?: PluginSettings;
   /** Worker tuning (cache size, concurrency) for benchmarks. */
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentActivityTaskExecutions'>;
 }
@@ -62,6 +62,12 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
     await Promise.allSettled([connection.close(), clientConnection.close(), supervisor?.stopAll()]);
   };
   try {
+    const plugins: PluginContext = {
+      registry: new Registry(options.db),
+      releases: new ReleaseStore(options.db),
+      serving: supervisor,
+      settings: options.pluginSettings ?? {},
+    };
     const dataConverter = dataConverterFor(options.codecKeys);
     const temporal = new Client({
       connection: clientConnection,
@@ -80,12 +86,9 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
         taskQueue: options.taskQueue,
         metrics: options.metrics,
         ...options.extensions,
-        targets: [
-          ...(supervisor ? [localTarget({ registry: new Registry(options.db), supervisor })] : []),
-          ...(options.webhook ? [webhookTarget({ ...options.webhook, registry: new Registry(options.db) })] : []),
-          ...(options.extensions?.targets ?? []),
-        ],
-        healthSources: [...(supervisor ? [localHealthSource({ supervisor, minRequests: 30 })] : []), ...(options.extensions?.healthSources ?? [])],
+        // Every registered target and health source this worker is configured for, then the caller's, which win by name.
+        targets: [...buildTargets(plugins), ...(options.extensions?.targets ?? [])],
+        healthSources: [...buildHealthSources(plugins), ...(options.extensions?.healthSources ?? [])],
       }),
       ...(dataConverter ? { dataConverter } : {}),
       ...(options.tracing ? workerTracingOptions(options.tracing) : {}),

@@ -12,7 +12,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import type { DeployTarget } from '../../activities/targets/types';
+import type { DeployTarget } from '../../targets/types';
 import { ReleaseService } from '../../client/releases';
 import { REPO_ROOT, startStack, type RunningStack } from '../../devstack/stack';
 import { connectRegistryDb, type RegistryDb } from '../../registry/db';

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { registryTarget } from '../../activities/targets/registry-target';
+import { registryTarget } from '../../targets/registry/registry-target';
 import { Authenticator } from '../../api/auth';
 import { buildApi } from '../../api/server';
 import { REPO_ROOT } from '../../devstack/stack';

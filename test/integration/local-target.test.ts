@@ -4,11 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/activity';
-import { localHealthSource, parsePrometheusText, versionStats } from '../../activities/health/local-health';
-import { localTarget } from '../../activities/targets/local-target';
+import { localHealthSource, parsePrometheusText, versionStats } from '../../health/local/local-health';
+import { localTarget } from '../../targets/local/local-target';
 import { Registry } from '../../registry/registry';
-import { REPO_ROOT, readCsvDataset, sha256Hex } from '../../targets/local/model-runtime';
-import { LocalServingSupervisor, ModelServerError, type ModelServerClient } from '../../targets/local/supervisor';
+import { REPO_ROOT, readCsvDataset, sha256Hex } from '../../serving/model-runtime';
+import { LocalServingSupervisor, ModelServerError, type ModelServerClient } from '../../serving/supervisor';
 import { openTestDb, uniqueName, type TestDb } from '../support/stack';
 
 const ENV = 'prod';

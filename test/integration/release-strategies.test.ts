@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import type { Collection } from 'mongodb';
-import type { DeployTarget } from '../../activities/targets/types';
+import type { DeployTarget } from '../../targets/types';
 import { ReleaseService } from '../../client/releases';
 import type { ReleaseState } from '../../workflows/release/api';
 import { registerModel, waitForState, writePipelines } from '../support/releases';

@@ -9,20 +9,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createWebhookGate } from '../../activities/gates/webhook';
-import type { GateContext } from '../../activities/gates/types';
-import {
-  WEBHOOK_SIGNATURE_HEADER,
-  signWebhookBody,
-  verifyWebhookSignature,
-  webhookTarget,
-  type WebhookDeployBody,
-  type WebhookUndoBody,
-} from '../../activities/targets/webhook-target';
-import { webhookGateSchema } from '../../domain/pipeline';
+import { webhookTarget, type WebhookDeployBody, type WebhookUndoBody } from '../../targets/webhook/webhook-target';
+import type { GateContext } from '../../gates/types';
+import { webhookGateSchema } from '../../gates/webhook/schema';
+import { createWebhookGate } from '../../gates/webhook/webhook';
+import { WEBHOOK_SIGNATURE_HEADER, signWebhookBody, verifyWebhookSignature } from '../../lib/request-signing';
 import { Registry } from '../../registry/registry';
 import type { VersionDoc } from '../../registry/types';
-import { REPO_ROOT } from '../../targets/local/model-runtime';
+import { REPO_ROOT } from '../../serving/model-runtime';
 import { openTestDb, uniqueName, type TestDb } from '../support/stack';
 
 const SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
@@ -352,6 +346,17 @@ describe('the receiver in docs/webhook-protocol.md', () => {
   });
 });
 
+/** unavailable matches the retryable failure a gate throws when it could not ask. */
+function unavailable(message: string | RegExp) {
+  return (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.deepEqual([err.type, err.nonRetryable], ['GateUnavailable', false]);
+    if (typeof message === 'string') assert.equal(err.message, message);
+    else assert.match(err.message, message);
+    return true;
+  };
+}
+
 describe('webhook gate against a signing verdict service on 127.0.0.1', () => {
   let server: http.Server;
   let url: string;
@@ -419,13 +424,15 @@ describe('webhook gate against a signing verdict service on 127.0.0.1', () => {
     assert.deepEqual(result.checks, [{ metric: 'verdict', value: 0, threshold: '== 1', passed: false, reason: 'jailbreak success rate 7% > 2%' }]);
   });
 
-  it('turns a timeout, an HTTP error, a wrong-shaped answer and a bad secret into failed verdicts that say why', async () => {
+  it('throws a retryable GateUnavailable when it could not ask: no verdict in time, HTTP 5xx, connection refused', async () => {
     const started = Date.now();
-    const slow = await gate.run(ctx('slow'), config());
-    assert.deepEqual([slow.passed, slow.error], [false, `${url} gave no verdict within 500ms`]);
+    await assert.rejects(gate.run(ctx('slow'), config()), unavailable(`${url} gave no verdict within 500ms`));
     assert.ok(Date.now() - started < 1_500, 'did not wait for the slow answer');
-    const broken = await gate.run(ctx('broken'), config());
-    assert.deepEqual([broken.passed, broken.error], [false, `${url} answered HTTP 500: internal error: red-team cluster down`]);
+    await assert.rejects(gate.run(ctx('broken'), config()), unavailable(`${url} answered HTTP 500: internal error: red-team cluster down`));
+    await assert.rejects(gate.run(ctx('good'), config({ url: 'http://127.0.0.1:9/gate' })), unavailable(/^http:\/\/127\.0\.0\.1:9\/gate is unreachable \(fetch failed/));
+  });
+
+  it('turns a wrong-shaped answer and a refused signature (4xx) into failed verdicts that say why', async () => {
     const garbled = await gate.run(ctx('garbled'), config());
     assert.equal(garbled.passed, false);
     assert.match(garbled.error ?? '', /answered with something other than \{passed, checks\?, reason\?\} \(passed: must be true or false\)/);

@@ -8,8 +8,8 @@
  */
 import { Context } from '@temporalio/activity';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { registryTarget } from '../../activities/targets/registry-target';
-import type { DeployTarget } from '../../activities/targets/types';
+import { registryTarget } from '../../targets/registry/registry-target';
+import type { DeployTarget } from '../../targets/types';
 import { connectRegistryDb } from '../../registry/db';
 import { Registry } from '../../registry/registry';
 import { createSlipwayWorker } from '../../workers/worker';

@@ -13,7 +13,7 @@ import {
   quantileBinEdges,
   rangeViolations,
 } from '../../domain/data-quality';
-import { dataQualityGateSchema } from '../../domain/pipeline';
+import { dataQualityGateSchema } from '../../gates/data-quality/schema';
 
 const close = (actual: number, expected: number, what: string, tolerance = 1e-12) => assert.ok(Math.abs(actual - expected) < tolerance, `${what}: ${actual} != ${expected}`);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);

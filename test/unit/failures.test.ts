@@ -32,6 +32,7 @@ describe('failure vocabulary', () => {
       UnknownTarget: 'UnknownTarget',
       UnknownHealthSource: 'UnknownHealthSource',
       Misconfigured: 'Misconfigured',
+      GateUnavailable: 'GateUnavailable',
       NoRollbackTarget: 'NoRollbackTarget',
       DeployFailed: 'DeployFailed',
       UndoFailed: 'UndoFailed',

@@ -1,0 +1,7 @@
+/** The `local` deploy target, on workers that serve models themselves (serving/). */
+import type { PluginFactory } from '../../lib/plugins';
+import type { DeployTarget } from '../types';
+import { localTarget } from './local-target';
+
+/** localTargetFactory builds the `local` target when the worker has a serving supervisor. */
+export const localTargetFactory: PluginFactory<DeployTarget> = (ctx) => (ctx.serving ? localTarget({ registry: ctx.registry, supervisor: ctx.serving }) : null);

@@ -1,0 +1,17 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pluginContext } from '../test/support/plugin-context';
+import { buildTargets } from './index';
+
+const names = (settings: Record<string, string> = {}, serving = false) => buildTargets(pluginContext(settings, serving)).map((t) => t.name);
+
+describe('the deploy-target list', () => {
+  it('builds only the registry target on a worker configured for nothing else', () => {
+    assert.deepEqual(names(), ['registry']);
+  });
+
+  it('adds the local target when the worker serves models, and the webhook target when its settings name an endpoint', () => {
+    assert.deepEqual(names({}, true), ['registry', 'local']);
+    assert.deepEqual(names({ SLIPWAY_WEBHOOK_URL: 'https://deployer.example.com/deploy', SLIPWAY_WEBHOOK_SECRET: 's'.repeat(32) }, true), ['registry', 'local', 'webhook']);
+  });
+});
