@@ -15,6 +15,7 @@ import type { EnvLockRef } from '../locks/api';
 import { createLockActivities } from '../locks/activities';
 import type { GateResult, ReleaseState } from '../workflows/release/api';
 import { defaultGates, type GateRegistry } from '../gates';
+import { failedVerdict } from '../gates/verdicts';
 import type { HealthQuery, HealthSource, HealthVerdict } from '../health/types';
 import type { DeployRequest, DeployTarget, UndoRequest } from '../targets/types';
 
@@ -75,9 +76,9 @@ export function createActivities(deps: ActivityDeps) {
     async runGate(req: { releaseId: string; env: string; model: string; version: string; gate: { type: string } & Record<string, unknown> }): Promise<GateResult> {
       const gate = gates.get(req.gate.type);
       const name = typeof req.gate.name === 'string' ? req.gate.name : req.gate.type;
-      if (!gate) return { type: req.gate.type, name, passed: false, checks: [], error: `unknown gate type "${req.gate.type}"; known: ${[...gates.keys()].join(', ')}` };
+      if (!gate) return failedVerdict(req.gate.type, name, `unknown gate type "${req.gate.type}"; known: ${[...gates.keys()].join(', ')}`);
       const config = gate.configSchema.safeParse(req.gate);
-      if (!config.success) return { type: gate.type, name, passed: false, checks: [], error: `bad gate config: ${config.error.message}` };
+      if (!config.success) return failedVerdict(gate.type, name, `bad gate config: ${config.error.message}`);
       const candidate = await wrap(() => registry.getVersion(req.model, req.version));
       const live = await registry.getLive(req.model, req.env);
       const liveVersion = live?.version ? await registry.findVersion(req.model, live.version) : null;

@@ -9,12 +9,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { GateResult } from '../workflows/release/api';
 import { FailureType } from '../domain/failures';
 
-/** GATE_UNAVAILABLE is the failure type a gate throws when it could not ask (timeout, 5xx, connection refused); retryable. */
-export const GATE_UNAVAILABLE = FailureType.GateUnavailable;
-
 /** gateUnavailable is the retryable failure a gate throws when it could not ask: the gate activity's retry policy asks again. */
 export function gateUnavailable(message: string): ApplicationFailure {
-  return ApplicationFailure.retryable(message, GATE_UNAVAILABLE);
+  return ApplicationFailure.retryable(message, FailureType.GateUnavailable);
 }
 
 /** failedVerdict is a gate's answer when it could not judge for a reason retrying cannot change (bad config, missing file, refused request). */
