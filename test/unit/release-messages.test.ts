@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parsePipeline } from '../../domain/pipeline';
-import { initialQuorum } from '../../domain/quorum';
-import type { ReleaseState } from '../../domain/release';
-import { MAX_IGNORED, applyApproval, applyRejection, policyOf, validateApproveUpdate, type MessageContext } from '../../workflows/release/messages';
+import { MAX_IGNORED, applyApproval, applyRejection, validateApproveUpdate, type MessageContext } from '../../workflows/release/messages';
+import { initialReleaseState } from '../../workflows/release/state';
 
 const PIPELINE = parsePipeline(
   `name: guarded
@@ -17,39 +16,8 @@ stages:
 const AT = '2026-12-01T10:00:00.000Z';
 
 function context(): MessageContext {
-  const state: ReleaseState = {
-    releaseId: 'release-fraud-1.0.0',
-    model: 'fraud',
-    version: '1.0.0',
-    pipeline: PIPELINE.name,
-    pipelineHash: 'h',
-    requestedBy: 'dave',
-    status: 'running',
-    currentStage: null,
-    summary: 'starting',
-    stages: PIPELINE.stages.map((s) => ({
-      env: s.env,
-      status: 'pending',
-      gates: [],
-      quorum: s.approval ? initialQuorum(policyOf(s)) : null,
-      approvalDeadline: null,
-      rejectedBy: null,
-      canaryWeight: null,
-      deployedVersion: null,
-      previousVersion: null,
-      healthChecks: [],
-      startedAt: null,
-      endedAt: null,
-      error: null,
-    })),
-    ignoredMessages: [],
-    compensations: [],
-    startedAt: AT,
-    updatedAt: AT,
-    endedAt: null,
-    outcome: null,
-  };
-  return { state, stages: PIPELINE.stages, pipelineName: PIPELINE.name, requestedBy: 'dave' };
+  const input = { releaseId: 'release-fraud-1.0.0', model: 'fraud', version: '1.0.0', pipeline: PIPELINE, pipelineHash: 'h', requestedBy: 'dave', requestedAt: AT };
+  return { state: initialReleaseState(input, AT), stages: PIPELINE.stages, pipelineName: PIPELINE.name, requestedBy: 'dave' };
 }
 
 const prod = (ctx: MessageContext) => ctx.state.stages[1]!;

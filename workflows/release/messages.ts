@@ -5,8 +5,9 @@
  * registers them as handlers and passes the workflow's clock.
  */
 import type { Stage } from '../../domain/pipeline';
-import { decideApproval, validateApprovalInput, type ApprovalChannel, type ApprovalPolicy } from '../../domain/quorum';
+import { decideApproval, validateApprovalInput, type ApprovalChannel } from '../../domain/quorum';
 import type { ApproveUpdateResult, IgnoredMessage, ReleaseState } from '../../domain/release';
+import { policyOf } from './state';
 
 /** MAX_IGNORED bounds the ignored-message list (newest kept), so a flood cannot grow the state without end. */
 export const MAX_IGNORED = 50;
@@ -82,12 +83,6 @@ export function validateApproveUpdate(arg: unknown): void {
   if (channel !== undefined && channel !== 'api' && channel !== 'cli') throw new Error('channel must be "api" or "cli"');
   const checked = validateApprovalInput(rest);
   if (!checked.ok) throw new Error(checked.error);
-}
-
-/** policyOf is a stage's approval policy; only for stages that have one. */
-export function policyOf(stage: Stage): ApprovalPolicy {
-  const a = stage.approval!;
-  return { required: a.required, approvers: a.approvers, selfApproval: a.selfApproval, channels: a.channels };
 }
 
 function preview(raw: unknown): string {

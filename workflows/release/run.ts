@@ -6,13 +6,13 @@
  */
 import { patched, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Stage } from '../../domain/pipeline';
-import { initialQuorum } from '../../domain/quorum';
 import type { ReleaseStatus } from '../../domain/outcome';
 import type { ReleaseInput, ReleaseState, StageState } from '../../domain/release';
 import { SA_STAGE, SA_STATUS } from '../../domain/search-attributes';
 import type { EnvLockRef } from '../../locks/api';
 import { retryingUntilDone } from './proxies';
-import { policyOf, type MessageContext } from './messages';
+import type { MessageContext } from './messages';
+import { initialReleaseState } from './state';
 
 /**
  * LEASE_PATCH is the patch id of the change that brought registry leases (instead of
@@ -51,26 +51,8 @@ export class ReleaseRun {
   readonly heldLocks = new Map<string, HeldLock>();
 
   constructor(readonly input: ReleaseInput) {
-    const startedAt = new Date().toISOString();
     this.stages = input.pipeline.stages;
-    this.state = {
-      releaseId: input.releaseId,
-      model: input.model,
-      version: input.version,
-      pipeline: input.pipeline.name,
-      pipelineHash: input.pipelineHash,
-      requestedBy: input.requestedBy,
-      status: 'running',
-      currentStage: null,
-      summary: 'starting',
-      stages: this.stages.map((s) => newStageState(s)),
-      ignoredMessages: [],
-      compensations: [],
-      startedAt,
-      updatedAt: startedAt,
-      endedAt: null,
-      outcome: null,
-    };
+    this.state = initialReleaseState(input, new Date().toISOString());
   }
 
   /** messages is what the message handlers read and change. */
@@ -120,22 +102,4 @@ export class ReleaseRun {
     const r = this.rejection();
     if (r) throw new Stop('rejected', `rejected by ${r.approver}: ${r.reason}`);
   }
-}
-
-function newStageState(stage: Stage): StageState {
-  return {
-    env: stage.env,
-    status: 'pending',
-    gates: [],
-    quorum: stage.approval ? initialQuorum(policyOf(stage)) : null,
-    approvalDeadline: null,
-    rejectedBy: null,
-    canaryWeight: null,
-    deployedVersion: null,
-    previousVersion: null,
-    healthChecks: [],
-    startedAt: null,
-    endedAt: null,
-    error: null,
-  };
 }
