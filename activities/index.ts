@@ -2,6 +2,7 @@
  * Activity factory: every side effect workflows need, with its dependencies
  * passed in so tests hand in real or fake parts without module mocking.
  */
+import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
@@ -123,6 +124,7 @@ export function createActivities(deps: ActivityDeps) {
     async recordRelease(state: ReleaseState, revision: number, giveBack: EnvLockRef[] = []): Promise<void> {
       await locks.giveBackLeases(giveBack);
       const stored = await releases.record(state, revision);
+      if (stored === 'stored') await auditRefusals(registry, state);
       // 'stored' happens once per revision, so a retried final write is not counted twice.
       if (stored === 'stored' && state.endedAt !== null && deps.metrics) {
         const version = await registry.findVersion(state.model, state.version);
@@ -162,5 +164,24 @@ async function wrap<T>(fn: () => Promise<T>): Promise<T> {
       if (!retryable) throw ApplicationFailure.nonRetryable(err.message, failureType);
     }
     throw err;
+  }
+}
+
+/**
+ * auditRefusals puts every message the release refused (a Signal or Update from anyone with
+ * Temporal access) into the model's audit chain. Keyed by the message, so the snapshots that
+ * carry it again append nothing; the claimed approver is recorded as unverified.
+ */
+async function auditRefusals(registry: Registry, state: ReleaseState): Promise<void> {
+  for (const m of state.ignoredMessages) {
+    const digest = createHash('sha256').update(`${m.at}\n${m.kind}\n${m.channel}\n${m.input}\n${m.reason}`).digest('hex').slice(0, 32);
+    await registry.audit.append({
+      key: `refused:${state.releaseId}:${digest}`,
+      actor: `unverified:${m.channel}`,
+      action: `release.${m.kind}_refused`,
+      subject: { model: state.model, version: state.version, releaseId: state.releaseId },
+      reason: m.reason,
+      details: { input: m.input, at: m.at },
+    });
   }
 }

@@ -225,6 +225,12 @@ describe('release workflow on the real Temporal dev server and registry', () => 
 
     await handle.signal(approveSignal, { stage: 'prod', approver: 'carol' });
     assert.equal(((await handle.result()) as ReleaseState).status, 'succeeded');
+    // Every refusal is in the model's audit chain too, once each, with the claimed approver marked unverified.
+    const refusals = await service.registry.audit.events.find({ 'subject.releaseId': started.releaseId, action: /_refused$/ }).toArray();
+    assert.equal(refusals.length, s.ignoredMessages.length);
+    assert.ok(refusals.every((e) => e.actor.startsWith('unverified:')));
+    assert.ok(refusals.some((e) => /mallory is not an approver/.test(e.reason ?? '')));
+    assert.equal((await service.registry.audit.verify()).ok, true);
     await recordHistory(started.workflowId, 'release-refused-duplicate-malformed-approvals');
   });
 
