@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
-import { canonicalJson } from '../domain/pipeline';
+import { canonicalJson } from '../domain/canonical-json';
 import { isDuplicateKey } from './errors';
 
 /** GENESIS_HASH is the "previous hash" of the first event. */
