@@ -12,6 +12,9 @@ import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import { StackChecks } from '../registry/stack-checks';
 import type { SlipwayMetrics } from '../observability/metrics';
+import type { TrustedKeys } from '../domain/decisions';
+import type { Pipeline } from '../domain/pipeline';
+import type { ReleasePolicy } from '../domain/release';
 import type { EnvLockRef } from '../locks/api';
 import { createLockActivities } from '../locks/activities';
 import type { GateResult, ReleaseState } from '../workflows/release/api';
@@ -34,6 +37,15 @@ export interface ActivityDeps {
   healthSources?: HealthSource[];
   /** Prometheus instruments; releases are counted when their final snapshot is stored. */
   metrics?: SlipwayMetrics;
+  /** Where the worker finds each model's bound pipeline (the registry's policy store). */
+  policy?: PolicySource;
+  /** The API's public keys (SLIPWAY_API_PUBLIC_KEYS): only decisions they verify count as verified. */
+  trustedKeys?: TrustedKeys;
+}
+
+/** PolicySource answers which pipeline a model is bound to, as admins applied it. */
+export interface PolicySource {
+  boundPipeline(model: string): Promise<{ name: string; hash: string; revision: number | null; pipeline: Pipeline } | null>;
 }
 
 /** StackCheckRecord is what the stack check writes and reads back. */
@@ -124,12 +136,28 @@ export function createActivities(deps: ActivityDeps) {
     async recordRelease(state: ReleaseState, revision: number, giveBack: EnvLockRef[] = []): Promise<void> {
       await locks.giveBackLeases(giveBack);
       const stored = await releases.record(state, revision);
-      if (stored === 'stored') await auditRefusals(registry, state);
+      if (stored === 'stored') {
+        await auditDecisions(registry, state);
+        await auditRefusals(registry, state);
+      }
       // 'stored' happens once per revision, so a retried final write is not counted twice.
       if (stored === 'stored' && state.endedAt !== null && deps.metrics) {
         const version = await registry.findVersion(state.model, state.version);
         deps.metrics.observeFinishedRelease(state, version?.codeCommittedAt);
       }
+    },
+
+    /**
+     * loadReleasePolicy is what a release may trust, from the worker's side of the boundary: the
+     * pipeline its model is bound to (never one from the workflow input) and the API's public keys.
+     */
+    async loadReleasePolicy(req: { releaseId: string; model: string; version: string }): Promise<ReleasePolicy> {
+      const bound = deps.policy ? await deps.policy.boundPipeline(req.model) : null;
+      if (!bound) {
+        return { ok: false, reason: `${req.model} is not bound to a pipeline on this server: an admin applies one (\`slipway pipeline apply <file>\`) and binds the model (\`slipway model bind ${req.model} --pipeline <name>\`)` };
+      }
+      log.info('release policy loaded', { releaseId: req.releaseId, model: req.model, pipeline: bound.name, hash: bound.hash, revision: bound.revision });
+      return { ok: true, pipeline: bound.pipeline, pipelineHash: bound.hash, pipelineRevision: bound.revision, trustedKeys: deps.trustedKeys ?? {} };
     },
 
     /** lastKnownGood finds the version a rollback should restore. */
@@ -164,6 +192,49 @@ async function wrap<T>(fn: () => Promise<T>): Promise<T> {
       if (!retryable) throw ApplicationFailure.nonRetryable(err.message, failureType);
     }
     throw err;
+  }
+}
+
+/**
+ * auditDecisions puts who started the release (verified how) and every counted approval and rejection into
+ * the model's audit chain, once each: keyed by what they are, so later snapshots append nothing.
+ * Releases recorded before server-side policy carry no requester and no approval records.
+ */
+async function auditDecisions(registry: Registry, state: ReleaseState): Promise<void> {
+  const subject = { model: state.model, version: state.version, releaseId: state.releaseId };
+  const who = (user: string, verified: boolean, channel?: string | null) => (verified ? user : `unverified:${channel ?? 'claimed'}:${user}`);
+  if (state.requester) {
+    const r = state.requester;
+    await registry.audit.append({
+      key: `started:${state.releaseId}:${state.startedAt}`,
+      actor: who(r.user, r.verified),
+      action: 'release.started',
+      subject: { ...subject, pipeline: state.pipeline },
+      details: { verified: r.verified, via: r.via ?? null, issuer: r.issuer ?? null, actor: r.actor ?? null, pipelineHash: state.pipelineHash, pipelineRevision: state.pipelineRevision ?? null },
+    });
+  }
+  for (const stage of state.stages) {
+    for (const a of stage.quorum?.approvals ?? []) {
+      await registry.audit.append({
+        key: `approved:${state.releaseId}:${state.startedAt}:${stage.env}:${a.approver}`,
+        actor: who(a.approver, a.verified, a.channel),
+        action: 'release.approved',
+        subject: { ...subject, env: stage.env },
+        ...(a.comment ? { reason: a.comment } : {}),
+        details: { channel: a.channel, verified: a.verified, at: a.at },
+      });
+    }
+    const rejected = stage.rejectedBy;
+    if (rejected && rejected.verified !== undefined) {
+      await registry.audit.append({
+        key: `rejected:${state.releaseId}:${state.startedAt}:${stage.env}`,
+        actor: who(rejected.approver, rejected.verified, rejected.channel),
+        action: 'release.rejected',
+        subject: { ...subject, env: stage.env },
+        reason: rejected.reason,
+        details: { channel: rejected.channel ?? null, verified: rejected.verified, at: rejected.at },
+      });
+    }
   }
 }
 

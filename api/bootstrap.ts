@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { SlipwayConfig } from '../config';
+import { Signer } from '../lib/signing';
 import { Authenticator, loadTokensFile, remoteJwks, sha256Hex } from './auth';
 
 /** createAuthenticator loads SLIPWAY_API_TOKENS (and OIDC settings). */
@@ -33,4 +34,18 @@ export function ensureDevTokens(dataDir: string, user: string): { file: string; 
   );
   fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   return { file, token };
+}
+
+/**
+ * ensureDevSigningKey is `slipway dev`'s API signing key, kept in the data folder so releases that
+ * loaded its public half keep verifying approvals across restarts; SLIPWAY_API_SIGNING_KEY wins.
+ */
+export function ensureDevSigningKey(dataDir: string, configured: string | undefined): Signer {
+  if (configured) return Signer.fromPemFile(configured);
+  const file = path.join(dataDir, 'api-signing-key.pem');
+  if (fs.existsSync(file)) return Signer.fromPemFile(file);
+  const signer = Signer.generate();
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.writeFileSync(file, signer.pem(), { mode: 0o600 });
+  return signer;
 }

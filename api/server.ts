@@ -16,7 +16,7 @@ import {
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { ReleaseService } from '../client/releases';
+import type { ReleaseService, Verified } from '../client/releases';
 import { REGISTRY_FAILURES } from '../domain/failures';
 import { envNameSchema, modelNameSchema, registerVersionInputSchema, versionSchema } from '../domain/model-version';
 import { isReleaseStatus, RELEASE_STATUSES } from '../domain/outcome';
@@ -25,6 +25,7 @@ import { InvalidInputError, RegistryError } from '../registry/errors';
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import type { AesGcmCodec } from '../codec/aes-gcm';
+import type { Signer } from '../lib/signing';
 import type { SlipwayMetrics } from '../observability/metrics';
 import { AuthFailure, can, canApprove, type Authenticator, type Principal, type Role } from './auth';
 import { registerCodecRoutes } from './codec-routes';
@@ -47,6 +48,8 @@ export interface ApiDeps {
   clock?: () => Date;
   /** Structured request logs; none when absent. */
   logger?: Logger;
+  /** The API's signing key (decisions are signed by the ReleaseService built with it; evidence and audit checkpoints too). */
+  signer?: Signer;
   /** Payload codec for the Web UI's codec endpoint (only when encryption is on). */
   codec?: {
     codec: AesGcmCodec;
@@ -228,7 +231,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       response: { 201: anyObject, 200: anyObject, 400: errorSchema, 404: errorSchema },
     },
   }, async (req, reply) => {
-    const started = await withTimeout('Temporal', releases().start({ ...req.body, requestedBy: req.principal!.user }));
+    const started = await withTimeout('Temporal', releases().start({ ...req.body, requestedBy: req.principal!.user, verified: verifiedAs(req.principal!) }));
     return reply.code(started.alreadyRunning ? 200 : 201).send(started);
   });
 
@@ -246,10 +249,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (!canApprove(principal, req.body.stage)) throw new AuthFailure(403, `${principal.user} may not approve ${req.body.stage}`);
     if (req.body.decision === 'reject') {
       if (!req.body.comment) throw new InvalidInputError([{ field: 'comment', reason: 'a rejection needs a reason in comment' }]);
-      await withTimeout('Temporal', releases().reject({ releaseId: req.params.id, stage: req.body.stage, approver: principal.user, reason: req.body.comment }));
+      await withTimeout('Temporal', releases().reject({ releaseId: req.params.id, stage: req.body.stage, approver: principal.user, reason: req.body.comment, verified: verifiedAs(principal) }));
       return { releaseId: req.params.id, stage: req.body.stage, decision: 'reject', by: principal.user };
     }
-    const result = await withTimeout('Temporal', releases().approve({ releaseId: req.params.id, stage: req.body.stage, approver: principal.user, comment: req.body.comment, channel: 'api' }));
+    const result = await withTimeout('Temporal', releases().approve({ releaseId: req.params.id, stage: req.body.stage, approver: principal.user, comment: req.body.comment, verified: verifiedAs(principal) }));
     return reply.code(result.outcome === 'refused' ? 403 : 200).send(result.outcome === 'refused' ? { error: { code: 'forbidden', message: result.reason ?? 'refused' } } : result);
   });
 
@@ -312,6 +315,12 @@ function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   }
   const status = e.statusCode === 503 || e.statusCode === 504 ? e.statusCode : 500;
   return reply.code(status).send({ error: { code: status === 500 ? 'internal' : 'unavailable', message: e.message ?? 'internal error' } });
+}
+
+// What the API vouches for when it signs a caller's decision: the token's user, how it was verified, and the person behind a CI identity.
+function verifiedAs(principal: Principal): Verified {
+  const p = principal as Principal & { issuer?: string; actor?: string };
+  return { identity: { user: p.user, via: p.via, ...(p.issuer ? { issuer: p.issuer } : {}) }, ...(p.actor ? { actor: p.actor } : {}) };
 }
 
 function isLoopback(ip: string): boolean {

@@ -235,7 +235,7 @@ async function drive(service: ReleaseService, r: Tracked, statusLatency: number[
       answered = true;
       await sleep(1_000 + ((r.i * 7919) % 4_000)); // a person takes a moment
       if (r.plan === 'rejected') await service.reject({ releaseId: r.releaseId, stage: 'prod', approver: APPROVER, reason: 'not this week' });
-      else await service.approve({ releaseId: r.releaseId, stage: 'prod', approver: APPROVER, channel: 'cli' });
+      else await service.approve({ releaseId: r.releaseId, stage: 'prod', approver: APPROVER });
     }
   }
 }

@@ -5,7 +5,8 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { createAuthenticator, ensureDevTokens } from '../api/bootstrap';
+import { createAuthenticator, ensureDevSigningKey, ensureDevTokens } from '../api/bootstrap';
+import { parseTrustedKeys } from '../lib/signing';
 import { buildApi } from '../api/server';
 import { ReleaseService } from '../client/releases';
 import { runDemo } from '../demo/run-demo';
@@ -58,12 +59,15 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
     uiCodecEndpoint: config.codecKeys ? `http://127.0.0.1:${ports.api}/codec` : undefined,
   });
   const registry = await connectRegistryDb(stack.mongodbUri);
+  const signer = ensureDevSigningKey(path.resolve(opts.dataDir), config.apiSigningKeyFile);
   const { worker, close: closeWorker, supervisor } = await createSlipwayWorker({
     temporalAddress: stack.temporalAddress,
     namespace: config.temporalNamespace,
     taskQueue: config.taskQueue,
     db: registry.db,
     codecKeys: config.codecKeys,
+    // The in-process API's key, and any others this stack is told to trust.
+    trustedKeys: { ...parseTrustedKeys(config.apiPublicKeys), ...signer.trusted() },
     pluginSettings: config.pluginSettings,
     tracing,
     metrics,
@@ -80,10 +84,11 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
   const codec = codecFromKeys(config.codecKeys);
   const devTokens = config.apiTokensFile ? undefined : ensureDevTokens(path.resolve(opts.dataDir), config.user);
   // One service for the API and the demo: they share the registry's in-process caches.
-  const releases = new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir });
+  const releases = new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir, signer });
   const api = await buildApi({
     db: registry.db,
     releases,
+    signer,
     auth: createAuthenticator(config, devTokens?.file),
     metrics,
     runtimeMetricsUrl: `http://127.0.0.1:${runtimeMetricsPort}/metrics`,

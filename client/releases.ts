@@ -14,6 +14,8 @@ import { loadPipelinesFromDir } from '../config/pipelines';
 import { Registry } from '../registry/registry';
 import { ReleaseStore, type ReleaseRecord } from '../registry/releases';
 import { inSpan, slipwayAttributes } from '../observability/tracing';
+import type { VerifiedIdentity } from '../domain/decisions';
+import type { Signer } from '../lib/signing';
 import type { releaseWorkflow } from '../workflows/release/workflow';
 import type { rollbackWorkflow } from '../workflows/rollback';
 import {
@@ -36,6 +38,18 @@ export interface ReleaseServiceDeps {
   db: Db;
   taskQueue: string;
   pipelinesDir?: string;
+  /**
+   * The API's signing key: decisions made by a verified identity (start, approve, reject, rollback)
+   * are signed with it, and workers count them as verified. The CLI's direct mode has none.
+   */
+  signer?: Signer;
+}
+
+/** Verified is who the API verified a request came from (absent in direct mode: the name is only claimed). */
+export interface Verified {
+  identity: VerifiedIdentity;
+  /** The person behind an automated identity (the CI run's actor), recorded and barred from approving. */
+  actor?: string;
 }
 
 /** StartedRelease is what `release start` answers. */
@@ -79,8 +93,8 @@ export class ReleaseService {
   }
 
   /** start validates the version and pipeline, pins the pipeline by hash, and starts (or returns) the release. */
-  async start(req: { model: string; version: string; pipeline?: string; requestedBy: string }): Promise<StartedRelease> {
-    return inSpan('slipway.release.start', slipwayAttributes(req), (span) =>
+  async start(req: StartRequest): Promise<StartedRelease> {
+    return inSpan('slipway.release.start', slipwayAttributes({ ...req }), (span) =>
       this.startTraced(req).then((started) => {
         span.setAttribute('slipway.release_id', started.releaseId);
         return started;
@@ -88,7 +102,7 @@ export class ReleaseService {
     );
   }
 
-  private async startTraced(req: { model: string; version: string; pipeline?: string; requestedBy: string }): Promise<StartedRelease> {
+  private async startTraced(req: StartRequest): Promise<StartedRelease> {
     const model = parseOrThrow(modelNameSchema, 'model', req.model);
     const version = parseOrThrow(versionSchema, 'version', req.version);
     const requestedBy = parseOrThrow(modelNameSchema, 'requester (--as)', req.requestedBy);
@@ -106,7 +120,7 @@ export class ReleaseService {
       const handle = await this.deps.temporal.workflow.start<typeof releaseWorkflow>('releaseWorkflow', {
         workflowId,
         taskQueue: this.deps.taskQueue,
-        args: [{ releaseId, model, version, pipeline: entry.pipeline, pipelineHash, requestedBy, requestedAt: new Date().toISOString() }],
+        args: [{ releaseId, model, version, pipeline: entry.pipeline, pipelineName: entry.pipeline.name, pipelineHash, requestedBy, requestedAt: new Date().toISOString(), ...this.signed(req.verified, (requester, issuedAt) => ({ startDecision: this.deps.signer!.signDecision({ kind: 'release.start', releaseId, model, version, requester, ...(req.verified?.actor ? { actor: req.verified.actor } : {}), issuedAt }) })) }],
         // A second start of the same version while one runs fails here and returns the running
         // release below: exact, and no describe call on every start as USE_EXISTING would need.
         workflowIdConflictPolicy: 'FAIL',
@@ -153,16 +167,18 @@ export class ReleaseService {
   }
 
   /** approve sends the validated approval Update; identity comes from the caller, never from a body. */
-  async approve(req: { releaseId: string; stage: string; approver: string; comment?: string; channel: 'api' | 'cli' }): Promise<ApproveUpdateResult> {
+  async approve(req: DecisionRequest): Promise<ApproveUpdateResult> {
     checkReleaseId(req.releaseId);
     return inSpan('slipway.release.approve', { 'slipway.release_id': req.releaseId, 'slipway.env': req.stage }, () => this.approveTraced(req));
   }
 
-  private async approveTraced(req: { releaseId: string; stage: string; approver: string; comment?: string; channel: 'api' | 'cli' }): Promise<ApproveUpdateResult> {
+  private async approveTraced(req: DecisionRequest): Promise<ApproveUpdateResult> {
+    const claim = { stage: req.stage, approver: req.approver, ...(req.comment ? { comment: req.comment } : {}) };
+    const arg = this.signed(req.verified, (approver, issuedAt) => ({
+      decision: this.deps.signer!.signDecision({ kind: 'release.approve', releaseId: req.releaseId, stage: req.stage, approver, ...(req.comment ? { comment: req.comment } : {}), issuedAt }),
+    })) ?? claim;
     try {
-      return await this.deps.temporal.workflow.getHandle(req.releaseId).executeUpdate(approveUpdate, {
-        args: [{ stage: req.stage, approver: req.approver, ...(req.comment ? { comment: req.comment } : {}), channel: req.channel }],
-      });
+      return await this.deps.temporal.workflow.getHandle(req.releaseId).executeUpdate(approveUpdate, { args: [arg] });
     } catch (err) {
       // The workflow's validator refused the message: bad input, named by the validator.
       if (err instanceof WorkflowUpdateFailedError) {
@@ -175,14 +191,23 @@ export class ReleaseService {
   }
 
   /** reject sends the reject Signal, which ends the release `rejected` if the rejecter is an approver. */
-  async reject(req: { releaseId: string; stage: string; approver: string; reason: string }): Promise<void> {
+  async reject(req: Omit<DecisionRequest, 'comment'> & { reason: string }): Promise<void> {
     checkReleaseId(req.releaseId);
+    const arg = this.signed(req.verified, (approver, issuedAt) => ({
+      decision: this.deps.signer!.signDecision({ kind: 'release.reject', releaseId: req.releaseId, stage: req.stage, approver, comment: req.reason, issuedAt }),
+    })) ?? { stage: req.stage, approver: req.approver, comment: req.reason };
     try {
-      await this.deps.temporal.workflow.getHandle(req.releaseId).signal(rejectSignal, { stage: req.stage, approver: req.approver, comment: req.reason });
+      await this.deps.temporal.workflow.getHandle(req.releaseId).signal(rejectSignal, arg);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new NotFoundError('release', req.releaseId, 'it may have ended; see `slipway release status`');
       throw err;
     }
+  }
+
+  // A decision is signed only when the API verified who made it and holds the key; otherwise it goes out as a claim.
+  private signed<T>(verified: Verified | undefined, make: (identity: VerifiedIdentity, issuedAt: string) => T): T | undefined {
+    if (!verified || !this.deps.signer) return undefined;
+    return make(verified.identity, new Date().toISOString());
   }
 
   /** list returns recorded releases, newest first. */
@@ -228,6 +253,24 @@ export class ReleaseService {
       },
     };
   }
+}
+
+/** StartRequest asks for a release; `verified` is set only by the API, from the caller's token. */
+export interface StartRequest {
+  model: string;
+  version: string;
+  pipeline?: string;
+  requestedBy: string;
+  verified?: Verified;
+}
+
+/** DecisionRequest is an approval or rejection; `verified` is set only by the API, from the caller's token. */
+export interface DecisionRequest {
+  releaseId: string;
+  stage: string;
+  approver: string;
+  comment?: string;
+  verified?: Verified;
 }
 
 /** isPipelineError re-exports the pipeline error check for front ends. */

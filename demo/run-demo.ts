@@ -97,7 +97,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
           print(`demo: ${v} waits for approval in prod. Approve it either way:`);
           print(`        npx slipway approve ${started.releaseId} --stage prod --as alice`);
           print(`        Web UI → ${started.workflowId} → Send a Signal "approve" with {"stage":"prod","approver":"alice"}`);
-          if (options.autoApproveAs) await demoService.approve({ releaseId: started.releaseId, stage: 'prod', approver: options.autoApproveAs, channel: 'cli' });
+          if (options.autoApproveAs) await demoService.approve({ releaseId: started.releaseId, stage: 'prod', approver: options.autoApproveAs });
         }
         await sleep(500);
       }

@@ -72,7 +72,7 @@ export function verifyDecision<K extends DecisionKind>(
   if (payload.kind !== kind) return { ok: false, reason: `decision is a ${String(payload.kind)}, expected ${kind}` };
   const key = keys[keyId];
   if (key === undefined) return { ok: false, reason: `decision signed by unknown key ${keyId.slice(0, 32)}; the worker trusts ${Object.keys(keys).join(', ') || 'no API key (SLIPWAY_API_PUBLIC_KEYS is unset)'}` };
-  let valid = false;
+  let valid: boolean;
   try {
     valid = ed25519.verify(fromBase64(signature), decisionSigningInput(payload), fromBase64(key));
   } catch {
@@ -84,10 +84,10 @@ export function verifyDecision<K extends DecisionKind>(
   if (!Number.isFinite(issued)) return { ok: false, reason: 'decision has no valid issuedAt' };
   const skew = clock.skewMs ?? 5 * 60_000;
   if (issued > now + skew) return { ok: false, reason: `decision issued in the future (${payload.issuedAt})` };
-  if (clock.maxAgeMs !== undefined && now - issued > clock.maxAgeMs) return { ok: false, reason: `decision issued at ${payload.issuedAt} is too old; send it again` };
   if (clock.notBefore !== undefined && issued < Date.parse(clock.notBefore) - skew) {
     return { ok: false, reason: `decision issued at ${payload.issuedAt}, before this run started (${clock.notBefore}): it belongs to an earlier run` };
   }
+  if (clock.maxAgeMs !== undefined && now - issued > clock.maxAgeMs) return { ok: false, reason: `decision issued at ${payload.issuedAt} is too old; send it again` };
   return { ok: true, payload: payload as Extract<DecisionPayload, { kind: K }> };
 }
 

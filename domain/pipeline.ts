@@ -143,6 +143,8 @@ const approvalSchema = strictObject({
     .array(z.enum(APPROVAL_CHANNELS, { error: `must be one of ${APPROVAL_CHANNELS.join(', ')}` }), { error: 'must be a list of channels' })
     .min(1, `must list at least one channel (${APPROVAL_CHANNELS.join(', ')})`)
     .default(() => [...APPROVAL_CHANNELS]),
+  // Approvals normally count only once the stage asks for them (its gates passed); true lets them arrive earlier.
+  preApproval: z.boolean({ error: 'must be true or false' }).optional(),
 }).superRefine(
   (approval, ctx) => {
     const approvers: unknown[] = Array.isArray(approval.approvers) ? approval.approvers : [];

@@ -27,9 +27,14 @@ export type ApprovalMessage = {
   approver: string;
   comment?: string;
   channel?: ApprovalChannel;
+  /** True when the API signed it (channel `api` on server-policy releases). */
+  verified?: boolean;
   /** ISO-8601 time the workflow received it (workflow time, so replay-safe). */
   at: string;
 };
+
+/** ApprovalRecord is one counted approval: who, how it arrived, whether its identity was verified. */
+export type ApprovalRecord = { approver: string; channel: ApprovalChannel | null; verified: boolean; at: string; comment?: string };
 
 /** ApprovalInput is the validated argument of the `approve` signal/update. */
 export type ApprovalInput = { stage: string; approver: string; comment?: string };
@@ -38,6 +43,8 @@ export type ApprovalInput = { stage: string; approver: string; comment?: string 
 export type QuorumState = {
   required: number;
   approvedBy: string[];
+  /** The counted approvals in order, with channel and verification (absent in states recorded before it). */
+  approvals?: ApprovalRecord[];
   // Kept so "who tried to approve and why it did not count" stays answerable.
   refused: { approver: string; reason: string; at: string }[];
   met: boolean;
@@ -98,22 +105,22 @@ export function validateApprovalInput(
 
 /** initialQuorum is the empty quorum for a stage's policy. */
 export function initialQuorum(policy: ApprovalPolicy): QuorumState {
-  return { required: policy.required, approvedBy: [], refused: [], met: policy.required <= 0 };
+  return { required: policy.required, approvedBy: [], approvals: [], refused: [], met: policy.required <= 0 };
 }
 
 /**
  * decideApproval applies one approval to a quorum and returns the new state
  * (inputs are never mutated): refused when the approver is not listed, is the
- * requester without selfApproval, or used a channel the policy does not
- * allow; duplicate when already counted; otherwise counted.
+ * requester (or the change's author) without selfApproval, or used a channel
+ * the policy does not allow; duplicate when already counted; otherwise counted.
  */
 export function decideApproval(
   policy: ApprovalPolicy,
   state: QuorumState,
   msg: ApprovalMessage,
-  requester: string,
+  requester: string | readonly string[],
 ): ApprovalDecision {
-  const refusal = refusalReason(policy, msg, requester);
+  const refusal = refusalReason(policy, msg, typeof requester === 'string' ? [requester] : requester);
   if (refusal !== undefined) {
     return {
       state: { ...copyState(state), refused: [...state.refused.map((r) => ({ ...r })), { approver: msg.approver, reason: refusal, at: msg.at }] },
@@ -129,21 +136,25 @@ export function decideApproval(
     };
   }
   const approvedBy = [...state.approvedBy, msg.approver];
+  const copy = copyState(state);
+  copy.approvals?.push({ approver: msg.approver, channel: msg.channel ?? null, verified: msg.verified === true, at: msg.at, ...(msg.comment === undefined ? {} : { comment: msg.comment }) });
   return {
-    state: { ...copyState(state), approvedBy, met: approvedBy.length >= state.required },
+    state: { ...copy, approvedBy, met: approvedBy.length >= state.required },
     outcome: 'counted',
   };
 }
 
-function refusalReason(policy: ApprovalPolicy, msg: ApprovalMessage, requester: string): string | undefined {
+function refusalReason(policy: ApprovalPolicy, msg: ApprovalMessage, requesters: readonly string[]): string | undefined {
   if (!policy.approvers.includes(msg.approver)) {
     const list = policy.approvers.length > 0 ? policy.approvers.join(', ') : '(none)';
     return `${msg.approver} is not an approver for this stage; approvers: ${list}`;
   }
   // Case-insensitive on purpose: refusing "Alice" approving alice's release is
   // the safe direction if identity providers disagree on case.
-  if (!policy.selfApproval && msg.approver.toLowerCase() === requester.toLowerCase()) {
-    return `${msg.approver} requested this release and may not approve it (self-approval is off for this stage); ask another approver`;
+  if (!policy.selfApproval) {
+    const same = (name: string | undefined) => name !== undefined && msg.approver.toLowerCase() === name.toLowerCase();
+    if (same(requesters[0])) return `${msg.approver} requested this release and may not approve it (self-approval is off for this stage); ask another approver`;
+    if (requesters.slice(1).some(same)) return `${msg.approver} authored the change this release ships and may not approve it (self-approval is off for this stage); ask another approver`;
   }
   if (policy.channels !== undefined && (msg.channel === undefined || !policy.channels.includes(msg.channel))) {
     return `approvals for this stage are accepted only via ${policy.channels.join(', ') || '(no channel)'}; this one came via ${msg.channel ?? 'an unknown channel'}`;
@@ -155,6 +166,7 @@ function copyState(state: QuorumState): QuorumState {
   return {
     required: state.required,
     approvedBy: [...state.approvedBy],
+    ...(state.approvals ? { approvals: state.approvals.map((a) => ({ ...a })) } : {}),
     refused: state.refused.map((r) => ({ ...r })),
     met: state.met,
   };

@@ -4,22 +4,50 @@
  * contract (workflows/release/api.ts re-exports them), the registry, the CLI
  * and the API.
  */
+import type { SignedDecision } from './decisions';
 import type { Pipeline } from './pipeline';
 import type { ApprovalChannel, QuorumState } from './quorum';
 import type { ReleaseStatus } from './outcome';
 import type { GateCheck } from './thresholds';
 
-/** ReleaseInput is everything a release needs, pinned at start. */
+/**
+ * ReleaseInput is what a release is asked to do. Anyone with Temporal access
+ * can write it, so a release (from the server-policy patch on) takes nothing
+ * that decides from it: the pipeline comes from the model's binding, loaded by
+ * the worker, and the requester counts as verified only with a start decision
+ * the API signed.
+ */
 export interface ReleaseInput {
   releaseId: string;
   model: string;
   version: string;
-  /** The exact pipeline content this release runs, pinned by hash in the registry. */
-  pipeline: Pipeline;
-  pipelineHash: string;
+  /** Releases started before the server-policy patch ran this pipeline; later runs ignore it. */
+  pipeline?: Pipeline;
+  /** The pipeline (and hash) the starting client expected; informational, the worker loads the binding. */
+  pipelineName?: string;
+  pipelineHash?: string;
+  /** Who asked, as claimed; verified only through startDecision. */
   requestedBy: string;
   requestedAt: string;
+  /** The API's signed `release.start` decision (requester verified at the edge). */
+  startDecision?: SignedDecision;
 }
+
+/** Requester is who started a release, and whether the API vouched for it. */
+export interface Requester {
+  user: string;
+  verified: boolean;
+  /** How the API verified the requester (token, oidc + issuer). */
+  via?: 'token' | 'oidc';
+  issuer?: string;
+  /** The person behind an automated requester (the CI run's actor); may not approve either. */
+  actor?: string;
+}
+
+/** ReleasePolicy is what the worker loads for a release from its own registry and configuration. */
+export type ReleasePolicy =
+  | { ok: true; pipeline: Pipeline; pipelineHash: string; pipelineRevision: number | null; trustedKeys: Record<string, string> }
+  | { ok: false; reason: string };
 
 /** GateResult is one gate's verdict with its evidence. */
 export interface GateResult {
@@ -53,7 +81,7 @@ export interface StageState {
   /** When the stage started waiting for approval, and when its quorum was met (approval wait metric). */
   awaitingApprovalSince?: string | null;
   approvedAt?: string | null;
-  rejectedBy: { approver: string; reason: string; at: string } | null;
+  rejectedBy: { approver: string; reason: string; at: string; channel?: ApprovalChannel; verified?: boolean } | null;
   canaryWeight: number | null;
   deployedVersion: string | null;
   previousVersion: string | null;
@@ -66,7 +94,7 @@ export interface StageState {
 /** IgnoredMessage is a malformed or unauthorised message, kept visible instead of crashing anything. */
 export interface IgnoredMessage {
   at: string;
-  kind: 'approve' | 'reject';
+  kind: 'approve' | 'reject' | 'start';
   channel: ApprovalChannel;
   input: string;
   reason: string;
@@ -91,7 +119,11 @@ export interface ReleaseState {
   version: string;
   pipeline: string;
   pipelineHash: string;
+  /** The revision of the bound pipeline this release runs (server-policy releases). */
+  pipelineRevision?: number | null;
   requestedBy: string;
+  /** Who started it and whether that is verified (server-policy releases). */
+  requester?: Requester;
   status: ReleaseStatus;
   currentStage: string | null;
   /** In words: what the release waits for, or why it ended. */
@@ -105,13 +137,15 @@ export interface ReleaseState {
   outcome: { status: ReleaseStatus; reason: string } | null;
 }
 
-/** ApproveUpdateInput is the Update argument; the channel is set by the client that sends it. */
-export interface ApproveUpdateInput {
-  stage: string;
-  approver: string;
-  comment?: string;
-  channel?: 'api' | 'cli';
-}
+/**
+ * ApproveUpdateInput is the Update argument: a claimed `{stage, approver}`
+ * (counted as channel `cli`, unverified), or a `decision` the API signed
+ * (channel `api`, verified). Releases recorded before the server-policy patch
+ * took a client-chosen `channel`.
+ */
+export type ApproveUpdateInput =
+  | { stage: string; approver: string; comment?: string; channel?: 'api' | 'cli' }
+  | { decision: SignedDecision };
 
 /** ApproveUpdateResult answers an Update with what the approval did and the quorum now. */
 export interface ApproveUpdateResult {

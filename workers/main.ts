@@ -23,6 +23,7 @@ import { tracingFromEnv } from '../observability/tracing';
 import { connectRegistryDb } from '../registry/db';
 import { installRuntime } from './runtime';
 import { createSlipwayWorker, type SlipwayWorkerOptions } from './worker';
+import { parseTrustedKeys } from '../lib/signing';
 
 /** WorkerProcessSettings are the worker-process knobs read from the environment. */
 export interface WorkerProcessSettings {
@@ -145,6 +146,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       taskQueue: config.taskQueue,
       db: registry.db,
       codecKeys: config.codecKeys,
+      trustedKeys: parseTrustedKeys(config.apiPublicKeys),
       pluginSettings: config.pluginSettings,
       tracing,
       metrics,

@@ -4,7 +4,8 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Db } from 'mongodb';
-import { createActivities, type ActivityDeps } from '../activities';
+import { createActivities, type ActivityDeps, type PolicySource } from '../activities';
+import type { TrustedKeys } from '../domain/decisions';
 import { dataConverterFor } from '../codec';
 import type { SlipwayMetrics } from '../observability/metrics';
 import { clientTracingInterceptors, workerTracingOptions, type Tracing } from '../observability/tracing';
@@ -39,6 +40,10 @@ export interface SlipwayWorkerOptions {
   localServingDir?: string;
   /** The SLIPWAY_* settings (config's pluginSettings) each target and health-source factory reads its own from; none when absent. */
   pluginSettings?: PluginSettings;
+  /** The API's public keys: only decisions they verify count as verified identities. */
+  trustedKeys?: TrustedKeys;
+  /** Where each model's bound pipeline is read (default: the registry's policy store). */
+  policy?: PolicySource;
   /** Worker tuning (cache size, concurrency) for benchmarks. */
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentActivityTaskExecutions'>;
 }
@@ -85,6 +90,8 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
         temporal,
         taskQueue: options.taskQueue,
         metrics: options.metrics,
+        trustedKeys: options.trustedKeys ?? {},
+        ...(options.policy ? { policy: options.policy } : {}),
         ...options.extensions,
         // Every registered target and health source this worker is configured for, then the caller's, which win by name.
         targets: [...buildTargets(plugins), ...(options.extensions?.targets ?? [])],

@@ -87,7 +87,7 @@ export function registerReleaseCommands(program: Command): void {
     .action(
       verb(async (ctx, releaseId: string, opts: { stage: string; as?: string; comment?: string }) => {
         const service = await ctx.releases();
-        const result = await service.approve({ releaseId, stage: opts.stage, approver: opts.as ?? ctx.config.user, comment: opts.comment, channel: 'cli' });
+        const result = await service.approve({ releaseId, stage: opts.stage, approver: opts.as ?? ctx.config.user, comment: opts.comment });
         ctx.print(result, () =>
           result.outcome === 'counted'
             ? `approval counted: ${result.quorum?.approvedBy.length} of ${result.quorum?.required} for ${result.stage}${result.quorum?.met ? ' — quorum met' : ''}`

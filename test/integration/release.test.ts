@@ -200,12 +200,12 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     await waitForState(service, started.releaseId, (s) => s.status === 'awaiting_approval');
     const handle = temporal.client.workflow.getHandle(started.workflowId);
 
-    const self = await service.approve({ releaseId: started.releaseId, stage: 'prod', approver: 'alice', channel: 'cli' });
+    const self = await service.approve({ releaseId: started.releaseId, stage: 'prod', approver: 'alice' });
     assert.equal(self.outcome, 'refused');
     assert.match(self.reason ?? '', /requested this release/);
-    const first = await service.approve({ releaseId: started.releaseId, stage: 'prod', approver: 'bob', channel: 'cli' });
+    const first = await service.approve({ releaseId: started.releaseId, stage: 'prod', approver: 'bob' });
     assert.equal(first.outcome, 'counted');
-    const dup = await service.approve({ releaseId: started.releaseId, stage: 'prod', approver: 'bob', channel: 'api' });
+    const dup = await service.approve({ releaseId: started.releaseId, stage: 'prod', approver: 'bob' });
     assert.equal(dup.outcome, 'duplicate');
     assert.deepEqual(dup.quorum?.approvedBy, ['bob']);
 
@@ -213,7 +213,7 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     await handle.signal(approveSignal, 'not even an object');
     await handle.signal(approveSignal, { stage: 'prod', approver: 'mallory' });
     await temporalCli(['workflow', 'signal', '--workflow-id', started.workflowId, '--name', 'approve', '--input', '[1,2,3]']);
-    await assert.rejects(service.approve({ releaseId: started.releaseId, stage: 'prod', approver: 'x'.repeat(500), channel: 'cli' }), /approver is 500 characters long/);
+    await assert.rejects(service.approve({ releaseId: started.releaseId, stage: 'prod', approver: 'x'.repeat(500) }), /approver is 500 characters long/);
 
     const s = await waitForState(service, started.releaseId, (st) => st.ignoredMessages.length >= 5);
     assert.equal(s.status, 'awaiting_approval', 'bad messages leave the release waiting, not crashed');

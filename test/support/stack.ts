@@ -3,6 +3,7 @@
  * private database and task queue per test file, and a running worker.
  */
 import { randomUUID } from 'node:crypto';
+import { Signer } from '../../lib/signing';
 import { Client, Connection } from '@temporalio/client';
 import { MongoClient, type Db } from 'mongodb';
 import type { Worker } from '@temporalio/worker';
@@ -62,7 +63,7 @@ export interface TestTemporal {
 /** startTestWorker runs the real Slipway worker against the test Temporal server. */
 export async function startTestWorker(
   db: Db,
-  options: Pick<SlipwayWorkerOptions, 'extensions' | 'codecKeys' | 'tracing' | 'metrics' | 'localServingDir'> = {},
+  options: Pick<SlipwayWorkerOptions, 'extensions' | 'codecKeys' | 'tracing' | 'metrics' | 'localServingDir' | 'trustedKeys' | 'policy'> = {},
 ): Promise<TestTemporal> {
   const { temporalAddress } = testEnv();
   const taskQueue = uniqueName('tq');
@@ -71,6 +72,7 @@ export async function startTestWorker(
     namespace: 'default',
     taskQueue,
     db,
+    trustedKeys: TEST_SIGNER.trusted(),
     ...options,
   });
   const running = worker.run();
@@ -94,3 +96,6 @@ export async function startTestWorker(
     },
   };
 }
+
+/** TEST_SIGNER stands for the API's signing key in this test process; test workers trust it by default. */
+export const TEST_SIGNER = Signer.generate();

@@ -26,7 +26,7 @@ function deepFreeze<T>(value: T): T {
 
 describe('initialQuorum', () => {
   it('starts empty and unmet for a policy that requires approvals', () => {
-    assert.deepEqual(initialQuorum(policy), { required: 2, approvedBy: [], refused: [], met: false });
+    assert.deepEqual(initialQuorum(policy), { required: 2, approvedBy: [], approvals: [], refused: [], met: false });
   });
 
   it('is met from the start when the policy requires no approvals', () => {

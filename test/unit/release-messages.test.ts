@@ -87,7 +87,8 @@ describe('release message handling (pure, no server)', () => {
 
   it('validates the approve Update argument before it reaches history', () => {
     assert.throws(() => validateApproveUpdate(null), /approve expects/);
-    assert.throws(() => validateApproveUpdate({ stage: 'prod', approver: 'alice', channel: 'ui' }), /channel must be/);
+    assert.throws(() => validateApproveUpdate({ stage: 'prod', approver: 'alice', channel: 'ui' }), /channel: leave it out/);
+    assert.throws(() => validateApproveUpdate({ stage: 'prod', approver: 'alice', channel: 'api' }), /signed by the Slipway API/);
     assert.throws(() => validateApproveUpdate({ stage: 'prod' }), /approver/);
     assert.doesNotThrow(() => validateApproveUpdate({ stage: 'prod', approver: 'alice', channel: 'cli' }));
   });

@@ -3,9 +3,15 @@
  * the Web UI, Update from the CLI/API) and rejections. Pure functions over the
  * release state, so they are unit-tested without a server; the workflow entry
  * registers them as handlers and passes the workflow's clock.
+ *
+ * On server-policy releases (ctx.verification set) a message counts as
+ * channel `api` only when it carries a decision the API signed, checked here
+ * against the worker's own keys; anything else is what it claims to be, from
+ * `ui` (Signal) or `cli` (Update), and counts only where the stage allows it.
  */
+import { verifyDecision, type TrustedKeys } from '../../domain/decisions';
 import type { Stage } from '../../domain/pipeline';
-import { decideApproval, validateApprovalInput, type ApprovalChannel } from '../../domain/quorum';
+import { decideApproval, validateApprovalInput, type ApprovalChannel, type ApprovalInput } from '../../domain/quorum';
 import type { ApproveUpdateResult, IgnoredMessage, ReleaseState } from '../../domain/release';
 import { policyOf } from './state';
 
@@ -18,6 +24,34 @@ export interface MessageContext {
   stages: Stage[];
   pipelineName: string;
   requestedBy: string;
+  /** Server-policy releases: the keys that verify signed decisions, when this run started, who may not approve. */
+  verification?: { keys: TrustedKeys; runStartedAt: string; requesters: string[] };
+}
+
+/** DECISION_MAX_AGE_MS: a signed approval or rejection older than this is refused (sent again, it is fresh). */
+export const DECISION_MAX_AGE_MS = 15 * 60_000;
+
+type Checked = { ok: true; value: ApprovalInput; channel: ApprovalChannel; verified: boolean } | { ok: false; error: string; channel: ApprovalChannel };
+
+// What a message says and how far to trust it: a signed decision is the API's word; anything else only claims.
+function checkMessage(ctx: MessageContext, raw: unknown, kind: 'approve' | 'reject', claimedChannel: ApprovalChannel, at: string): Checked {
+  const signed = ctx.verification !== undefined && raw !== null && typeof raw === 'object' && 'decision' in raw;
+  if (!signed) {
+    const checked = validateApprovalInput(raw);
+    return checked.ok ? { ok: true, value: checked.value, channel: claimedChannel, verified: false } : { ok: false, error: checked.error, channel: claimedChannel };
+  }
+  const v = ctx.verification!;
+  const result = verifyDecision((raw as { decision: unknown }).decision, kind === 'approve' ? 'release.approve' : 'release.reject', v.keys, {
+    now: at,
+    notBefore: v.runStartedAt,
+    maxAgeMs: DECISION_MAX_AGE_MS,
+  });
+  if (!result.ok) return { ok: false, error: result.reason, channel: 'api' };
+  const p = result.payload;
+  if (p.releaseId !== ctx.state.releaseId) return { ok: false, error: `decision was signed for ${p.releaseId}, not ${ctx.state.releaseId}`, channel: 'api' };
+  const value: ApprovalInput = { stage: p.stage, approver: p.approver.user, ...(p.comment === undefined ? {} : { comment: p.comment }) };
+  const checked = validateApprovalInput(value);
+  return checked.ok ? { ok: true, value: checked.value, channel: 'api', verified: true } : { ok: false, error: checked.error, channel: 'api' };
 }
 
 /** recordIgnored keeps a refused or malformed message visible in the state instead of failing anything. */
@@ -28,10 +62,11 @@ export function recordIgnored(state: ReleaseState, kind: IgnoredMessage['kind'],
 }
 
 /** applyApproval counts one approval toward its stage's quorum, or records why it does not count. */
-export function applyApproval(ctx: MessageContext, raw: unknown, channel: ApprovalChannel, at: string): ApproveUpdateResult {
+export function applyApproval(ctx: MessageContext, raw: unknown, claimedChannel: ApprovalChannel, at: string): ApproveUpdateResult {
   const { state, stages } = ctx;
+  const checked = checkMessage(ctx, raw, 'approve', claimedChannel, at);
+  const { channel } = checked;
   const ignore = (reason: string) => recordIgnored(state, 'approve', channel, raw, reason, at);
-  const checked = validateApprovalInput(raw);
   if (!checked.ok) {
     ignore(checked.error);
     return { outcome: 'refused', reason: checked.error, stage: '', quorum: null };
@@ -50,7 +85,13 @@ export function applyApproval(ctx: MessageContext, raw: unknown, channel: Approv
     ignore(reason);
     return { outcome: 'refused', reason, stage: env, quorum: stageState.quorum };
   }
-  const decision = decideApproval(policyOf(stage), stageState.quorum, { stage: env, approver, comment, channel, at }, ctx.requestedBy);
+  if (ctx.verification && stageState.status !== 'awaiting_approval' && !stage.approval.preApproval) {
+    const reason = `stage "${env}" is not awaiting approval (it is ${stageState.status}); approvals count once its gates have passed and it asks for them`;
+    ignore(reason);
+    return { outcome: 'refused', reason, stage: env, quorum: stageState.quorum };
+  }
+  const requesters = ctx.verification?.requesters ?? [ctx.requestedBy];
+  const decision = decideApproval(policyOf(stage), stageState.quorum, { stage: env, approver, comment, channel, verified: checked.verified, at }, requesters);
   stageState.quorum = decision.state;
   if (decision.outcome === 'refused') ignore(decision.reason ?? 'refused');
   state.updatedAt = at;
@@ -60,8 +101,8 @@ export function applyApproval(ctx: MessageContext, raw: unknown, channel: Approv
 /** applyRejection marks a stage rejected by one of its approvers; the stage loop then ends the release. */
 export function applyRejection(ctx: MessageContext, raw: unknown, at: string): void {
   const { state, stages } = ctx;
-  const ignore = (reason: string) => recordIgnored(state, 'reject', 'ui', raw, reason, at);
-  const checked = validateApprovalInput(raw);
+  const checked = checkMessage(ctx, raw, 'reject', 'ui', at);
+  const ignore = (reason: string) => recordIgnored(state, 'reject', checked.channel, raw, reason, at);
   if (!checked.ok) return ignore(checked.error);
   const { stage: env, approver, comment } = checked.value;
   const i = stages.findIndex((s) => s.env === env);
@@ -71,16 +112,28 @@ export function applyRejection(ctx: MessageContext, raw: unknown, at: string): v
   if (!stage.approval.approvers.includes(approver)) {
     return ignore(`${approver} is not an approver for stage ${env}; approvers: ${stage.approval.approvers.join(', ')}`);
   }
+  const channels = stage.approval.channels;
+  if (ctx.verification && channels !== undefined && !channels.includes(checked.channel)) {
+    return ignore(`rejections for stage ${env} are accepted only via ${channels.join(', ')}; this one came via ${checked.channel}`);
+  }
   if (stageState.endedAt !== null) return ignore(`stage "${env}" has already ended`);
-  stageState.rejectedBy = { approver, reason: comment ?? '(no reason given)', at };
+  stageState.rejectedBy = { approver, reason: comment ?? '(no reason given)', at, ...(ctx.verification ? { channel: checked.channel, verified: checked.verified } : {}) };
   state.updatedAt = at;
 }
 
-/** validateApproveUpdate refuses a malformed Update before it reaches history; the caller sees why. */
+/**
+ * validateApproveUpdate refuses a malformed Update before it reaches history; the caller sees why.
+ * A client may no longer choose channel `api`: that channel is a decision the API signed.
+ */
 export function validateApproveUpdate(arg: unknown): void {
   if (typeof arg !== 'object' || arg === null) throw new Error('approve expects {"stage": "...", "approver": "...", "comment": "..."}');
+  if ('decision' in arg) {
+    if (Object.keys(arg).length !== 1) throw new Error('decision: a signed approval carries only {"decision": …}');
+    return; // the signature is checked by the workflow, which records a bad one
+  }
   const { channel, ...rest } = arg as Record<string, unknown>;
-  if (channel !== undefined && channel !== 'api' && channel !== 'cli') throw new Error('channel must be "api" or "cli"');
+  if (channel === 'api') throw new Error('channel "api" means signed by the Slipway API: approve through POST /releases/:id/approvals (or the CLI with SLIPWAY_API_URL)');
+  if (channel !== undefined && channel !== 'cli') throw new Error('channel: leave it out (the workflow sets it); only "cli" is accepted for compatibility');
   const checked = validateApprovalInput(rest);
   if (!checked.ok) throw new Error(checked.error);
 }

@@ -4,21 +4,27 @@
  * operations every step needs: publish a status, store a snapshot, stop when
  * rejected or superseded. The steps and the entry work through it.
  */
-import { patched, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
-import type { Stage } from '../../domain/pipeline';
+import { patched, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Pipeline, Stage } from '../../domain/pipeline';
 import type { ReleaseStatus } from '../../domain/outcome';
-import type { ReleaseInput, ReleaseState, StageState } from '../../domain/release';
+import type { ReleaseInput, ReleasePolicy, ReleaseState, Requester, StageState } from '../../domain/release';
 import { SA_STAGE, SA_STATUS } from '../../domain/search-attributes';
 import type { EnvLockRef } from '../../locks/api';
 import { retryingUntilDone } from './proxies';
 import type { MessageContext } from './messages';
-import { initialReleaseState } from './state';
+import { initialReleaseState, resolveRequester } from './state';
 
 /**
  * LEASE_PATCH is the patch id of the change that brought registry leases (instead of
  * lock workflows), search attributes only for waiting and final statuses, and run-scoped deploy keys.
  */
 export const LEASE_PATCH = 'env-lease-lock';
+
+/**
+ * SERVER_POLICY_PATCH: releases from this change on run their model's bound pipeline, loaded by the
+ * worker, and trust an identity only when the API signed it. Releases recorded before keep their input's pipeline.
+ */
+export const SERVER_POLICY_PATCH = 'server-policy-signed-decisions';
 
 /** Stop ends a release with a business outcome (not a technical error). */
 export class Stop extends Error {
@@ -39,7 +45,12 @@ export interface HeldLock {
 /** ReleaseRun is the state of one release execution and what every step does with it. */
 export class ReleaseRun {
   readonly state: ReleaseState;
-  readonly stages: Stage[];
+  pipeline: Pipeline;
+  stages: Stage[];
+  /** Server-policy release (SERVER_POLICY_PATCH): pipeline from the binding, identities only when signed. */
+  readonly serverPolicy: boolean;
+  /** Set once the policy is loaded: the keys that verify signed decisions and who may not approve. */
+  verification: MessageContext['verification'];
   private revision = 0;
   private publishedStatus: ReleaseStatus = 'running'; // as the client starts it
   /** Lock ids granted to this release. */
@@ -51,13 +62,36 @@ export class ReleaseRun {
   readonly heldLocks = new Map<string, HeldLock>();
 
   constructor(readonly input: ReleaseInput) {
-    this.stages = input.pipeline.stages;
-    this.state = initialReleaseState(input, new Date().toISOString());
+    this.serverPolicy = patched(SERVER_POLICY_PATCH);
+    // Until the worker has loaded the bound pipeline, the release has no stages to show.
+    this.pipeline = this.serverPolicy || !input.pipeline ? placeholderPipeline(input) : input.pipeline;
+    this.stages = this.pipeline.stages;
+    this.state = initialReleaseState({ ...input, pipeline: this.pipeline, pipelineHash: this.serverPolicy ? '' : (input.pipelineHash ?? '') }, new Date().toISOString());
+    if (this.serverPolicy) this.state.summary = 'loading the pipeline bound to the model';
+  }
+
+  /** adopt takes the policy the worker loaded: its pipeline becomes the stages; the requester is checked against its keys. */
+  adopt(policy: Extract<ReleasePolicy, { ok: true }>): Requester {
+    this.pipeline = policy.pipeline;
+    this.stages = policy.pipeline.stages;
+    const fresh = initialReleaseState({ ...this.input, pipeline: policy.pipeline, pipelineHash: policy.pipelineHash }, this.state.startedAt);
+    const { requester, refused } = resolveRequester(this.input, policy.trustedKeys, workflowInfo().runStartTime.toISOString());
+    Object.assign(this.state, {
+      pipeline: policy.pipeline.name,
+      pipelineHash: policy.pipelineHash,
+      pipelineRevision: policy.pipelineRevision,
+      stages: fresh.stages,
+      requestedBy: requester.user,
+      requester,
+    });
+    if (refused) this.state.ignoredMessages.push({ at: this.state.startedAt, kind: 'start', channel: 'api', input: 'startDecision', reason: refused });
+    this.verification = { keys: policy.trustedKeys, runStartedAt: workflowInfo().runStartTime.toISOString(), requesters: [requester.user, ...(requester.actor ? [requester.actor] : [])] };
+    return requester;
   }
 
   /** messages is what the message handlers read and change. */
   get messages(): MessageContext {
-    return { state: this.state, stages: this.stages, pipelineName: this.input.pipeline.name, requestedBy: this.input.requestedBy };
+    return { state: this.state, stages: this.stages, pipelineName: this.pipeline.name, requestedBy: this.state.requestedBy, ...(this.verification ? { verification: this.verification } : {}) };
   }
 
   stageIndex(env: string): number {
@@ -102,4 +136,8 @@ export class ReleaseRun {
     const r = this.rejection();
     if (r) throw new Stop('rejected', `rejected by ${r.approver}: ${r.reason}`);
   }
+}
+
+function placeholderPipeline(input: ReleaseInput): Pipeline {
+  return { name: input.pipelineName ?? input.pipeline?.name ?? '(loading)', onFailure: 'rollback', concurrency: 'supersede', stages: [] } as unknown as Pipeline;
 }

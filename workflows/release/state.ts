@@ -2,12 +2,16 @@
  * The state a release starts with, built from its input alone. Pure, so the
  * workflow (run.ts) and the message-handling tests start from the same state.
  */
-import type { Stage } from '../../domain/pipeline';
+import { verifyDecision, type TrustedKeys } from '../../domain/decisions';
+import type { Pipeline, Stage } from '../../domain/pipeline';
 import { initialQuorum, type ApprovalPolicy } from '../../domain/quorum';
-import type { ReleaseInput, ReleaseState, StageState } from '../../domain/release';
+import type { ReleaseInput, ReleaseState, Requester, StageState } from '../../domain/release';
+
+/** START_DECISION_MAX_AGE_MS: a signed start must reach Temporal within this long of being signed. */
+export const START_DECISION_MAX_AGE_MS = 15 * 60_000;
 
 /** initialReleaseState is a release's state before its first stage, as of startedAt. */
-export function initialReleaseState(input: ReleaseInput, startedAt: string): ReleaseState {
+export function initialReleaseState(input: ReleaseInput & { pipeline: Pipeline; pipelineHash: string }, startedAt: string): ReleaseState {
   return {
     releaseId: input.releaseId,
     model: input.model,
@@ -26,6 +30,30 @@ export function initialReleaseState(input: ReleaseInput, startedAt: string): Rel
     endedAt: null,
     outcome: null,
   };
+}
+
+/**
+ * resolveRequester is who started the release: the identity in the API's signed start decision
+ * when it verifies and matches this release, else the input's claim, unverified (with why).
+ */
+export function resolveRequester(input: ReleaseInput, keys: TrustedKeys, runStartedAt: string): { requester: Requester; refused?: string } {
+  const claimed: Requester = { user: input.requestedBy, verified: false };
+  if (input.startDecision === undefined) return { requester: claimed };
+  const result = verifyDecision(input.startDecision, 'release.start', keys, { now: runStartedAt, maxAgeMs: START_DECISION_MAX_AGE_MS });
+  if (!result.ok) return { requester: claimed, refused: `start decision refused, requester ${input.requestedBy} unverified: ${result.reason}` };
+  const p = result.payload;
+  if (p.releaseId !== input.releaseId || p.model !== input.model || p.version !== input.version) {
+    return { requester: claimed, refused: `start decision was signed for ${p.model}@${p.version} (${p.releaseId}), not this release; requester ${input.requestedBy} unverified` };
+  }
+  return {
+    requester: { user: p.requester.user, verified: true, via: p.requester.via, ...(p.requester.issuer ? { issuer: p.requester.issuer } : {}), ...(p.actor ? { actor: p.actor } : {}) },
+  };
+}
+
+/** onlyVerifiedApprovals: the stage counts approvals only from channel `api` (signed by the API). */
+export function onlyVerifiedApprovals(stage: Stage): boolean {
+  const channels = stage.approval?.channels;
+  return channels !== undefined && channels.length > 0 && channels.every((c) => c === 'api');
 }
 
 /** policyOf is a stage's approval policy; only for stages that have one. */

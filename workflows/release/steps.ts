@@ -14,6 +14,7 @@ import { envQueueWorkflowId, lockWorkflowId, giveBackSignal, type EnvLockRef } f
 import { retrying10TimesHeartbeating, retrying5Times, retryingUntilDone } from './proxies';
 import { deployOpKey } from './api';
 import { LEASE_PATCH, Stop, type ReleaseRun } from './run';
+import { onlyVerifiedApprovals } from './state';
 
 /** DEFAULT_TARGET serves a stage that names no target. */
 export const DEFAULT_TARGET = 'registry';
@@ -24,7 +25,7 @@ export async function acquireLock(run: ReleaseRun, stage: Stage, stageState: Sta
   const { input } = run;
   stageState.status = 'waiting_for_lock';
   const waiting = () => run.setStatus('waiting_for_lock', `waiting for the ${stage.env} lock of ${input.model} (another promotion is in progress)`);
-  const request = { model: input.model, env: stage.env, holderId: workflowInfo().workflowId, mode: input.pipeline.concurrency, priority: 'normal' as const };
+  const request = { model: input.model, env: stage.env, holderId: workflowInfo().workflowId, mode: run.pipeline.concurrency, priority: 'normal' as const };
   let lockId: string;
   // Releases recorded before leases keep the lock workflow they started with.
   if (patched(LEASE_PATCH)) {
@@ -101,6 +102,9 @@ export async function runGates(run: ReleaseRun, stage: Stage, stageState: StageS
 /** collectApprovals waits for the stage's quorum, a rejection, a supersede or the deadline. */
 export async function collectApprovals(run: ReleaseRun, stage: Stage, stageState: StageState): Promise<void> {
   if (!stage.approval || !stageState.quorum) return;
+  if (run.serverPolicy && onlyVerifiedApprovals(stage) && !run.state.requester?.verified) {
+    throw new Stop('failed', `${stage.env} counts only approvals signed by the API, so its requester must be verified too, and ${run.state.requestedBy} was not (the release was not started through the API): start it with POST /releases or \`slipway release start\` with SLIPWAY_API_URL and a token`);
+  }
   const timeoutMs = parseDuration(stage.approval.timeout);
   stageState.approvalDeadline = new Date(Date.now() + timeoutMs).toISOString();
   stageState.awaitingApprovalSince = new Date().toISOString();

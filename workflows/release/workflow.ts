@@ -12,22 +12,31 @@ import { approveSignal, approveUpdate, rejectSignal, statusQuery } from './api';
 import { compensate } from './compensation';
 import { applyApproval, applyRejection, validateApproveUpdate } from './messages';
 import { ReleaseRun, Stop } from './run';
+import { retryingUntilDone } from './proxies';
 import { acquireLock, bake, collectApprovals, currentLockId, deploy, giveBackLock, runGates, waitOutFreeze } from './steps';
 
 /** releaseWorkflow promotes one model version through its pinned pipeline and returns its final state. */
 export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState> {
   const run = new ReleaseRun(input);
-  const { state, stages } = run;
+  const { state } = run;
   const now = () => new Date().toISOString();
 
   setHandler(statusQuery, () => state);
-  setHandler(approveSignal, (raw: unknown) => void applyApproval(run.messages, raw, 'ui', now()));
-  setHandler(
-    approveUpdate,
-    (arg) => applyApproval(run.messages, { stage: arg.stage, approver: arg.approver, ...(arg.comment === undefined ? {} : { comment: arg.comment }) }, arg.channel ?? 'api', now()),
-    { validator: validateApproveUpdate },
-  );
-  setHandler(rejectSignal, (raw: unknown) => applyRejection(run.messages, raw, now()));
+  // Server-policy releases take approvals only once they know their pipeline; Temporal holds messages until then.
+  const handleMessages = () => {
+    setHandler(approveSignal, (raw: unknown) => void applyApproval(run.messages, raw, 'ui', now()));
+    setHandler(
+      approveUpdate,
+      (arg) => {
+        if ('decision' in arg) return applyApproval(run.messages, arg, 'cli', now());
+        const claim = { stage: arg.stage, approver: arg.approver, ...(arg.comment === undefined ? {} : { comment: arg.comment }) };
+        return applyApproval(run.messages, claim, run.serverPolicy ? 'cli' : (arg.channel ?? 'api'), now());
+      },
+      { validator: validateApproveUpdate },
+    );
+    setHandler(rejectSignal, (raw: unknown) => applyRejection(run.messages, raw, now()));
+  };
+  if (!run.serverPolicy) handleMessages();
   setHandler(lockGrantedSignal, ({ lockId }) => void run.grants.add(lockId));
   setHandler(supersededSignal, (notice) => {
     if (run.waitingPhase && state.currentStage === notice.env) run.supersededBy = notice;
@@ -35,8 +44,18 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
   });
 
   let finalStatus: ReleaseStatus = 'succeeded';
-  let finalReason = `${input.model}@${input.version} promoted through ${stages.map((s) => s.env).join(' → ')}`;
+  let finalReason = '';
   try {
+    if (run.serverPolicy) {
+      try {
+        const policy = await retryingUntilDone.loadReleasePolicy({ releaseId: input.releaseId, model: input.model, version: input.version });
+        if (!policy.ok) throw new Stop('failed', policy.reason);
+        run.adopt(policy);
+      } finally {
+        handleMessages();
+      }
+    }
+    const { stages } = run;
     await run.record();
     for (let i = 0; i < stages.length; i++) {
       const stage = stages[i]!;
@@ -60,6 +79,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
         run.heldLocks.delete(lockId);
       }
     }
+    finalReason = `${input.model}@${input.version} promoted through ${stages.map((s) => s.env).join(' → ')}`;
   } catch (err) {
     const failedStage = state.stages.find((s) => s.env === state.currentStage);
     if (err instanceof Stop) {
@@ -82,7 +102,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       failedStage.endedAt = now();
     }
     // Superseded releases leave their deploys for the newer release to replace.
-    const shouldUndo = finalStatus !== 'superseded' && (input.pipeline.onFailure === 'rollback' || finalStatus === 'cancelled');
+    const shouldUndo = finalStatus !== 'superseded' && (run.pipeline.onFailure === 'rollback' || finalStatus === 'cancelled');
     if (shouldUndo) {
       await CancellationScope.nonCancellable(async () => {
         const undone = await compensate(run, finalReason);
