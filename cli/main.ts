@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { registerDemoCommand } from './commands/demo';
 import { registerDoraCommand } from './commands/dora';
+import { registerKeysCommands } from './commands/keys';
 import { registerModelCommands } from './commands/model';
 import { registerReleaseCommands } from './commands/release';
 import { errorBody } from './context';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerReleaseCommands(program);
   registerDoraCommand(program);
   registerDemoCommand(program);
+  registerKeysCommands(program);
   return program;
 }
 

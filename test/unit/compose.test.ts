@@ -19,10 +19,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import Ajv2020, { type ErrorObject } from 'ajv/dist/2020';
 import YAML from 'yaml';
+import { Signer } from '../../lib/signing';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
@@ -109,11 +111,17 @@ function interpolateValues(value: unknown, env: Record<string, string | undefine
   return value;
 }
 
-/** loadCompose parses a compose file the way Compose does: YAML merge keys, then interpolation. */
-function loadCompose(text: string, env: Record<string, string | undefined> = {}): Doc {
+/** The variables the stack refuses to start without (no shared default key may exist). */
+const TEST_KEY = Signer.generate();
+const TEST_KEY_FILE = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-compose-')), 'api-signing-key.pem');
+fs.writeFileSync(TEST_KEY_FILE, TEST_KEY.pem(), { mode: 0o600 });
+const REQUIRED_ENV = { SLIPWAY_API_SIGNING_KEY_FILE: TEST_KEY_FILE, SLIPWAY_API_PUBLIC_KEYS: TEST_KEY.publicKey };
+
+/** loadCompose parses a compose file the way Compose does: YAML merge keys, then interpolation (with the required variables unless `bare`). */
+function loadCompose(text: string, env: Record<string, string | undefined> = {}, bare = false): Doc {
   const parsed: unknown = YAML.parse(text, { merge: true });
   assert.ok(parsed && typeof parsed === 'object' && !Array.isArray(parsed), 'the compose file must be a YAML mapping');
-  return interpolateValues(parsed, env) as Doc;
+  return interpolateValues(parsed, bare ? env : { ...REQUIRED_ENV, ...env }) as Doc;
 }
 
 // ---------------------------------------------------------------- checks
@@ -272,8 +280,13 @@ describe('the vendored Compose Specification schema', () => {
 });
 
 describe('docker-compose.yml', () => {
-  it('is valid against the Compose Specification (no variables set)', () => {
+  it('is valid against the Compose Specification with only the required variables set', () => {
     assert.deepEqual(schemaProblems(loadCompose(composeText)), []);
+  });
+
+  it('refuses to start without the API signing key and its public half (no shared default key)', () => {
+    assert.throws(() => loadCompose(composeText, {}, true), /required variable SLIPWAY_API_PUBLIC_KEYS is missing|required variable SLIPWAY_API_SIGNING_KEY_FILE is missing/);
+    assert.throws(() => loadCompose(composeText, { SLIPWAY_API_PUBLIC_KEYS: 'x' }, true), /SLIPWAY_API_SIGNING_KEY_FILE/);
   });
 
   it('is valid against the Compose Specification with every variable set', () => {
@@ -370,7 +383,7 @@ describe('the checks fail on a broken compose file', () => {
   });
 
   it('a YAML merge key left unmerged', () => {
-    const unmerged = interpolateValues(YAML.parse(composeText), {}) as Doc; // without { merge: true }
+    const unmerged = interpolateValues(YAML.parse(composeText), REQUIRED_ENV) as Doc; // without { merge: true }
     assert.ok(schemaProblems(unmerged).some((p) => p.includes('environment')), 'an environment with a literal "<<" key is invalid');
   });
 
