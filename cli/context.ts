@@ -58,7 +58,7 @@ export class CliContext {
       }
     }
     const temporal = new Client({ connection: this.connection, namespace: this.config.temporalNamespace, dataConverter: dataConverterFor(this.config.codecKeys) });
-    return new ReleaseService({ temporal, db: db.db, taskQueue: this.config.taskQueue, pipelinesDir: this.config.pipelinesDir });
+    return new ReleaseService({ temporal, db: db.db, taskQueue: this.config.taskQueue, pipelinesDir: this.config.pipelinesDir, bootstrapFromFolder: true });
   }
 
   private async registryDb(): Promise<RegistryDb> {
