@@ -130,6 +130,11 @@ export class PolicyStore {
     return heads.filter((h): h is PipelineRevision => h !== null).map(summaryOf);
   }
 
+  /** hasPipeline tells whether a named pipeline has been applied. */
+  async hasPipeline(name: string): Promise<boolean> {
+    return (await this.head(checkName(pipelineNameSchema, 'pipeline', name))) !== null;
+  }
+
   /** showPipeline returns a named pipeline's head, or one revision of it, with its text; NotFoundError names the fix. */
   async showPipeline(name: string, revision?: number): Promise<PipelineView> {
     const n = checkName(pipelineNameSchema, 'pipeline', name);
