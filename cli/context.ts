@@ -12,6 +12,7 @@ import { REGISTRY_FAILURES } from '../domain/failures';
 import { PipelineError } from '../domain/pipeline';
 import { InvalidInputError, RegistryError } from '../registry/errors';
 import { connectRegistryDb, type RegistryDb } from '../registry/db';
+import { PolicyStore } from '../registry/policy';
 import { Registry } from '../registry/registry';
 import { ReleaseService } from '../client/releases';
 import { ExitCode } from './exit-codes';
@@ -45,6 +46,16 @@ export class CliContext {
   /** registry connects to the registry database. */
   async registry(): Promise<Registry> {
     return new Registry((await this.registryDb()).db);
+  }
+
+  /** policy connects to the registry's pipelines and model bindings. */
+  async policy(): Promise<PolicyStore> {
+    return new PolicyStore((await this.registryDb()).db);
+  }
+
+  /** directActor is who a direct-mode change is recorded as: the claimed user, marked unverified (no token vouches for it). */
+  directActor(as: string | undefined): string {
+    return `unverified:cli:${as ?? this.config.user}`;
   }
 
   /** releases connects to Temporal and the registry for release verbs. */

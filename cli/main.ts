@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { registerDemoCommand } from './commands/demo';
 import { registerDoraCommand } from './commands/dora';
 import { registerModelCommands } from './commands/model';
+import { registerPipelineCommands } from './commands/pipeline';
 import { registerReleaseCommands } from './commands/release';
 import { errorBody } from './context';
 import { registerDevCommand } from './dev';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
     });
   registerDevCommand(program);
   registerModelCommands(program);
+  registerPipelineCommands(program);
   registerReleaseCommands(program);
   registerDoraCommand(program);
   registerDemoCommand(program);
