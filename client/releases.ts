@@ -168,8 +168,9 @@ export class ReleaseService {
     if (entry) {
       await this.policy.applyPipeline(entry.source, entry.file, actor);
     } else if (!(await this.policy.hasPipeline(name))) {
-      const known = [...new Set([...pipelines.keys(), ...(await this.policy.listPipelines()).map((p) => p.name)])].sort();
-      throw new InvalidInputError([{ field: 'pipeline', reason: `no pipeline named "${name}" in the pipelines folder or on the server; known: ${known.join(', ')}` }]);
+      throw new InvalidInputError([
+        { field: 'pipeline', reason: `no pipeline named "${name}"; known: ${[...pipelines.keys()].sort().join(', ')} (the folder), and those \`slipway pipeline list\` shows` },
+      ]);
     }
     await this.policy.bindModel(model, name, actor);
     const bound = await this.policy.boundPipeline(model);
