@@ -59,6 +59,8 @@ export class PolicyStore {
   readonly audit: AuditLog;
   private readonly clock: () => Date;
   private readonly plugins: PluginNames;
+  // Content by hash and a name's head hint are written once and never removed, so each is written once per process (direct-mode starts apply on every start).
+  private readonly written = new Set<string>();
 
   constructor(db: Db, options: PolicyStoreOptions = {}) {
     this.clock = options.clock ?? (() => new Date());
@@ -87,9 +89,9 @@ export class PolicyStore {
     const { name } = pipeline;
     const hash = pipelineHash(pipeline);
     // Content first: a revision never points at a hash that is not stored.
-    await insertIfAbsent(this.pipelines, { _id: hash, name, source, pipeline, firstSeenAt: this.clock() });
+    await this.writeOnce(`content:${hash}`, () => insertIfAbsent(this.pipelines, { _id: hash, name, source, pipeline, firstSeenAt: this.clock() }));
     // Listed from the first apply on, even if this process dies before its revision lands.
-    await insertIfAbsent(this.heads, { _id: name, revision: 0 });
+    await this.writeOnce(`head:${name}`, () => insertIfAbsent(this.heads, { _id: name, revision: 0 }));
     for (let attempt = 0; attempt < MAX_APPLY_ATTEMPTS; attempt++) {
       const head = await this.head(name);
       if (head?.hash === hash) {
@@ -213,6 +215,12 @@ export class PolicyStore {
       doc = next;
       revision += 1;
     }
+  }
+
+  private async writeOnce(key: string, write: () => Promise<void>): Promise<void> {
+    if (this.written.has(key)) return;
+    await write();
+    this.written.add(key);
   }
 
   private async content(hash: string): Promise<PipelineDoc> {

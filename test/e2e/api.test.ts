@@ -81,7 +81,7 @@ describe('HTTP API over real HTTP, with the real stack behind it', () => {
     assert.equal((await call('GET', '/healthz')).status, 200);
     const doc = (await call('GET', '/openapi.json')).body;
     assert.match(String(doc.openapi), /^3\./);
-    for (const p of ['/releases', '/releases/{id}', '/releases/{id}/approvals', '/models/{model}', '/models/{model}/deployments', '/environments/{env}']) {
+    for (const p of ['/releases', '/releases/{id}', '/releases/{id}/approvals', '/models/{model}', '/models/{model}/deployments', '/environments/{env}', '/pipelines', '/pipelines/{name}', '/models/{model}/binding']) {
       assert.ok(doc.paths[p], `OpenAPI lacks ${p}`);
     }
     const body = doc.paths['/releases'].post.requestBody.content['application/json'].schema;
