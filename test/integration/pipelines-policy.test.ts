@@ -5,11 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { ReleaseService } from '../../client/releases';
 import { PipelineError } from '../../domain/pipeline';
 import { InvalidInputError, NotFoundError } from '../../registry/errors';
 import { PolicyStore } from '../../registry/policy';
 import { pipelineHash } from '../../registry/registry';
-import { openTestDb, uniqueName, type TestDb } from '../support/stack';
+import { registerModel, writePipelines } from '../support/releases';
+import { openTestDb, startTestWorker, uniqueName, type TestDb, type TestTemporal } from '../support/stack';
 
 /** pipelineYaml is a small valid pipeline; `extra` goes into its one stage. */
 function pipelineYaml(name: string, extra = ''): string {
@@ -181,5 +183,58 @@ describe('pipelines and model bindings on the server', () => {
     await assert.rejects(store.showPipeline('$where'), (err: unknown) => err instanceof InvalidInputError && err.problems[0]?.field === 'pipeline');
     await assert.rejects(store.bindModel('a b', 'x', 'ada'), (err: unknown) => err instanceof InvalidInputError && err.problems[0]?.field === 'model');
     await assert.rejects(store.showPipeline('x', 0), (err: unknown) => err instanceof InvalidInputError && err.problems[0]?.field === 'revision');
+  });
+});
+
+describe('release starts and the model binding', () => {
+  let t: TestDb;
+  let temporal: TestTemporal;
+  let direct: ReleaseService;
+  const folderPipeline = (bake = '') => `name: quick\nstages:\n  - env: dev\n${bake ? `    bake: ${bake}\n` : ''}`;
+
+  before(async () => {
+    t = await openTestDb();
+    temporal = await startTestWorker(t.db);
+    direct = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines({ quick: folderPipeline() }), bootstrapFromFolder: true });
+  });
+  after(async () => {
+    await temporal?.close();
+    await t?.close();
+  });
+
+  it('in direct mode applies the named folder pipeline as an unverified CLI user, binds the model to it, and pins its hash', async () => {
+    const model = await registerModel(direct.registry, { '1': { accuracy: 0.9 } });
+    const started = await direct.start({ model, version: '1', pipeline: 'quick', requestedBy: 'dana' });
+    const head = await direct.policy.showPipeline('quick');
+    assert.deepEqual({ pipeline: started.pipeline, pipelineHash: started.pipelineHash }, { pipeline: 'quick', pipelineHash: head.hash });
+    const binding = await direct.policy.binding(model);
+    assert.deepEqual({ pipeline: binding?.pipeline, boundBy: binding?.boundBy }, { pipeline: 'quick', boundBy: 'unverified:cli:dana' });
+    assert.equal((await direct.registry.getPipeline(started.pipelineHash))?.name, 'quick', 'the pinned content is in the pipelines collection');
+  });
+
+  it('follows the binding when no pipeline is named, taking the head applied after the bind', async () => {
+    const model = await registerModel(direct.registry, { '1': { accuracy: 0.9 }, '2': { accuracy: 0.9 } });
+    await direct.start({ model, version: '1', pipeline: 'quick', requestedBy: 'dana' });
+    const newer = await direct.policy.applyPipeline(folderPipeline('1s'), 'quick.yaml', 'ada');
+    const started = await direct.start({ model, version: '2', requestedBy: 'dana' });
+    assert.equal(started.pipelineHash, newer.hash);
+  });
+
+  it('behind a verified front end refuses an unbound model and a pipeline other than the binding, and never binds', async () => {
+    const verified = direct.forVerifiedFrontEnd();
+    const model = await registerModel(direct.registry, { '1': { accuracy: 0.9 } });
+    await assert.rejects(verified.start({ model, version: '1', pipeline: 'quick', requestedBy: 'rita' }), (err: unknown) => {
+      assert.ok(err instanceof InvalidInputError);
+      assert.equal(err.problems[0]?.field, 'pipeline');
+      assert.match(err.problems[0]?.reason ?? '', new RegExp(`${model} is bound to no pipeline; an admin binds it with \`slipway model bind ${model}`));
+      return true;
+    });
+    assert.equal(await direct.policy.binding(model), null);
+
+    await direct.policy.applyPipeline('name: other\nstages:\n  - env: dev\n', 'other.yaml', 'ada');
+    await direct.policy.bindModel(model, 'other', 'ada');
+    await assert.rejects(verified.start({ model, version: '1', pipeline: 'quick', requestedBy: 'rita' }), /is bound to other; an admin rebinds with `slipway model bind/);
+    const started = await verified.start({ model, version: '1', requestedBy: 'rita' });
+    assert.equal(started.pipeline, 'other');
   });
 });
