@@ -30,6 +30,7 @@ import type { SlipwayMetrics } from '../observability/metrics';
 import { AuthFailure, can, canApprove, type Authenticator, type Principal, type Role } from './auth';
 import { registerCodecRoutes } from './codec-routes';
 import { registerDoraRoutes } from './dora-routes';
+import { registerPipelineRoutes } from './pipeline-routes';
 
 /** ApiDeps are the parts the API reads from and acts through. */
 export interface ApiDeps {
@@ -119,9 +120,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (!can(req.principal, role)) throw new AuthFailure(403, `${req.principal.user} lacks the ${role} role`);
   };
   const mutating = { rateLimit: { max: deps.mutationsPerMinute ?? 60, timeWindow: '1 minute' } };
+  // Whatever service it is handed, the API never applies or binds pipelines by starting a release: that is an admin's act.
+  const verifiedReleases = deps.releases?.forVerifiedFrontEnd();
   const releases = (): ReleaseService => {
-    if (!deps.releases) throw Object.assign(new Error('this API instance has no Temporal connection'), { statusCode: 503 });
-    return deps.releases;
+    if (!verifiedReleases) throw Object.assign(new Error('this API instance has no Temporal connection'), { statusCode: 503 });
+    return verifiedReleases;
   };
   const withTimeout = <T>(what: string, p: Promise<T>): Promise<T> =>
     Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(Object.assign(new Error(`${what} did not answer within ${timeoutMs} ms`), { statusCode: 504 })), timeoutMs).unref())]);
@@ -197,6 +200,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }, async (req) => ({ env: req.params.env, live: await withTimeout('registry', registry.liveInEnvironment(req.params.env)) }));
 
   await registerDoraRoutes(app, { db: deps.db, requireRole, withTimeout, clock: deps.clock });
+  await registerPipelineRoutes(app, { db: deps.db, requireRole, withTimeout, mutating });
 
   app.get('/releases', {
     onRequest: requireRole('viewer'),

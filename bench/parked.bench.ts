@@ -173,7 +173,7 @@ async function measureCache(
     closers.push({ what: 'MongoDB client', close: () => mongo.close() });
     const db = mongo.db();
     await db.dropDatabase();
-    const service = new ReleaseService({ temporal: client, db, taskQueue, pipelinesDir });
+    const service = new ReleaseService({ temporal: client, db, taskQueue, pipelinesDir, bootstrapFromFolder: true });
 
     const models = Array.from({ length: count }, (_, i) => `park-${cache}-${i}`);
     const all = [`park-${cache}-warmup`, ...models];

@@ -94,7 +94,7 @@ export async function startRig(ctx: BenchContext, o: RigOptions): Promise<Rig> {
     const client = new Client({ connection, namespace: 'default' });
     // Closers run newest first: open workflows are terminated before the workers stop.
     closers.push({ what: 'open workflows', close: () => o.terminateOpen(client) });
-    const service = new ReleaseService({ temporal: client, db, taskQueue: o.taskQueue, pipelinesDir });
+    const service = new ReleaseService({ temporal: client, db, taskQueue: o.taskQueue, pipelinesDir, bootstrapFromFolder: true });
     const warmUp: Rig['warmUp'] = async (w) => {
       const warm = await service.start({ model: w.model, version: w.version, pipeline: w.pipeline, requestedBy: w.requestedBy });
       const warmState = await withTimeout(service.result(warm.releaseId), w.timeoutMs, 'warm-up release');

@@ -12,6 +12,7 @@ import { REGISTRY_FAILURES } from '../domain/failures';
 import { PipelineError } from '../domain/pipeline';
 import { InvalidInputError, RegistryError } from '../registry/errors';
 import { connectRegistryDb, type RegistryDb } from '../registry/db';
+import { PolicyStore } from '../registry/policy';
 import { Registry } from '../registry/registry';
 import { ReleaseService } from '../client/releases';
 import { ExitCode } from './exit-codes';
@@ -47,6 +48,16 @@ export class CliContext {
     return new Registry((await this.registryDb()).db);
   }
 
+  /** policy connects to the registry's pipelines and model bindings. */
+  async policy(): Promise<PolicyStore> {
+    return new PolicyStore((await this.registryDb()).db);
+  }
+
+  /** directActor is who a direct-mode change is recorded as: the claimed user, marked unverified (no token vouches for it). */
+  directActor(as: string | undefined): string {
+    return `unverified:cli:${as ?? this.config.user}`;
+  }
+
   /** releases connects to Temporal and the registry for release verbs. */
   async releases(): Promise<ReleaseService> {
     const db = await this.registryDb();
@@ -58,7 +69,7 @@ export class CliContext {
       }
     }
     const temporal = new Client({ connection: this.connection, namespace: this.config.temporalNamespace, dataConverter: dataConverterFor(this.config.codecKeys) });
-    return new ReleaseService({ temporal, db: db.db, taskQueue: this.config.taskQueue, pipelinesDir: this.config.pipelinesDir });
+    return new ReleaseService({ temporal, db: db.db, taskQueue: this.config.taskQueue, pipelinesDir: this.config.pipelinesDir, bootstrapFromFolder: true });
   }
 
   private async registryDb(): Promise<RegistryDb> {

@@ -83,8 +83,8 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
   });
   const codec = codecFromKeys(config.codecKeys);
   const devTokens = config.apiTokensFile ? undefined : ensureDevTokens(path.resolve(opts.dataDir), config.user);
-  // One service for the API and the demo: they share the registry's in-process caches.
-  const releases = new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir, signer });
+  // One service for the API and the demo; the demo starts in direct mode, the API takes its verified copy (buildApi), which never binds.
+  const releases = new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir, bootstrapFromFolder: true, signer });
   const api = await buildApi({
     db: registry.db,
     releases,

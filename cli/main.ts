@@ -6,6 +6,7 @@ import { registerDemoCommand } from './commands/demo';
 import { registerDoraCommand } from './commands/dora';
 import { registerKeysCommands } from './commands/keys';
 import { registerModelCommands } from './commands/model';
+import { registerPipelineCommands } from './commands/pipeline';
 import { registerReleaseCommands } from './commands/release';
 import { errorBody } from './context';
 import { registerDevCommand } from './dev';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     });
   registerDevCommand(program);
   registerModelCommands(program);
+  registerPipelineCommands(program);
   registerReleaseCommands(program);
   registerDoraCommand(program);
   registerDemoCommand(program);

@@ -1,17 +1,19 @@
 /**
- * Release operations shared by the CLI and the HTTP API: start (pinning the
- * pipeline), status, approve/reject, list, rollback. Both front ends call
- * these, so the rules (pipeline pinning, idempotent start, identities) live
- * in one place.
+ * Release operations shared by the CLI and the HTTP API: start (running the
+ * model's bound pipeline, pinned by hash), status, approve/reject, list,
+ * rollback. Both front ends call these, so the rules (which pipeline, pinning,
+ * idempotent start, identities) live in one place.
  */
 import { createHash } from 'node:crypto';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Db } from 'mongodb';
-import { PipelineError } from '../domain/pipeline';
+import { PipelineError, pipelineNameSchema } from '../domain/pipeline';
 import { versionSchema, modelNameSchema, envNameSchema } from '../domain/model-version';
 import { InvalidInputError, NotFoundError } from '../registry/errors';
 import { loadPipelinesFromDir } from '../config/pipelines';
+import { PolicyStore, type PluginNames } from '../registry/policy';
 import { Registry } from '../registry/registry';
+import type { BoundPipeline } from '../registry/types';
 import { ReleaseStore, type ReleaseRecord } from '../registry/releases';
 import { inSpan, slipwayAttributes } from '../observability/tracing';
 import type { VerifiedIdentity } from '../domain/decisions';
@@ -38,6 +40,16 @@ export interface ReleaseServiceDeps {
   db: Db;
   taskQueue: string;
   pipelinesDir?: string;
+  /**
+   * Direct mode (the CLI without the API, `slipway dev`'s demo, tests): a
+   * pipeline named from the folder, or the built-in `default`, is applied to
+   * the server and the model bound to it before the release starts. False
+   * behind a verified front end (the API): there only an admin changes
+   * policy, and a release runs the model's binding as it stands.
+   */
+  bootstrapFromFolder: boolean;
+  /** Targets or health sources a custom worker registers beyond the built-in ones, so pipelines naming them pass the check on apply. */
+  extraPlugins?: Partial<PluginNames>;
   /**
    * The API's signing key: decisions made by a verified identity (start, approve, reject, rollback)
    * are signed with it, and workers count them as verified. The CLI's direct mode has none.
@@ -76,10 +88,17 @@ export interface StartedRollback {
 export class ReleaseService {
   readonly registry: Registry;
   readonly releases: ReleaseStore;
+  readonly policy: PolicyStore;
 
   constructor(private readonly deps: ReleaseServiceDeps) {
     this.registry = new Registry(deps.db);
     this.releases = new ReleaseStore(deps.db);
+    this.policy = new PolicyStore(deps.db, { extraPlugins: deps.extraPlugins });
+  }
+
+  /** forVerifiedFrontEnd is the same service with bootstrapping off: the API uses it, so no caller of the API ever applies or binds by starting a release. */
+  forVerifiedFrontEnd(): ReleaseService {
+    return this.deps.bootstrapFromFolder ? new ReleaseService({ ...this.deps, bootstrapFromFolder: false }) : this;
   }
 
   /** onTaskQueue is the same service starting workflows on another task queue. */
@@ -92,7 +111,7 @@ export class ReleaseService {
     return new ReleaseService({ ...this.deps, pipelinesDir });
   }
 
-  /** start validates the version and pipeline, pins the pipeline by hash, and starts (or returns) the release. */
+  /** start validates the version, takes the head of the model's bound pipeline (binding it first in direct mode), pins it by hash, and starts (or returns) the release. */
   async start(req: StartRequest): Promise<StartedRelease> {
     return inSpan('slipway.release.start', slipwayAttributes({ ...req }), (span) =>
       this.startTraced(req).then((started) => {
@@ -106,21 +125,17 @@ export class ReleaseService {
     const model = parseOrThrow(modelNameSchema, 'model', req.model);
     const version = parseOrThrow(versionSchema, 'version', req.version);
     const requestedBy = parseOrThrow(modelNameSchema, 'requester (--as)', req.requestedBy);
+    const asked = req.pipeline === undefined ? undefined : parseOrThrow(pipelineNameSchema, 'pipeline', req.pipeline);
     await this.registry.getVersion(model, version);
-    const pipelines = await loadPipelinesFromDir(this.deps.pipelinesDir);
-    const name = req.pipeline ?? 'default';
-    const entry = pipelines.get(name);
-    if (!entry) {
-      throw new InvalidInputError([{ field: 'pipeline', reason: `no pipeline named "${name}"; known: ${[...pipelines.keys()].sort().join(', ')}` }]);
-    }
-    const pipelineHash = await this.registry.storePipeline(entry.pipeline, entry.source);
+    const bound = this.deps.bootstrapFromFolder ? await this.bindFromFolder(model, asked, requestedBy) : await this.boundOrRefuse(model, asked);
+    const pipelineHash = bound.hash;
     const workflowId = releaseWorkflowId(model, version);
     const releaseId = workflowId;
     try {
       const handle = await this.deps.temporal.workflow.start<typeof releaseWorkflow>('releaseWorkflow', {
         workflowId,
         taskQueue: this.deps.taskQueue,
-        args: [{ releaseId, model, version, pipeline: entry.pipeline, pipelineName: entry.pipeline.name, pipelineHash, requestedBy, requestedAt: new Date().toISOString(), ...this.signed(req.verified, (requester, issuedAt) => ({ startDecision: this.deps.signer!.signDecision({ kind: 'release.start', releaseId, model, version, requester, ...(req.verified?.actor ? { actor: req.verified.actor } : {}), issuedAt }) })) }],
+        args: [{ releaseId, model, version, pipelineName: bound.name, pipelineHash, requestedBy, requestedAt: new Date().toISOString(), ...this.signed(req.verified, (requester, issuedAt) => ({ startDecision: this.deps.signer!.signDecision({ kind: 'release.start', releaseId, model, version, requester, ...(req.verified?.actor ? { actor: req.verified.actor } : {}), issuedAt }) })) }],
         // A second start of the same version while one runs fails here and returns the running
         // release below: exact, and no describe call on every start as USE_EXISTING would need.
         workflowIdConflictPolicy: 'FAIL',
@@ -129,16 +144,52 @@ export class ReleaseService {
           { key: SA_VERSION, value: version },
           { key: SA_STATUS, value: 'running' },
         ],
-        staticSummary: `Release ${model}@${version} via pipeline ${entry.pipeline.name} (requested by ${requestedBy})`,
+        staticSummary: `Release ${model}@${version} via pipeline ${bound.pipeline.name} (requested by ${requestedBy})`,
       });
-      return { releaseId, workflowId, runId: handle.firstExecutionRunId, pipeline: entry.pipeline.name, pipelineHash, alreadyRunning: false };
+      return { releaseId, workflowId, runId: handle.firstExecutionRunId, pipeline: bound.pipeline.name, pipelineHash, alreadyRunning: false };
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         const desc = await this.deps.temporal.workflow.getHandle(workflowId).describe();
-        return { releaseId, workflowId, runId: desc.runId, pipeline: entry.pipeline.name, pipelineHash, alreadyRunning: true };
+        return { releaseId, workflowId, runId: desc.runId, pipeline: bound.pipeline.name, pipelineHash, alreadyRunning: true };
       }
       throw err;
     }
+  }
+
+  // Verified front end: the binding decides; a named pipeline must agree with it.
+  private async boundOrRefuse(model: string, asked: string | undefined): Promise<BoundPipeline> {
+    const bound = await this.policy.boundPipeline(model);
+    if (!bound) {
+      throw new InvalidInputError([{ field: 'pipeline', reason: `${model} is bound to no pipeline; an admin binds it with \`slipway model bind ${model} --pipeline <name>\` (or PUT /models/${model}/binding)` }]);
+    }
+    if (asked !== undefined && asked !== bound.name) {
+      throw new InvalidInputError([{ field: 'pipeline', reason: `${model} is bound to ${bound.name}; an admin rebinds with \`slipway model bind ${model} --pipeline ${asked}\`` }]);
+    }
+    return bound;
+  }
+
+  // Direct mode: whoever runs this has the database anyway, so the pipeline it names is applied and bound, as an unverified actor.
+  private async bindFromFolder(model: string, asked: string | undefined, requestedBy: string): Promise<BoundPipeline> {
+    if (asked === undefined) {
+      // No name: keep the model's binding; a model never bound follows the built-in default, as before bindings existed.
+      const bound = await this.policy.boundPipeline(model);
+      if (bound) return bound;
+    }
+    const name = asked ?? 'default';
+    const actor = `unverified:cli:${requestedBy}`;
+    const pipelines = await loadPipelinesFromDir(this.deps.pipelinesDir);
+    const entry = pipelines.get(name);
+    if (entry) {
+      await this.policy.applyPipeline(entry.source, entry.file, actor);
+    } else if (!(await this.policy.hasPipeline(name))) {
+      throw new InvalidInputError([
+        { field: 'pipeline', reason: `no pipeline named "${name}"; known: ${[...pipelines.keys()].sort().join(', ')} (the folder), and those \`slipway pipeline list\` shows` },
+      ]);
+    }
+    await this.policy.bindModel(model, name, actor);
+    const bound = await this.policy.boundPipeline(model);
+    if (!bound) throw new Error(`${model} was bound to ${name} but reads back unbound`);
+    return bound;
   }
 
   /** status queries a running release, or reads the registry snapshot of one that ended long ago. */

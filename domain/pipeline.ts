@@ -275,13 +275,16 @@ const stageSchema = strictObject({
   { when: (payload) => isPlainObject(payload.value) },
 );
 
+/** pipelineNameSchema validates a pipeline's name, in a file and wherever a caller names a pipeline (show, bind, start). */
+export const pipelineNameSchema = z
+  .string({ error: 'must be a pipeline name such as "default"' })
+  .min(1, 'must not be empty')
+  .max(64, 'must be at most 64 characters')
+  .regex(PIPELINE_NAME_PATTERN, "must be letters, digits, '_' or '-', starting with a letter or digit");
+
 /** pipelineSchema validates a whole pipeline and fills in defaults. */
 export const pipelineSchema = strictObject({
-  name: z
-    .string({ error: 'must be a pipeline name such as "default"' })
-    .min(1, 'must not be empty')
-    .max(64, 'must be at most 64 characters')
-    .regex(PIPELINE_NAME_PATTERN, "must be letters, digits, '_' or '-', starting with a letter or digit"),
+  name: pipelineNameSchema,
   // What a failed stage does to the stages already deployed: undo them, or leave them and stop.
   onFailure: z.enum(['rollback', 'halt'], { error: 'must be "rollback" or "halt"' }).default('rollback'),
   // When a newer release of the same model reaches a stage where an older one waits: the older yields, or the newer waits its turn.

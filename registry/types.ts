@@ -158,3 +158,72 @@ export interface ModelRegistry {
   /** getPipeline returns a pinned pipeline by hash. */
   getPipeline(hash: string): Promise<PipelineDoc | null>;
 }
+
+/**
+ * PipelineRevision is one apply of a named pipeline that changed it. Its _id
+ * `<name>:<revision>` is the commit point: of two applies racing for the same
+ * number exactly one insert wins, and the loser takes the next number.
+ */
+export interface PipelineRevision {
+  _id: string;
+  name: string;
+  revision: number;
+  /** The content's key in `pipelines`. */
+  hash: string;
+  previousHash: string | null;
+  /** Where the text came from (a file name, or what the API caller called it), for error messages and show. */
+  file: string;
+  appliedBy: string;
+  appliedAt: Date;
+}
+
+/** PipelineHeadHint is a pipeline's newest known revision number; readers probe forward from it, so a stale hint costs a lookup, never a wrong answer. */
+export interface PipelineHeadHint {
+  _id: string;
+  revision: number;
+}
+
+/** AppliedPipeline is what applying a pipeline answers; `changed` is false when the same content was already the head. */
+export interface AppliedPipeline {
+  name: string;
+  hash: string;
+  revision: number;
+  changed: boolean;
+}
+
+/** PipelineView is one revision of a named pipeline with its text and who applied it when. */
+export interface PipelineView {
+  name: string;
+  revision: number;
+  hash: string;
+  source: string;
+  pipeline: Pipeline;
+  file: string;
+  appliedBy: string;
+  appliedAt: Date;
+}
+
+/** PipelineSummary is one line of `pipeline list`: a name and its current head. */
+export type PipelineSummary = Omit<PipelineView, 'source' | 'pipeline'>;
+
+/** ModelBinding says which named pipeline a model's releases follow; the head of that pipeline is read at each start. */
+export interface ModelBinding {
+  /** The model name. */
+  _id: string;
+  pipeline: string;
+  /** What the model followed before this binding (null: nothing), kept so the audit event can be rewritten the same if it went missing. */
+  previousPipeline: string | null;
+  boundBy: string;
+  boundAt: Date;
+  /** The audit key of the event that records this binding, so a bind that died before its event is finished by the next. */
+  auditKey: string;
+}
+
+/** BoundPipeline is the current head of a model's bound pipeline, ready to pin on a release. */
+export interface BoundPipeline {
+  name: string;
+  hash: string;
+  revision: number;
+  pipeline: Pipeline;
+  source: string;
+}

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pluginContext } from '../test/support/plugin-context';
 import { buildTargets } from './index';
+import { TARGET_NAMES } from './names';
 
 const names = (settings: Record<string, string> = {}, serving = false) => buildTargets(pluginContext(settings, serving)).map((t) => t.name);
 
@@ -13,5 +14,9 @@ describe('the deploy-target list', () => {
   it('adds the local target when the worker serves models, and the webhook target when its settings name an endpoint', () => {
     assert.deepEqual(names({}, true), ['registry', 'local']);
     assert.deepEqual(names({ SLIPWAY_WEBHOOK_URL: 'https://deployer.example.com/deploy', SLIPWAY_WEBHOOK_SECRET: 's'.repeat(32) }, true), ['registry', 'local', 'webhook']);
+  });
+
+  it('lists under TARGET_NAMES exactly the names the fully configured targets answer to, so pipeline checks on apply match the worker', () => {
+    assert.deepEqual(names({ SLIPWAY_WEBHOOK_URL: 'https://deployer.example.com/deploy', SLIPWAY_WEBHOOK_SECRET: 's'.repeat(32) }, true), [...TARGET_NAMES]);
   });
 });

@@ -9,6 +9,7 @@ import type { TrustedKeys } from '../domain/decisions';
 import { dataConverterFor } from '../codec';
 import type { SlipwayMetrics } from '../observability/metrics';
 import { clientTracingInterceptors, workerTracingOptions, type Tracing } from '../observability/tracing';
+import { PolicyStore } from '../registry/policy';
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import { installRuntime } from './runtime';
@@ -91,7 +92,7 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
         taskQueue: options.taskQueue,
         metrics: options.metrics,
         trustedKeys: options.trustedKeys ?? {},
-        ...(options.policy ? { policy: options.policy } : {}),
+        policy: options.policy ?? new PolicyStore(options.db),
         ...options.extensions,
         // Every registered target and health source this worker is configured for, then the caller's, which win by name.
         targets: [...buildTargets(plugins), ...(options.extensions?.targets ?? [])],

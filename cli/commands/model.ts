@@ -1,5 +1,5 @@
 /**
- * `slipway model register|show` and `slipway deployments`.
+ * `slipway model register|show|bind` and `slipway deployments`.
  */
 import fs from 'node:fs/promises';
 import type { Command } from 'commander';
@@ -85,6 +85,23 @@ Example:
           }
           return lines.join('\n');
         });
+      }),
+    );
+
+  model
+    .command('bind <model>')
+    .description("make a model's releases follow a pipeline on the server (its current revision at each start)")
+    .requiredOption('--pipeline <name>', 'a pipeline applied with `slipway pipeline apply`')
+    .option('--as <user>', 'who binds it (default SLIPWAY_USER or the OS user), recorded as unverified')
+    .addHelpText('after', '\nExample:\n  $ slipway pipeline apply pipelines/fraud.yaml\n  $ slipway model bind fraud --pipeline fraud')
+    .action(
+      verb(async (ctx, name: string, opts: { pipeline: string; as?: string }) => {
+        const { binding, changed } = await (await ctx.policy()).bindModel(name, opts.pipeline, ctx.directActor(opts.as));
+        ctx.print({ changed, binding }, () =>
+          changed
+            ? `${name} now follows pipeline ${binding.pipeline}${binding.previousPipeline ? ` (was ${binding.previousPipeline})` : ''}`
+            : `${name} already follows pipeline ${binding.pipeline}; nothing changed`,
+        );
       }),
     );
 

@@ -18,7 +18,7 @@ export function registerReleaseCommands(program: Command): void {
   release
     .command('start <model> <version>')
     .description('start promoting a registered version through a pipeline (a running release of it is returned as is)')
-    .option('--pipeline <name>', 'pipeline name (from SLIPWAY_PIPELINES, or the built-in "default")')
+    .option('--pipeline <name>', 'bind the model to this pipeline first (from SLIPWAY_PIPELINES, the built-in "default", or the server); without it, the model\'s binding, or "default" for a model never bound')
     .option('--as <user>', 'the requester, who may not approve their own release (default SLIPWAY_USER or the OS user)')
     .option('--wait', 'follow the release to its end; exit 0 if it succeeded, 1 if not')
     .option('--timeout <duration>', 'with --wait: give up after this long (exit 4), e.g. 30m', '24h')

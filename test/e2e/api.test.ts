@@ -14,6 +14,7 @@ const TOKENS = {
   bob: 'bob-approver-token-0123456789',
   carol: 'carol-approver-token-0123456789',
   expired: 'expired-token-0123456789abc',
+  admin: 'admin-token-0123456789abcdef',
 };
 
 const PIPELINES = {
@@ -48,7 +49,7 @@ describe('HTTP API over real HTTP, with the real stack behind it', () => {
   before(async () => {
     t = await openTestDb();
     temporal = await startTestWorker(t.db);
-    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES) });
+    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES), bootstrapFromFolder: true });
     const { publicKey, privateKey } = await generateKeyPair('ES256');
     oidcKey = privateKey;
     const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
@@ -59,6 +60,7 @@ describe('HTTP API over real HTTP, with the real stack behind it', () => {
           { user: 'rita', sha256: sha256Hex(TOKENS.releaser), roles: ['releaser'], approves: ['dev'] },
           { user: 'bob', token: TOKENS.bob, roles: ['viewer'], approves: ['prod'] },
           { user: 'carol', token: TOKENS.carol, roles: ['viewer'], approves: ['*'] },
+          { user: 'ada', token: TOKENS.admin, roles: ['admin'], approves: [] },
           { user: 'old', token: TOKENS.expired, roles: ['admin'], approves: ['*'], expiresAt: '2020-01-01T00:00:00Z' },
         ],
       },
@@ -79,7 +81,7 @@ describe('HTTP API over real HTTP, with the real stack behind it', () => {
     assert.equal((await call('GET', '/healthz')).status, 200);
     const doc = (await call('GET', '/openapi.json')).body;
     assert.match(String(doc.openapi), /^3\./);
-    for (const p of ['/releases', '/releases/{id}', '/releases/{id}/approvals', '/models/{model}', '/models/{model}/deployments', '/environments/{env}']) {
+    for (const p of ['/releases', '/releases/{id}', '/releases/{id}/approvals', '/models/{model}', '/models/{model}/deployments', '/environments/{env}', '/pipelines', '/pipelines/{name}', '/models/{model}/binding']) {
       assert.ok(doc.paths[p], `OpenAPI lacks ${p}`);
     }
     const body = doc.paths['/releases'].post.requestBody.content['application/json'].schema;
@@ -106,6 +108,9 @@ describe('HTTP API over real HTTP, with the real stack behind it', () => {
 
   it('starts a release as the token\'s user and takes approvals only under the caller\'s own identity', async () => {
     const model = await registerModel(service.registry, { '1': { accuracy: 0.9 } });
+    // Through the API a release runs the model's binding, which only an admin sets.
+    assert.equal((await call('PUT', '/pipelines', TOKENS.admin, { source: PIPELINES.gated, file: 'gated.yaml' })).status < 300, true);
+    assert.equal((await call('PUT', `/models/${model}/binding`, TOKENS.admin, { pipeline: 'gated' })).status, 200);
     const started = await call('POST', '/releases', TOKENS.releaser, { model, version: '1', pipeline: 'gated' });
     assert.equal(started.status, 201, JSON.stringify(started.body));
     const id = started.body.releaseId as string;
@@ -188,5 +193,59 @@ describe('HTTP API over real HTTP, with the real stack behind it', () => {
     } finally {
       await limited.close();
     }
+  });
+
+  it('lets only an admin apply pipelines and bind models, and viewers read both', async () => {
+    const model = await registerModel(service.registry, { '1': { accuracy: 0.9 } });
+    const name = `api-${model}`;
+    const source = `name: ${name}\nstages:\n  - env: dev\n`;
+    const refused = await call('PUT', '/pipelines', TOKENS.releaser, { source });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error.code, 'forbidden');
+    assert.equal((await call('GET', `/pipelines/${name}`, TOKENS.viewer)).status, 404, 'a refused apply stored nothing');
+
+    const applied = await call('PUT', '/pipelines', TOKENS.admin, { source, file: 'api.yaml' });
+    assert.equal(applied.status, 201, JSON.stringify(applied.body));
+    assert.deepEqual({ name: applied.body.name, revision: applied.body.revision, changed: applied.body.changed }, { name, revision: 1, changed: true });
+    const again = await call('PUT', '/pipelines', TOKENS.admin, { source, file: 'api.yaml' });
+    assert.deepEqual({ status: again.status, changed: again.body.changed, revision: again.body.revision }, { status: 200, changed: false, revision: 1 });
+
+    const shown = await call('GET', `/pipelines/${name}`, TOKENS.viewer);
+    assert.equal(shown.status, 200);
+    assert.equal(shown.body.appliedBy, 'ada', 'the audit actor is the token user');
+    assert.equal(shown.body.source, source);
+    assert.ok((await call('GET', '/pipelines', TOKENS.viewer)).body.pipelines.some((p: { name: string }) => p.name === name));
+
+    assert.equal((await call('PUT', `/models/${model}/binding`, TOKENS.releaser, { pipeline: name })).status, 403);
+    assert.equal((await call('GET', `/models/${model}/binding`, TOKENS.viewer)).status, 404);
+    const bound = await call('PUT', `/models/${model}/binding`, TOKENS.admin, { pipeline: name });
+    assert.equal(bound.status, 200, JSON.stringify(bound.body));
+    const binding = await call('GET', `/models/${model}/binding`, TOKENS.viewer);
+    assert.deepEqual({ pipeline: binding.body.pipeline, boundBy: binding.body.boundBy }, { pipeline: name, boundBy: 'ada' });
+  });
+
+  it('refuses a bad pipeline with 400 naming file and path, a bind to a missing pipeline, and a release naming another pipeline than its binding', async () => {
+    const bad = await call('PUT', '/pipelines', TOKENS.admin, { source: 'name: bad\nstages:\n  - env: dev\n    target: k8s\n', file: 'bad.yaml' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.problems[0].field, 'bad.yaml:stages[0].target');
+    assert.match(bad.body.error.message, /unknown deploy target "k8s"/);
+
+    const model = await registerModel(service.registry, { '1': { accuracy: 0.9 } });
+    const missing = await call('PUT', `/models/${model}/binding`, TOKENS.admin, { pipeline: 'never-applied' });
+    assert.equal(missing.status, 400);
+    assert.equal(missing.body.error.problems[0].field, 'pipeline');
+
+    const unbound = await call('POST', '/releases', TOKENS.releaser, { model, version: '1' });
+    assert.equal(unbound.status, 400);
+    assert.match(unbound.body.error.message, /slipway model bind/);
+    assert.equal((await service.policy.binding(model)), null, 'starting through the API never binds');
+
+    await call('PUT', '/pipelines', TOKENS.admin, { source: PIPELINES.gated, file: 'gated.yaml' });
+    await call('PUT', `/models/${model}/binding`, TOKENS.admin, { pipeline: 'gated' });
+    const other = await call('POST', '/releases', TOKENS.releaser, { model, version: '1', pipeline: 'default' });
+    assert.equal(other.status, 400);
+    assert.equal(other.body.error.problems[0].field, 'pipeline');
+    assert.match(other.body.error.message, new RegExp(`${model} is bound to gated; an admin rebinds with \`slipway model bind`));
+    assert.equal(await service.releases.releases.countDocuments({ model }), 0, 'no release was started');
   });
 });

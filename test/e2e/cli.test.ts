@@ -66,7 +66,7 @@ describe('the slipway command against the real stack', () => {
     t = await openTestDb();
     temporal = await startTestWorker(t.db);
     const pipelinesDir = await writePipelines(PIPELINES);
-    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir });
+    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir, bootstrapFromFolder: true });
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'slipway-cli-'));
     const { NODE_TEST_CONTEXT: _runnerOnly, ...inherited } = process.env;
     env = {
@@ -219,12 +219,39 @@ describe('the slipway command against the real stack', () => {
     assert.match(noModel.out.error.message, new RegExp(`model ${ghost} not found`));
     assert.match(noVersion.out.error.message, new RegExp(`version ${model}@9\\.9\\.9 not found`));
     assert.match(noRelease.out.error.message, /release .* not found/);
-    assert.match(noPipeline.out.error.message, /^pipeline: no pipeline named "nope"; known: default, fast, gated$/);
+    assert.match(noPipeline.out.error.message, /^pipeline: no pipeline named "nope"; known: default, fast, gated \(the folder\), and those `slipway pipeline list` shows$/);
     assert.match(noRollbackModel.out.error.message, new RegExp(`model ${ghost} not found`));
     assert.match(nothingToRestore.out.error.message, new RegExp(`^to: ${model} has no earlier good version in staging to roll back to; name one with --to$`));
     for (const [r, code] of [[noModel, 3], [noVersion, 3], [noRelease, 3], [noPipeline, 2], [noRollbackModel, 3], [nothingToRestore, 2]] as const) assert.equal(r.out.error.code, code);
     assert.equal(await t.db.collection('releases').countDocuments({ model }), 0, 'no release was started');
     assert.equal(await t.db.collection('deployments').countDocuments({ model }), 0, 'no rollback moved anything');
+  });
+
+  it('pipeline apply stores a revision once, model bind needs an applied pipeline, and release start then runs the binding', async () => {
+    const model = await registerModel(service.registry, { v1: GOOD });
+    const name = `cli-${model}`;
+    const file = path.join(tmp, `${name}.yaml`);
+    await fs.writeFile(file, `name: ${name}\nstages:\n  - env: dev\n`);
+
+    const [unbindable, badFile] = await Promise.all([
+      cli(['model', 'bind', model, '--pipeline', name, '--json'], 2),
+      metricsFile('bad-target.yaml', 'name: bad\nstages:\n  - env: dev\n    target: k8s\n').then((bad) => cli(['pipeline', 'apply', bad, '--json'], 2)),
+    ]);
+    assert.equal(unbindable.out.error.problems[0].field, 'pipeline');
+    assert.match(badFile.out.error.message, /bad-target\.yaml: stages\[0\]\.target: unknown deploy target "k8s"/);
+
+    const applied = await cli(['pipeline', 'apply', file, '--json'], 0);
+    assert.deepEqual({ name: applied.out.name, revision: applied.out.revision, changed: applied.out.changed }, { name, revision: 1, changed: true });
+    assert.equal((await cli(['pipeline', 'apply', file, '--json'], 0)).out.changed, false);
+    const shown = await cli(['pipeline', 'show', name, '--json'], 0);
+    assert.equal(shown.out.appliedBy, 'unverified:cli:ci-bot');
+    assert.ok((await cli(['pipeline', 'list', '--json'], 0)).out.pipelines.some((p: Json) => p.name === name));
+
+    const bound = await cli(['model', 'bind', model, '--pipeline', name, '--json'], 0);
+    assert.equal(bound.out.binding.pipeline, name);
+    const started = await cli(['release', 'start', model, 'v1', '--json'], 0);
+    assert.equal(started.out.pipeline, name, 'a start without --pipeline follows the binding');
+    assert.equal(started.out.pipelineHash, applied.out.hash);
   });
 
   it('deployments shows what is live and what was live --at a moment, and rollback --wait restores the previous version', async () => {

@@ -24,7 +24,7 @@ describe('the demo, end to end on real model servers with live traffic', () => {
   });
 
   it('promotes v1 after approval, stops v2 at its eval gate, and rolls v3 back from the prod canary to v1', { timeout: 180_000 }, async () => {
-    const service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue });
+    const service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, bootstrapFromFolder: true });
     const lines: string[] = [];
     const outcome = await runDemo({
       service,

@@ -130,7 +130,7 @@ describe('fault survival', () => {
     flakyUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
     registryDb = await connectRegistryDb(stack.mongodbUri);
     connection = await Connection.connect({ address: stack.temporalAddress });
-    service = new ReleaseService({ temporal: new Client({ connection }), db: registryDb.db, taskQueue, pipelinesDir: await writePipelines(PIPELINES) });
+    service = new ReleaseService({ temporal: new Client({ connection }), db: registryDb.db, taskQueue, pipelinesDir: await writePipelines(PIPELINES), bootstrapFromFolder: true, extraPlugins: { targets: ['http-flaky'] } });
     await startWorker();
   });
   after(async () => {

@@ -57,6 +57,7 @@ stages:
       db: t.db,
       taskQueue: temporal.taskQueue,
       pipelinesDir: await writePipelines({ flaky: pipeline('flaky', '/flaky'), strict: pipeline('strict', '/strict') }),
+      bootstrapFromFolder: true,
     });
   });
   after(async () => {

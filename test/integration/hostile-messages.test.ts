@@ -33,7 +33,7 @@ describe('hostile messages against a real release and the real API', () => {
   before(async () => {
     t = await openTestDb();
     temporal = await startTestWorker(t.db);
-    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines({ guarded: PIPELINE }) });
+    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines({ guarded: PIPELINE }), bootstrapFromFolder: true });
   });
   after(async () => {
     await temporal?.close();

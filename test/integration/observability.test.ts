@@ -44,7 +44,7 @@ describe('traces, metrics and logs of a release', () => {
     metrics = new SlipwayMetrics();
     t = await openTestDb();
     temporal = await startTestWorker(t.db, { tracing, metrics });
-    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines({ observed: PIPELINE }) });
+    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines({ observed: PIPELINE }), bootstrapFromFolder: true });
   });
   after(async () => {
     await temporal?.close();

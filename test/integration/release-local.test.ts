@@ -69,7 +69,7 @@ describe('releases on the local serving target, with computing gates and canary 
         gates: new Map<string, Gate>([...defaultGates(), [evalGate.type, evalGate as Gate], [biasGate.type, biasGate as Gate]]),
       },
     });
-    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES) });
+    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES), bootstrapFromFolder: true });
     model = uniqueName('fraud').replace(/_/g, '-');
     for (const v of ['v1', 'v2', 'v3']) {
       const metrics = JSON.parse(fs.readFileSync(path.join(path.dirname(modelFile(v)), 'metrics.json'), 'utf8')) as Record<string, number>;

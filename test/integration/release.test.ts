@@ -85,7 +85,7 @@ describe('release workflow on the real Temporal dev server and registry', () => 
   before(async () => {
     t = await openTestDb();
     temporal = await startTestWorker(t.db);
-    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES) });
+    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES), bootstrapFromFolder: true });
   });
   after(async () => {
     await temporal?.close();

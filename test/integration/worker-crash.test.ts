@@ -50,7 +50,7 @@ describe('a worker killed with SIGKILL', () => {
     db = await openTestDb();
     connection = await Connection.connect({ address: testEnv().temporalAddress });
     const temporal = new Client({ connection });
-    service = new ReleaseService({ temporal, db: db.db, taskQueue, pipelinesDir: await writePipelines({ crashy: PIPELINE }) });
+    service = new ReleaseService({ temporal, db: db.db, taskQueue, pipelinesDir: await writePipelines({ crashy: PIPELINE }), bootstrapFromFolder: true, extraPlugins: { targets: ['slow-registry'] } });
   });
   after(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
