@@ -45,7 +45,20 @@ const DECISION_CONTEXT = 'slipway-decision-v1\n';
 
 /** decisionSigningInput is the exact bytes that are signed and verified. */
 export function decisionSigningInput(payload: DecisionPayload): Uint8Array {
-  return new TextEncoder().encode(DECISION_CONTEXT + canonicalJson(payload));
+  return utf8(DECISION_CONTEXT + canonicalJson(payload));
+}
+
+// The workflow sandbox's TextEncoder returns another realm's Uint8Array, which the verifier rejects; this one is local.
+function utf8(text: string): Uint8Array {
+  const bytes: number[] = [];
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    if (c < 0x80) bytes.push(c);
+    else if (c < 0x800) bytes.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+    else if (c < 0x10000) bytes.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    else bytes.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+  }
+  return Uint8Array.from(bytes);
 }
 
 
@@ -75,8 +88,8 @@ export function verifyDecision<K extends DecisionKind>(
   let valid: boolean;
   try {
     valid = ed25519.verify(fromBase64(signature), decisionSigningInput(payload), fromBase64(key));
-  } catch {
-    valid = false;
+  } catch (err) {
+    return { ok: false, reason: `decision signature is malformed: ${err instanceof Error ? err.message : String(err)}` };
   }
   if (!valid) return { ok: false, reason: 'decision signature does not verify: it was not signed by the API, or was changed after signing' };
   const issued = Date.parse(payload.issuedAt);
@@ -96,10 +109,24 @@ export function identityLabel(id: VerifiedIdentity): string {
   return id.via === 'oidc' && id.issuer ? `${id.user} (oidc ${id.issuer})` : `${id.user} (${id.via})`;
 }
 
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+// Neither Buffer nor atob exists in the workflow sandbox; a malformed input throws, naming what is wrong.
 function fromBase64(text: string): Uint8Array {
-  // atob exists in the workflow sandbox and in Node; Buffer does not exist in the sandbox.
-  const bin = atob(text);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
+  const clean = text.replace(/=+$/, '');
+  if (clean.length % 4 === 1) throw new Error('not base64 (bad length)');
+  const out: number[] = [];
+  let bits = 0;
+  let acc = 0;
+  for (const ch of clean) {
+    const v = BASE64.indexOf(ch);
+    if (v < 0) throw new Error('not base64');
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((acc >> bits) & 0xff);
+    }
+  }
+  return Uint8Array.from(out);
 }
