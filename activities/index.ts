@@ -8,6 +8,7 @@ import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { FailureType, REGISTRY_FAILURES } from '../domain/failures';
 import { RegistryError } from '../registry/errors';
+import { rollbackRefusal } from '../registry/live';
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import { StackChecks } from '../registry/stack-checks';
@@ -138,6 +139,9 @@ export function createActivities(deps: ActivityDeps) {
       const from = { from: live?.version ?? null, fromOpKey: live?.opKey ?? null };
       if (req.toVersion) {
         await wrap(() => registry.getVersion(req.model, req.toVersion!));
+        // Checked here too, not only in the client: anyone with Temporal access can start this workflow.
+        const refusal = rollbackRefusal(req.model, req.env, req.toVersion, await registry.lastDeploymentOf(req.model, req.env, req.toVersion));
+        if (refusal) throw ApplicationFailure.nonRetryable(refusal, FailureType.RollbackTargetNotGood);
         return { ...from, to: req.toVersion };
       }
       const good = await registry.lastKnownGood(req.model, req.env, { excludingVersion: live?.version ?? undefined });

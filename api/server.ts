@@ -28,6 +28,7 @@ import type { AesGcmCodec } from '../codec/aes-gcm';
 import type { SlipwayMetrics } from '../observability/metrics';
 import { AuthFailure, can, canApprove, type Authenticator, type Principal, type Role } from './auth';
 import { registerCodecRoutes } from './codec-routes';
+import { requireRollBack } from './permissions';
 import { registerDoraRoutes } from './dora-routes';
 
 /** ApiDeps are the parts the API reads from and acts through. */
@@ -254,14 +255,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   app.post('/rollbacks', {
-    onRequest: requireRole('releaser'),
+    // Rolling back is its own permission, per environment (api/permissions.ts), checked once the body names the env.
+    onRequest: requireRole('viewer'),
     config: mutating,
     schema: {
-      summary: 'Roll one environment back to its last known good version (or toVersion)',
+      summary: 'Roll one environment back to its last known good version, or to toVersion if it was live there before and not marked failed',
       body: z.strictObject({ model: modelNameSchema, env: envNameSchema, toVersion: versionSchema.optional(), reason: z.string().max(2000).optional() }),
-      response: { 202: anyObject, 400: errorSchema, 404: errorSchema },
+      response: { 202: anyObject, 400: errorSchema, 403: errorSchema, 404: errorSchema },
     },
   }, async (req, reply) => {
+    requireRollBack(req.principal!, req.body.env);
     // Answer at once; the caller follows the rollback by its workflow id.
     const { workflowId } = await withTimeout('Temporal', releases().rollback({ ...req.body, requestedBy: req.principal!.user }));
     return reply.code(202).send({ workflowId });

@@ -184,6 +184,11 @@ export class Registry implements ModelRegistry {
     return this.live.lastKnownGood(model, env, options);
   }
 
+  /** lastDeploymentOf is the newest move that made `version` live in env, or null if it never was. */
+  lastDeploymentOf(model: string, env: string, version: string): Promise<Deployment | null> {
+    return this.live.lastDeploymentOf(model, env, version);
+  }
+
   /** liveAt answers "what was live in env at this moment"; null if nothing was. */
   liveAt(model: string, env: string, at: Date): Promise<Deployment | null> {
     return this.live.liveAt(model, env, at);
