@@ -8,6 +8,7 @@ import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { FailureType, REGISTRY_FAILURES } from '../domain/failures';
 import { RegistryError } from '../registry/errors';
+import type { AuditSigner } from '../registry/audit';
 import { rollbackRefusal } from '../registry/live';
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
@@ -35,6 +36,8 @@ export interface ActivityDeps {
   healthSources?: HealthSource[];
   /** Prometheus instruments; releases are counted when their final snapshot is stored. */
   metrics?: SlipwayMetrics;
+  /** Signs audit checkpoints after each append (SLIPWAY_AUDIT_SIGNING_KEY); none when absent. */
+  auditSigner?: AuditSigner;
 }
 
 /** StackCheckRecord is what the stack check writes and reads back. */
@@ -47,7 +50,7 @@ export interface StackCheckRecord {
 /** createActivities builds the activities object registered on the worker. */
 export function createActivities(deps: ActivityDeps) {
   const clock = deps.clock ?? (() => new Date());
-  const registry = new Registry(deps.db, clock);
+  const registry = new Registry(deps.db, clock, { auditSigner: deps.auditSigner });
   const releases = new ReleaseStore(deps.db, clock);
   const locks = createLockActivities({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, clock });
   const stackChecks = new StackChecks(deps.db, clock);

@@ -39,6 +39,8 @@ export interface SlipwayWorkerOptions {
   localServingDir?: string;
   /** The SLIPWAY_* settings (config's pluginSettings) each target and health-source factory reads its own from; none when absent. */
   pluginSettings?: PluginSettings;
+  /** Signs audit checkpoints after each append (SLIPWAY_AUDIT_SIGNING_KEY); none when absent. */
+  auditSigner?: ActivityDeps['auditSigner'];
   /** Worker tuning (cache size, concurrency) for benchmarks. */
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentActivityTaskExecutions'>;
 }
@@ -85,6 +87,7 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
         temporal,
         taskQueue: options.taskQueue,
         metrics: options.metrics,
+        auditSigner: options.auditSigner,
         ...options.extensions,
         // Every registered target and health source this worker is configured for, then the caller's, which win by name.
         targets: [...buildTargets(plugins), ...(options.extensions?.targets ?? [])],

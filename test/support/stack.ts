@@ -62,7 +62,7 @@ export interface TestTemporal {
 /** startTestWorker runs the real Slipway worker against the test Temporal server. */
 export async function startTestWorker(
   db: Db,
-  options: Pick<SlipwayWorkerOptions, 'extensions' | 'codecKeys' | 'tracing' | 'metrics' | 'localServingDir'> = {},
+  options: Pick<SlipwayWorkerOptions, 'extensions' | 'codecKeys' | 'tracing' | 'metrics' | 'localServingDir' | 'auditSigner'> = {},
 ): Promise<TestTemporal> {
   const { temporalAddress } = testEnv();
   const taskQueue = uniqueName('tq');
