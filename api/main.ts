@@ -18,6 +18,7 @@ import { createLogger } from '../observability/logger';
 import { SlipwayMetrics } from '../observability/metrics';
 import { clientTracingInterceptors, tracingFromEnv } from '../observability/tracing';
 import { connectRegistryDb } from '../registry/db';
+import { configuredKeys } from '../lib/keys';
 import { createAuthenticator } from './bootstrap';
 import { buildApi } from './server';
 
@@ -34,6 +35,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
     logger.warn('neither SLIPWAY_API_TOKENS nor SLIPWAY_OIDC_* is set: every route but /healthz, /metrics and /openapi.json will answer 401');
   }
   const codec = codecFromKeys(config.codecKeys);
+  const keys = configuredKeys(config);
 
   let stopping = false;
   let stop: (() => void) | undefined;
@@ -68,6 +70,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       auth,
       metrics,
       logger,
+      signer: keys.api,
+      trustedKeys: keys.trusted,
       // The Web UI decodes from the browser: only its origins, and only callers with a viewer token.
       codec: codec ? { codec, uiOrigins: config.uiOrigins } : undefined,
     });

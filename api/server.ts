@@ -27,6 +27,9 @@ import { ReleaseStore } from '../registry/releases';
 import type { AesGcmCodec } from '../codec/aes-gcm';
 import type { SlipwayMetrics } from '../observability/metrics';
 import { AuthFailure, can, canApprove, type Authenticator, type Principal, type Role } from './auth';
+import type { TrustedKeys } from '../domain/decisions';
+import type { AuditSigner } from '../registry/audit';
+import { registerAuditRoutes } from './audit-routes';
 import { registerCodecRoutes } from './codec-routes';
 import { requireRollBack } from './permissions';
 import { registerDoraRoutes } from './dora-routes';
@@ -55,6 +58,10 @@ export interface ApiDeps {
     /** Dev only: let loopback callers without a token decode (the local Web UI sends none). */
     anonymousFromLoopback?: boolean;
   };
+  /** The API's signing key (SLIPWAY_API_SIGNING_KEY): signs audit checkpoints of its appends and evidence bundles. */
+  signer?: AuditSigner;
+  /** Keys GET /audit/verify trusts (SLIPWAY_API_PUBLIC_KEYS); the signer's own is added. */
+  trustedKeys?: TrustedKeys;
 }
 
 const errorSchema = z.object({
@@ -76,7 +83,7 @@ declare module 'fastify' {
 
 /** buildApi creates the Fastify app (not yet listening), so tests can inject requests or listen on a free port. */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
-  const registry = new Registry(deps.db);
+  const registry = new Registry(deps.db, undefined, { auditSigner: deps.signer });
   const store = new ReleaseStore(deps.db);
   const timeoutMs = deps.requestTimeoutMs ?? 15_000;
   const app = Fastify({ ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }), bodyLimit: 64 * 1024, requestTimeout: timeoutMs + 5_000, connectionTimeout: 30_000 }).withTypeProvider<ZodTypeProvider>();
@@ -195,6 +202,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }, async (req) => ({ env: req.params.env, live: await withTimeout('registry', registry.liveInEnvironment(req.params.env)) }));
 
   await registerDoraRoutes(app, { db: deps.db, requireRole, withTimeout, clock: deps.clock });
+  registerAuditRoutes(app, { registry, releases, requireRole, withTimeout, signer: deps.signer, trustedKeys: { ...deps.trustedKeys, ...(deps.signer ? { [deps.signer.keyId]: deps.signer.publicKey } : {}) } });
 
   app.get('/releases', {
     onRequest: requireRole('viewer'),

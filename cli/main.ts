@@ -2,6 +2,7 @@
  * The `slipway` command line: for CI scripts and people.
  */
 import { Command } from 'commander';
+import { registerAuditCommands } from './commands/audit';
 import { registerDemoCommand } from './commands/demo';
 import { registerDoraCommand } from './commands/dora';
 import { registerModelCommands } from './commands/model';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerReleaseCommands(program);
   registerDoraCommand(program);
+  registerAuditCommands(program);
   registerDemoCommand(program);
   return program;
 }

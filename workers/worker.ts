@@ -65,7 +65,8 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
   };
   try {
     const plugins: PluginContext = {
-      registry: new Registry(options.db),
+      // Targets move live pointers through this registry: its audit appends are checkpointed too.
+      registry: new Registry(options.db, undefined, { auditSigner: options.auditSigner }),
       releases: new ReleaseStore(options.db),
       serving: supervisor,
       settings: options.pluginSettings ?? {},
