@@ -8,6 +8,8 @@ import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { FailureType, REGISTRY_FAILURES } from '../domain/failures';
 import { RegistryError } from '../registry/errors';
+import type { AuditSigner } from '../registry/audit';
+import { rollbackRefusal } from '../registry/live';
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import { StackChecks } from '../registry/stack-checks';
@@ -37,6 +39,8 @@ export interface ActivityDeps {
   healthSources?: HealthSource[];
   /** Prometheus instruments; releases are counted when their final snapshot is stored. */
   metrics?: SlipwayMetrics;
+  /** Signs audit checkpoints after each append (SLIPWAY_AUDIT_SIGNING_KEY); none when absent. */
+  auditSigner?: AuditSigner;
   /** Where the worker finds each model's bound pipeline (the registry's policy store). */
   policy?: PolicySource;
   /** The API's public keys (SLIPWAY_API_PUBLIC_KEYS): only decisions they verify count as verified. */
@@ -58,7 +62,7 @@ export interface StackCheckRecord {
 /** createActivities builds the activities object registered on the worker. */
 export function createActivities(deps: ActivityDeps) {
   const clock = deps.clock ?? (() => new Date());
-  const registry = new Registry(deps.db, clock);
+  const registry = new Registry(deps.db, clock, { auditSigner: deps.auditSigner });
   const releases = new ReleaseStore(deps.db, clock);
   const locks = createLockActivities({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, clock });
   const stackChecks = new StackChecks(deps.db, clock);
@@ -166,6 +170,9 @@ export function createActivities(deps: ActivityDeps) {
       const from = { from: live?.version ?? null, fromOpKey: live?.opKey ?? null };
       if (req.toVersion) {
         await wrap(() => registry.getVersion(req.model, req.toVersion!));
+        // Checked here too, not only in the client: anyone with Temporal access can start this workflow.
+        const refusal = rollbackRefusal(req.model, req.env, req.toVersion, await registry.lastDeploymentOf(req.model, req.env, req.toVersion));
+        if (refusal) throw ApplicationFailure.nonRetryable(refusal, FailureType.RollbackTargetNotGood);
         return { ...from, to: req.toVersion };
       }
       const good = await registry.lastKnownGood(req.model, req.env, { excludingVersion: live?.version ?? undefined });

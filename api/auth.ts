@@ -18,6 +18,8 @@ export interface Principal {
   roles: Role[];
   /** Environments this caller may approve or reject ("*" for all). */
   approves: string[];
+  /** Environments this caller may roll back ("*" for all): rolling back is its own permission. */
+  rollsBack: string[];
   via: 'token' | 'oidc';
 }
 
@@ -34,6 +36,8 @@ export const tokensFileSchema = z.strictObject({
       token: z.string().min(16, 'tokens must be at least 16 characters').optional(),
       roles: z.array(roleSchema).min(1),
       approves: z.array(z.string().regex(/^(\*|[a-z0-9][a-z0-9_-]{0,62})$/)).default([]),
+      // Optional (absent = none) so token lists written before it still type-check.
+      rollsBack: z.array(z.string().regex(/^(\*|[a-z0-9][a-z0-9_-]{0,62})$/)).optional(),
       expiresAt: z.iso.datetime({ offset: true }).optional(),
     }).refine((t) => Boolean(t.sha256) !== Boolean(t.token), 'give exactly one of sha256 or token'),
   ),
@@ -76,7 +80,7 @@ export class Authenticator {
   ) {
     this.entries = tokens.tokens.map((t) => ({
       sha256: Buffer.from(t.sha256 ?? sha256Hex(t.token!), 'hex'),
-      principal: { user: t.user, roles: t.roles, approves: t.approves, via: 'token' },
+      principal: { user: t.user, roles: t.roles, approves: t.approves, rollsBack: t.rollsBack ?? [], via: 'token' },
       expiresAt: t.expiresAt ? new Date(t.expiresAt) : null,
     }));
   }
@@ -102,7 +106,8 @@ export class Authenticator {
       if (!user.success) throw new AuthFailure(401, 'token has no usable user claim (preferred_username, email or sub)');
       const roles = z.array(roleSchema).catch([]).parse(payload[oidc.rolesClaim ?? 'slipway_roles']);
       const approves = z.array(z.string()).catch([]).parse(payload[oidc.approvesClaim ?? 'slipway_approves']);
-      return { user: user.data, roles: roles.length > 0 ? roles : ['viewer'], approves, via: 'oidc' };
+      const rollsBack = z.array(z.string()).catch([]).parse(payload.slipway_rolls_back);
+      return { user: user.data, roles: roles.length > 0 ? roles : ['viewer'], approves, rollsBack, via: 'oidc' };
     } catch (err) {
       if (err instanceof AuthFailure) throw err;
       throw new AuthFailure(401, `invalid token: ${(err as Error).message}`);

@@ -18,9 +18,9 @@ import { createLogger } from '../observability/logger';
 import { SlipwayMetrics } from '../observability/metrics';
 import { clientTracingInterceptors, tracingFromEnv } from '../observability/tracing';
 import { connectRegistryDb } from '../registry/db';
+import { configuredKeys } from '../lib/keys';
 import { createAuthenticator } from './bootstrap';
 import { buildApi } from './server';
-import { Signer } from '../lib/signing';
 
 /** main serves the API until a signal, then stops accepting, finishes in-flight requests and closes; resolves to the exit code. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -35,9 +35,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
     logger.warn('neither SLIPWAY_API_TOKENS nor SLIPWAY_OIDC_* is set: every route but /healthz, /metrics and /openapi.json will answer 401');
   }
   const codec = codecFromKeys(config.codecKeys);
+  const keys = configuredKeys(config);
   // Fail closed: an API that cannot sign would forward every approval as an unverified claim.
-  if (!config.apiSigningKeyFile) throw new Error('SLIPWAY_API_SIGNING_KEY is not set: the API signs every decision it forwards; make a key with `openssl genpkey -algorithm ed25519 -out api-key.pem`, point SLIPWAY_API_SIGNING_KEY at it, and give workers its public half in SLIPWAY_API_PUBLIC_KEYS (`slipway keys public api-key.pem`)');
-  const signer = Signer.fromPemFile(config.apiSigningKeyFile);
+  if (!keys.api) throw new Error('SLIPWAY_API_SIGNING_KEY is not set: the API signs every decision it forwards; make a key with `slipway keys generate api-key.pem`, point SLIPWAY_API_SIGNING_KEY at it, and give workers its public half in SLIPWAY_API_PUBLIC_KEYS (`slipway keys public api-key.pem`)');
+  const signer = keys.api;
 
   let stopping = false;
   let stop: (() => void) | undefined;
@@ -69,10 +70,11 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
     api = await buildApi({
       db: registry.db,
       releases: new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir, bootstrapFromFolder: false, signer }),
-      signer,
       auth,
       metrics,
       logger,
+      signer,
+      trustedKeys: keys.trusted,
       // The Web UI decodes from the browser: only its origins, and only callers with a viewer token.
       codec: codec ? { codec, uiOrigins: config.uiOrigins } : undefined,
     });

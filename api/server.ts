@@ -28,7 +28,10 @@ import type { AesGcmCodec } from '../codec/aes-gcm';
 import type { Signer } from '../lib/signing';
 import type { SlipwayMetrics } from '../observability/metrics';
 import { AuthFailure, can, canApprove, type Authenticator, type Principal, type Role } from './auth';
+import type { TrustedKeys } from '../domain/decisions';
+import { registerAuditRoutes } from './audit-routes';
 import { registerCodecRoutes } from './codec-routes';
+import { requireRollBack } from './permissions';
 import { registerDoraRoutes } from './dora-routes';
 import { registerPipelineRoutes } from './pipeline-routes';
 
@@ -49,7 +52,7 @@ export interface ApiDeps {
   clock?: () => Date;
   /** Structured request logs; none when absent. */
   logger?: Logger;
-  /** The API's signing key (decisions are signed by the ReleaseService built with it; evidence and audit checkpoints too). */
+  /** The API's signing key (SLIPWAY_API_SIGNING_KEY): decisions (through the ReleaseService built with it), audit checkpoints of its appends, evidence bundles. */
   signer?: Signer;
   /** Payload codec for the Web UI's codec endpoint (only when encryption is on). */
   codec?: {
@@ -58,6 +61,8 @@ export interface ApiDeps {
     /** Dev only: let loopback callers without a token decode (the local Web UI sends none). */
     anonymousFromLoopback?: boolean;
   };
+  /** Keys GET /audit/verify trusts (SLIPWAY_API_PUBLIC_KEYS); the signer's own is added. */
+  trustedKeys?: TrustedKeys;
 }
 
 const errorSchema = z.object({
@@ -79,7 +84,7 @@ declare module 'fastify' {
 
 /** buildApi creates the Fastify app (not yet listening), so tests can inject requests or listen on a free port. */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
-  const registry = new Registry(deps.db);
+  const registry = new Registry(deps.db, undefined, { auditSigner: deps.signer });
   const store = new ReleaseStore(deps.db);
   const timeoutMs = deps.requestTimeoutMs ?? 15_000;
   const app = Fastify({ ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }), bodyLimit: 64 * 1024, requestTimeout: timeoutMs + 5_000, connectionTimeout: 30_000 }).withTypeProvider<ZodTypeProvider>();
@@ -201,6 +206,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   await registerDoraRoutes(app, { db: deps.db, requireRole, withTimeout, clock: deps.clock });
   await registerPipelineRoutes(app, { db: deps.db, requireRole, withTimeout, mutating });
+  registerAuditRoutes(app, { registry, releases, requireRole, withTimeout, signer: deps.signer, trustedKeys: { ...deps.trustedKeys, ...(deps.signer ? { [deps.signer.keyId]: deps.signer.publicKey } : {}) } });
 
   app.get('/releases', {
     onRequest: requireRole('viewer'),
@@ -261,14 +267,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   app.post('/rollbacks', {
-    onRequest: requireRole('releaser'),
+    // Rolling back is its own permission, per environment (api/permissions.ts), checked once the body names the env.
+    onRequest: requireRole('viewer'),
     config: mutating,
     schema: {
-      summary: 'Roll one environment back to its last known good version (or toVersion)',
+      summary: 'Roll one environment back to its last known good version, or to toVersion if it was live there before and not marked failed',
       body: z.strictObject({ model: modelNameSchema, env: envNameSchema, toVersion: versionSchema.optional(), reason: z.string().max(2000).optional() }),
-      response: { 202: anyObject, 400: errorSchema, 404: errorSchema },
+      response: { 202: anyObject, 400: errorSchema, 403: errorSchema, 404: errorSchema },
     },
   }, async (req, reply) => {
+    requireRollBack(req.principal!, req.body.env);
     // Answer at once; the caller follows the rollback by its workflow id.
     const { workflowId } = await withTimeout('Temporal', releases().rollback({ ...req.body, requestedBy: req.principal!.user }));
     return reply.code(202).send({ workflowId });

@@ -2,6 +2,7 @@
  * The `slipway` command line: for CI scripts and people.
  */
 import { Command } from 'commander';
+import { registerAuditCommands } from './commands/audit';
 import { registerDemoCommand } from './commands/demo';
 import { registerDoraCommand } from './commands/dora';
 import { registerKeysCommands } from './commands/keys';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerPipelineCommands(program);
   registerReleaseCommands(program);
   registerDoraCommand(program);
+  registerAuditCommands(program);
   registerDemoCommand(program);
   registerKeysCommands(program);
   return program;

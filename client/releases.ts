@@ -12,6 +12,7 @@ import { versionSchema, modelNameSchema, envNameSchema } from '../domain/model-v
 import { InvalidInputError, NotFoundError } from '../registry/errors';
 import { loadPipelinesFromDir } from '../config/pipelines';
 import { PolicyStore, type PluginNames } from '../registry/policy';
+import { rollbackRefusal } from '../registry/live';
 import { Registry } from '../registry/registry';
 import type { BoundPipeline } from '../registry/types';
 import { ReleaseStore, type ReleaseRecord } from '../registry/releases';
@@ -274,6 +275,9 @@ export class ReleaseService {
     if (req.toVersion !== undefined) {
       parseOrThrow(versionSchema, 'to', req.toVersion);
       await this.registry.getVersion(model, req.toVersion);
+      // Only a version that was live here before, and not marked failed, is known good; the worker checks again.
+      const refusal = rollbackRefusal(model, env, req.toVersion, await this.registry.lastDeploymentOf(model, env, req.toVersion));
+      if (refusal) throw new InvalidInputError([{ field: 'to', reason: refusal }]);
     } else {
       // Refuse up front what the workflow could only fail on: an unknown model, or nothing earlier to restore.
       const live = await this.registry.getLive(model, env);

@@ -29,9 +29,11 @@ export interface SlipwayConfig {
   localServingDir: string | undefined;
   /** Origins allowed to call the codec endpoint from a browser (the Temporal Web UI). */
   uiOrigins: string[];
-  /** SLIPWAY_API_SIGNING_KEY: the API's Ed25519 private key (PKCS#8 PEM file) that signs the decisions it forwards. */
+  /** SLIPWAY_API_SIGNING_KEY: the API's Ed25519 private key (PKCS#8 PEM file); signs decisions, audit checkpoints and evidence bundles. */
   apiSigningKeyFile: string | undefined;
-  /** SLIPWAY_API_PUBLIC_KEYS: the API public keys (`base64,…`) a worker trusts; decisions they do not verify count as unverified. */
+  /** SLIPWAY_AUDIT_SIGNING_KEY: a worker's (or CLI's) key for signing audit checkpoints, same format; unset means it signs none. */
+  auditSigningKeyFile: string | undefined;
+  /** SLIPWAY_API_PUBLIC_KEYS: trusted raw Ed25519 public keys (`base64,…`), parsed by lib/signing.ts parseTrustedKeys. */
   apiPublicKeys: string | undefined;
 }
 
@@ -60,6 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     pluginSettings: loadPluginSettings(env),
     localServingDir: env.SLIPWAY_LOCAL_SERVING_DIR || undefined,
     apiSigningKeyFile: env.SLIPWAY_API_SIGNING_KEY || undefined,
+    auditSigningKeyFile: env.SLIPWAY_AUDIT_SIGNING_KEY || undefined,
     apiPublicKeys: env.SLIPWAY_API_PUBLIC_KEYS || undefined,
     uiOrigins: (env.SLIPWAY_UI_ORIGINS || 'http://127.0.0.1:8233,http://localhost:8233').split(',').map((o) => o.trim()).filter(Boolean),
   };

@@ -23,6 +23,8 @@ export const FailureType = {
   GateUnavailable: 'GateUnavailable',
   // Rollback.
   NoRollbackTarget: 'NoRollbackTarget',
+  /** A named rollback target that was never live (healthy) in the environment: only a release may put it there. */
+  RollbackTargetNotGood: 'RollbackTargetNotGood',
   // Deploy targets: the platform finished the operation and it failed.
   DeployFailed: 'DeployFailed',
   UndoFailed: 'UndoFailed',

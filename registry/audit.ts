@@ -1,12 +1,52 @@
 /**
  * The append-only, tamper-evident audit log: every event carries the hash of
  * its predecessor in its model's chain, so editing or deleting one breaks the
- * chain from there on.
+ * chain from there on. A process with a signing key also signs a checkpoint
+ * of the chain's head after each append (`audit_checkpoints`), so deleting
+ * the newest events or recomputing every hash after an edit is caught too.
  */
 import { createHash } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import { canonicalJson } from '../domain/canonical-json';
+import type { TrustedKeys } from '../domain/decisions';
+// lib/signing imports only domain/: the one Ed25519 document verification, shared rather than copied.
+import { verifyDocument } from '../lib/signing';
 import { isDuplicateKey } from './errors';
+
+/** CHECKPOINT_CONTEXT is the signing context of audit checkpoints (on the wire: never change it). */
+export const CHECKPOINT_CONTEXT = 'slipway-audit-checkpoint-v1';
+
+/** AuditSigner signs documents; lib/signing.ts's Signer is one. */
+export interface AuditSigner {
+  readonly keyId: string;
+  readonly publicKey: string;
+  signDocument(context: string, body: unknown): { keyId: string; signature: string };
+}
+
+/** CheckpointBody is what a checkpoint signs: a chain's head at a moment. */
+export interface CheckpointBody {
+  chain: string;
+  seq: number;
+  hash: string;
+  /** ISO time of signing. */
+  at: string;
+}
+
+/** AuditCheckpoint is a stored signed checkpoint, keyed `<chain>:<seq>` (the history of heads). */
+export interface AuditCheckpoint extends CheckpointBody {
+  _id: string;
+  keyId: string;
+  signature: string;
+}
+
+/** CheckpointSummary says, per chain, which signed checkpoint the verification trusted. */
+export interface CheckpointSummary {
+  chain: string;
+  /** Checkpoints whose signature verified with a trusted key. */
+  verified: number;
+  /** The newest verified checkpoint, or null when the chain has none. */
+  newest: { seq: number; at: string; keyId: string } | null;
+}
 
 /** GENESIS_HASH is the "previous hash" of the first event. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -51,6 +91,13 @@ export interface ChainVerification {
   brokenAt?: { chain: string; seq: number; reason: string };
 }
 
+/** AuditVerification is a chain walk plus what the signed checkpoints say. */
+export interface AuditVerification extends ChainVerification {
+  /** Per chain walked; empty when no trusted keys were given (checkpoints then are not checked). */
+  checkpoints: CheckpointSummary[];
+  checkpointsChecked: boolean;
+}
+
 /** eventHash computes an event's hash from its predecessor's hash and its own content. */
 export function eventHash(prevHash: string, event: Omit<AuditEvent, 'hash' | 'prevHash' | '_id'>): string {
   const body = canonicalJson({
@@ -82,15 +129,19 @@ export class AuditLog {
   readonly events: Collection<AuditEvent>;
   private readonly keys: Collection<{ _id: string; eventId: string }>;
   private readonly headHint: Collection<{ _id: string; seq: number }>;
+  readonly checkpoints: Collection<AuditCheckpoint>;
   private readonly cachedSeq = new Map<string, number>();
 
   constructor(
     db: Db,
     private readonly clock: () => Date,
+    /** Signs a checkpoint after every append; none when absent (checkpoints are then another process's job). */
+    private readonly signer?: AuditSigner,
   ) {
     this.events = db.collection<AuditEvent>('audit_events');
     this.keys = db.collection('audit_keys');
     this.headHint = db.collection('audit_head');
+    this.checkpoints = db.collection('audit_checkpoints');
   }
 
   /** ensureIndexes creates the per-model index (idempotent); sequence and keys are _ids. */
@@ -132,6 +183,8 @@ export class AuditLog {
       }
       this.cachedSeq.set(chain, seq);
       await insertKey(this.keys, input.key, event._id);
+      // One Ed25519 signature and one insert: cheap enough to checkpoint every append, so no tail goes unsigned.
+      if (this.signer) await this.writeCheckpoint(event);
       // The hint only spares other processes probes, so it is moved every HINT_EVERY events, not every one.
       if (seq % HINT_EVERY === 1) {
         // Filter by _id alone: FerretDB uses the _id index only for a filter with nothing else in it.
@@ -164,10 +217,82 @@ export class AuditLog {
     return event;
   }
 
+  /** checkpoint signs the current head of a chain (or of every chain) on demand; returns what it wrote. */
+  async checkpoint(chain?: string): Promise<AuditCheckpoint[]> {
+    if (!this.signer) throw new Error('audit checkpoint: no signing key configured; set SLIPWAY_AUDIT_SIGNING_KEY (or SLIPWAY_API_SIGNING_KEY for the API)');
+    const chains = chain !== undefined ? [chain] : ((await this.events.distinct('chain', {})) as string[]).sort();
+    const written: AuditCheckpoint[] = [];
+    for (const c of chains) {
+      const head = await this.head(c);
+      if (head) written.push(await this.writeCheckpoint(head));
+    }
+    return written;
+  }
+
+  private async writeCheckpoint(event: AuditEvent): Promise<AuditCheckpoint> {
+    const body: CheckpointBody = { chain: event.chain, seq: event.seq, hash: event.hash, at: this.clock().toISOString() };
+    const { keyId, signature } = this.signer!.signDocument(CHECKPOINT_CONTEXT, body);
+    const doc: AuditCheckpoint = { _id: `${event.chain}:${event.seq}`, ...body, keyId, signature };
+    try {
+      await this.checkpoints.insertOne(doc);
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err; // a retried append already checkpointed this head
+    }
+    return doc;
+  }
+
   /** verify walks every chain in order, recomputing every hash and link. */
   async verify(): Promise<ChainVerification> {
+    const { checkpoints: _c, checkpointsChecked: _k, ...walk } = await this.verifyAudit({});
+    return walk;
+  }
+
+  /**
+   * verifyAudit walks every chain (or one model's), recomputing every hash and link, then checks the
+   * chain against every checkpoint signed by a trusted key: a checkpointed seq that is missing means
+   * the newest events were deleted; a checkpointed hash that differs means events were edited and the
+   * hashes recomputed. A checkpoint whose signature does not verify is reported as forged.
+   */
+  async verifyAudit(options: { model?: string; trustedKeys?: TrustedKeys }): Promise<AuditVerification> {
+    const trusted = options.trustedKeys ?? {};
+    const checkpointsChecked = Object.keys(trusted).length > 0;
+    const filter = options.model !== undefined ? { chain: options.model } : {};
+    const { chains, ...walked } = await this.walk(filter);
+    const checkpoints: CheckpointSummary[] = [];
+    if (!walked.ok || !checkpointsChecked) return { ...walked, checkpoints, checkpointsChecked };
+    const byChain = new Map<string, AuditCheckpoint[]>();
+    for await (const cp of this.checkpoints.find(filter)) byChain.set(cp.chain, [...(byChain.get(cp.chain) ?? []), cp]);
+    for (const chain of [...new Set([...chains.keys(), ...byChain.keys()])].sort()) {
+      const events = chains.get(chain) ?? [];
+      const list = (byChain.get(chain) ?? []).sort((a, b) => a.seq - b.seq);
+      let newest: CheckpointSummary['newest'] = null;
+      for (const cp of list) {
+        const body: CheckpointBody = { chain: cp.chain, seq: cp.seq, hash: cp.hash, at: cp.at };
+        if (!verifyDocument(CHECKPOINT_CONTEXT, body, { keyId: cp.keyId, signature: cp.signature }, trusted)) {
+          return broken(chain, cp.seq, `checkpoint at seq ${cp.seq} is not signed by a trusted key (key ${cp.keyId}): forged, or signed by a key missing from SLIPWAY_API_PUBLIC_KEYS`);
+        }
+        const event = events[cp.seq - 1];
+        if (!event) {
+          return broken(chain, events.length + 1, `events ${events.length + 1}..${cp.seq} of chain ${chain} are missing: a checkpoint signed at ${cp.at} covers seq ${cp.seq} (the newest events were deleted)`);
+        }
+        if (event.hash !== cp.hash) {
+          // Checkpoints are checked oldest first, so this is the first checkpointed event whose hash changed.
+          return broken(chain, cp.seq, `hash of event ${cp.seq} differs from the checkpoint signed at ${cp.at} (events were edited and the hashes recomputed)`);
+        }
+        newest = { seq: cp.seq, at: cp.at, keyId: cp.keyId };
+      }
+      checkpoints.push({ chain, verified: list.length, newest });
+    }
+    return { ok: true, checked: walked.checked, checkpoints, checkpointsChecked };
+
+    function broken(chain: string, seq: number, reason: string): AuditVerification {
+      return { ok: false, checked: walked.checked, brokenAt: { chain, seq, reason }, checkpoints, checkpointsChecked };
+    }
+  }
+
+  private async walk(filter: { chain?: string }): Promise<ChainVerification & { chains: Map<string, AuditEvent[]> }> {
     const chains = new Map<string, AuditEvent[]>();
-    for await (const event of this.events.find({})) {
+    for await (const event of this.events.find(filter)) {
       const list = chains.get(event.chain) ?? [];
       list.push(event);
       chains.set(event.chain, list);
@@ -179,21 +304,21 @@ export class AuditLog {
       let expectedSeq = 1;
       for (const event of events) {
         if (event.seq !== expectedSeq) {
-          return { ok: false, checked, brokenAt: { chain, seq: expectedSeq, reason: `event ${expectedSeq} of chain ${chain} is missing (next is ${event.seq})` } };
+          return { ok: false, checked, chains, brokenAt: { chain, seq: expectedSeq, reason: `event ${expectedSeq} of chain ${chain} is missing (next is ${event.seq})` } };
         }
         if (event.prevHash !== prevHash) {
-          return { ok: false, checked, brokenAt: { chain, seq: event.seq, reason: 'prevHash does not match the previous event' } };
+          return { ok: false, checked, chains, brokenAt: { chain, seq: event.seq, reason: 'prevHash does not match the previous event' } };
         }
         const { _id, hash, prevHash: _p, ...rest } = event;
         if (_id !== `${chain}:${event.seq}` || eventHash(prevHash, rest) !== hash) {
-          return { ok: false, checked, brokenAt: { chain, seq: event.seq, reason: 'content does not match its hash (edited)' } };
+          return { ok: false, checked, chains, brokenAt: { chain, seq: event.seq, reason: 'content does not match its hash (edited)' } };
         }
         prevHash = hash;
         expectedSeq += 1;
         checked += 1;
       }
     }
-    return { ok: true, checked };
+    return { ok: true, checked, chains };
   }
 }
 

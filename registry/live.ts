@@ -228,6 +228,17 @@ export class LivePointers {
     return this.deployments.findOne(filter, { sort: { revision: -1 } });
   }
 
+  /**
+   * lastDeploymentOf is the newest move that made `version` live in env, or null if it never was.
+   * A rollback may restore a version only when this exists and is not marked failed.
+   */
+  async lastDeploymentOf(model: string, env: string, version: string): Promise<Deployment | null> {
+    const m = checkName(modelNameSchema, 'model', model);
+    const e = checkName(envNameSchema, 'env', env);
+    const v = checkName(versionSchema, 'version', version);
+    return this.deployments.findOne({ model: m, env: e, version: v }, { sort: { revision: -1 } });
+  }
+
   /** deploymentHistory lists deployments newest first, with end times, for one environment or all. */
   async deploymentHistory(model: string, env?: string, limit = 100): Promise<Deployment[]> {
     const m = checkName(modelNameSchema, 'model', model);
@@ -253,6 +264,17 @@ export class LivePointers {
     const live = await Promise.all(models.map((m) => this.latestMove(m, e)));
     return live.filter((p): p is LivePointer => p !== null && p.version !== null);
   }
+}
+
+/**
+ * rollbackRefusal says why `version` may not be rolled back to in env (null: it may), given its newest
+ * deployment there: only a version that was live in that environment, and not marked failed, is known good.
+ */
+export function rollbackRefusal(model: string, env: string, version: string, lastDeployment: Deployment | null): string | null {
+  const instead = `start a release instead (slipway release start ${model} ${version}), so it passes the gates`;
+  if (!lastDeployment) return `${model}@${version} was never live in ${env}, so a rollback cannot restore it; ${instead}`;
+  if (lastDeployment.health === 'failed') return `${model}@${version} was marked failed when it was last live in ${env} (deployment ${lastDeployment._id}); ${instead}`;
+  return null;
 }
 
 function checkMoment(at: Date): void {

@@ -20,7 +20,7 @@ import {
   type RegisterVersionInput,
 } from '../domain/model-version';
 import { canonicalJson, type Pipeline } from '../domain/pipeline';
-import { AuditLog } from './audit';
+import { AuditLog, type AuditSigner } from './audit';
 import { insertIfAbsent } from './db';
 import { ConcurrentUpdateError, InvalidInputError, NotFoundError, ProtectedAliasError, VersionConflictError, isDuplicateKey } from './errors';
 import { LivePointers } from './live';
@@ -54,12 +54,14 @@ export class Registry implements ModelRegistry {
   constructor(
     readonly db: Db,
     private readonly clock: () => Date = () => new Date(),
+    /** auditSigner signs a checkpoint of the audit chain after each append (registry/audit.ts). */
+    options: { auditSigner?: AuditSigner } = {},
   ) {
     this.models = db.collection('models');
     this.versions = db.collection('model_versions');
     this.aliases = db.collection('aliases');
     this.pipelines = db.collection('pipelines');
-    this.audit = new AuditLog(db, clock);
+    this.audit = new AuditLog(db, clock, options.auditSigner);
     this.live = new LivePointers(db, this.audit, (model, version) => this.getVersion(model, version), clock);
     this.deployments = this.live.deployments;
   }
@@ -182,6 +184,11 @@ export class Registry implements ModelRegistry {
   /** lastKnownGood is the newest healthy deployment of a version other than `excludingVersion`, before move `beforeRevision`. */
   lastKnownGood(model: string, env: string, options: { excludingVersion?: string; beforeRevision?: number } = {}): Promise<Deployment | null> {
     return this.live.lastKnownGood(model, env, options);
+  }
+
+  /** lastDeploymentOf is the newest move that made `version` live in env, or null if it never was. */
+  lastDeploymentOf(model: string, env: string, version: string): Promise<Deployment | null> {
+    return this.live.lastDeploymentOf(model, env, version);
   }
 
   /** liveAt answers "what was live in env at this moment"; null if nothing was. */

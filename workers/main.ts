@@ -22,6 +22,7 @@ import { SlipwayMetrics } from '../observability/metrics';
 import { tracingFromEnv } from '../observability/tracing';
 import { connectRegistryDb } from '../registry/db';
 import { installRuntime } from './runtime';
+import { Signer } from '../lib/signing';
 import { createSlipwayWorker, type SlipwayWorkerOptions } from './worker';
 import { parseTrustedKeys } from '../lib/signing';
 
@@ -153,6 +154,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       tuning: settings.tuning,
       // The `local` target (supervised ONNX model servers) is for single-machine setups.
       localServingDir: config.localServingDir,
+      auditSigner: config.auditSigningKeyFile ? Signer.fromPemFile(config.auditSigningKeyFile, 'SLIPWAY_AUDIT_SIGNING_KEY') : undefined,
     });
     worker = created.worker;
     closeWorker = created.close;

@@ -45,6 +45,8 @@ export interface SlipwayWorkerOptions {
   trustedKeys?: TrustedKeys;
   /** Where each model's bound pipeline is read (default: the registry's policy store). */
   policy?: PolicySource;
+  /** Signs audit checkpoints after each append (SLIPWAY_AUDIT_SIGNING_KEY); none when absent. */
+  auditSigner?: ActivityDeps['auditSigner'];
   /** Worker tuning (cache size, concurrency) for benchmarks. */
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentActivityTaskExecutions'>;
 }
@@ -69,7 +71,8 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
   };
   try {
     const plugins: PluginContext = {
-      registry: new Registry(options.db),
+      // Targets move live pointers through this registry: its audit appends are checkpointed too.
+      registry: new Registry(options.db, undefined, { auditSigner: options.auditSigner }),
       releases: new ReleaseStore(options.db),
       serving: supervisor,
       settings: options.pluginSettings ?? {},
@@ -93,6 +96,7 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
         metrics: options.metrics,
         trustedKeys: options.trustedKeys ?? {},
         policy: options.policy ?? new PolicyStore(options.db),
+        auditSigner: options.auditSigner,
         ...options.extensions,
         // Every registered target and health source this worker is configured for, then the caller's, which win by name.
         targets: [...buildTargets(plugins), ...(options.extensions?.targets ?? [])],

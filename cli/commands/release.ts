@@ -6,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration } from '../../domain/duration';
 import { exitCodeForStatus, isReleaseStatus, isTerminal } from '../../domain/outcome';
 import type { ReleaseService } from '../../client/releases';
+import { configuredKeys } from '../../lib/keys';
+import { buildEvidence } from '../../registry/evidence';
 import type { ReleaseState } from '../../workflows/release/api';
 import { CliError, type CliContext } from '../context';
 import { ExitCode } from '../exit-codes';
@@ -74,6 +76,26 @@ export function registerReleaseCommands(program: Command): void {
         ctx.print({ releases: releases.map(({ _id, ...r }) => ({ releaseId: _id, ...r })) }, () =>
           releases.length === 0 ? '(no releases)' : releases.map((r) => `${r._id.padEnd(36)} ${r.status.padEnd(18)} ${r.currentStage ?? '-'}  ${r.summary}`).join('\n'),
         );
+      }),
+    );
+
+  release
+    .command('evidence <release-id>')
+    .description('print the signed evidence bundle of a release (schema slipway.evidence/v1, see docs/evidence.md)')
+    .action(
+      verb(async (ctx, releaseId: string) => {
+        let keys;
+        try {
+          keys = configuredKeys(ctx.config);
+        } catch (err) {
+          throw new CliError(ExitCode.badInput, (err as Error).message);
+        }
+        const service = await ctx.releases();
+        const state = await service.status(releaseId);
+        const bundle = await buildEvidence(service.registry, state, { signer: keys.api ?? keys.audit });
+        if (!bundle.signature) process.stderr.write('slipway: the evidence bundle is unsigned (signature: null); set SLIPWAY_API_SIGNING_KEY to sign it\n');
+        // The bundle is a JSON document either way: people save it, tools read it.
+        process.stdout.write(`${JSON.stringify(bundle, null, 2)}\n`);
       }),
     );
 

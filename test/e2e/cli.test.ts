@@ -282,7 +282,9 @@ describe('the slipway command against the real stack', () => {
   });
 
   it('release start --wait --timeout exits 4 while approval is pending; approve answers with the quorum, refuses self-approval with exit 2, rollback queues behind the lock (--wait --timeout exits 4), and reject ends the release rejected', async () => {
-    const model = await registerModel(service.registry, { a1: GOOD });
+    const model = await registerModel(service.registry, { a0: GOOD, a1: GOOD });
+    // A rollback restores only what was live before: a0 then a1 were live in prod.
+    for (const v of ['a0', 'a1']) await service.registry.moveLivePointer({ model, env: 'prod', version: v, opKey: `seed-${model}-${v}`, by: 'ci', reason: 'earlier release' });
     const releaseId = `release-${model}-a1`;
     const timedOut = await cli(['release', 'start', model, 'a1', '--pipeline', 'gated', '--as', 'alice', '--wait', '--timeout', '1s', '--json'], 4);
     assert.equal(timedOut.out.error.code, 4);
@@ -294,8 +296,8 @@ describe('the slipway command against the real stack', () => {
     const [bob, self, queued, waited] = await Promise.all([
       cli(['approve', releaseId, '--stage', 'prod', '--as', 'bob', '--comment', 'eval looks good', '--json'], 0),
       cli(['approve', releaseId, '--stage', 'prod', '--as', 'alice', '--json'], 2),
-      slipway(['rollback', model, '--env', 'prod', '--to', 'a1', '--json']),
-      slipway(['rollback', model, '--env', 'prod', '--to', 'a1', '--wait', '--timeout', '1s', '--json']),
+      slipway(['rollback', model, '--env', 'prod', '--to', 'a0', '--json']),
+      slipway(['rollback', model, '--env', 'prod', '--to', 'a0', '--wait', '--timeout', '1s', '--json']),
     ]);
     expectExit(queued, 0);
     expectExit(waited, 4);
@@ -321,7 +323,7 @@ describe('the slipway command against the real stack', () => {
     // Once the rejected release lets go of the lock, both queued rollbacks run, one after the other.
     const results = await Promise.all([queuedId, waitedId].map((id) => temporal.client.workflow.getHandle(id).result()));
     const byStatus = results.map((r) => [r.status, r.from, r.to]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
-    assert.deepEqual(byStatus, [['noop', 'a1', 'a1'], ['succeeded', null, 'a1']]);
+    assert.deepEqual(byStatus, [['noop', 'a0', 'a0'], ['succeeded', 'a1', 'a0']]);
   });
 
   it('exits 5 naming the variable, without hanging, when Temporal or the registry database is unreachable', async () => {

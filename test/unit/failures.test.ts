@@ -34,6 +34,7 @@ describe('failure vocabulary', () => {
       Misconfigured: 'Misconfigured',
       GateUnavailable: 'GateUnavailable',
       NoRollbackTarget: 'NoRollbackTarget',
+      RollbackTargetNotGood: 'RollbackTargetNotGood',
       DeployFailed: 'DeployFailed',
       UndoFailed: 'UndoFailed',
       WebhookUnavailable: 'WebhookUnavailable',

@@ -1,0 +1,21 @@
+/**
+ * Per-environment permissions beyond the roles: rolling back is its own
+ * permission (a releaser may not, by that alone, put an old version back in
+ * prod), granted per token by `rollsBack` or the OIDC claim `slipway_rolls_back`.
+ */
+import { AuthFailure, type Principal } from './auth';
+
+/** canRollBack tells whether a principal may roll back env: admins always, others when `rollsBack` names it or "*". */
+export function canRollBack(principal: Principal, env: string): boolean {
+  if (principal.roles.includes('admin')) return true;
+  return principal.rollsBack.includes('*') || principal.rollsBack.includes(env);
+}
+
+/** requireRollBack throws a 403 naming the missing grant when the principal may not roll back env. */
+export function requireRollBack(principal: Principal, env: string): void {
+  if (canRollBack(principal, env)) return;
+  throw new AuthFailure(
+    403,
+    `${principal.user} may not roll back ${env}: rolling back needs "${env}" (or "*") in the token's rollsBack list in SLIPWAY_API_TOKENS, or in the OIDC claim slipway_rolls_back`,
+  );
+}
