@@ -16,6 +16,7 @@ import {
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import type { Client } from '@temporalio/client';
 import type { ReleaseService } from '../client/releases';
 import { REGISTRY_FAILURES } from '../domain/failures';
 import { envNameSchema, modelNameSchema, registerVersionInputSchema, versionSchema } from '../domain/model-version';
@@ -29,12 +30,15 @@ import type { SlipwayMetrics } from '../observability/metrics';
 import { AuthFailure, can, canApprove, type Authenticator, type Principal, type Role } from './auth';
 import { registerCodecRoutes } from './codec-routes';
 import { registerDoraRoutes } from './dora-routes';
+import { registerRollbackRoutes } from './rollback-routes';
 
 /** ApiDeps are the parts the API reads from and acts through. */
 export interface ApiDeps {
   db: Db;
   /** Release operations; absent means the API serves only the registry's read side. */
   releases?: ReleaseService;
+  /** The Temporal client behind `releases`, for following rollbacks (GET /rollbacks/:workflowId). */
+  temporal?: Client;
   auth: Authenticator;
   /** Mutating requests allowed per caller per minute. */
   mutationsPerMinute?: number;
@@ -266,6 +270,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     const { workflowId } = await withTimeout('Temporal', releases().rollback({ ...req.body, requestedBy: req.principal!.user }));
     return reply.code(202).send({ workflowId });
   });
+
+  registerRollbackRoutes(app, { temporal: deps.temporal, requireRole, withTimeout });
 
   app.post('/health-reports', {
     onRequest: requireRole('releaser'),

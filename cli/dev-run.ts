@@ -84,6 +84,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
   const api = await buildApi({
     db: registry.db,
     releases,
+    temporal: client,
     auth: createAuthenticator(config, devTokens?.file),
     metrics,
     runtimeMetricsUrl: `http://127.0.0.1:${runtimeMetricsPort}/metrics`,

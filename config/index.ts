@@ -14,6 +14,10 @@ export interface SlipwayConfig {
   /** Whether SLIPWAY_MONGODB_URI was given explicitly (dev stack then starts no database). */
   mongodbUriGiven: boolean;
   apiUrl: string;
+  /** Whether SLIPWAY_API_URL was given explicitly: with a token, the CLI then goes through the API instead of Temporal and MongoDB. */
+  apiUrlGiven: boolean;
+  /** SLIPWAY_TOKEN: the bearer token (or CI ID token) the CLI sends to the API. */
+  apiToken: string | undefined;
   apiPort: number;
   pipelinesDir: string | undefined;
   user: string;
@@ -47,6 +51,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     mongodbUri: env.SLIPWAY_MONGODB_URI || 'mongodb://127.0.0.1:27017/slipway',
     mongodbUriGiven: Boolean(env.SLIPWAY_MONGODB_URI),
     apiUrl: env.SLIPWAY_API_URL || `http://127.0.0.1:${apiPort}`,
+    apiUrlGiven: Boolean(env.SLIPWAY_API_URL),
+    apiToken: env.SLIPWAY_TOKEN || undefined,
     apiPort,
     pipelinesDir: env.SLIPWAY_PIPELINES || undefined,
     user: env.SLIPWAY_USER || safeOsUser(),
