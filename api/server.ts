@@ -232,7 +232,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       response: { 201: anyObject, 200: anyObject, 400: errorSchema, 404: errorSchema },
     },
   }, async (req, reply) => {
-    const started = await withTimeout('Temporal', releases().start({ ...req.body, requestedBy: req.principal!.user }));
+    const principal = req.principal!;
+    // actor: who triggered the CI run. ReleaseService.start takes it once the actor change merges; until then it is carried, not used.
+    const request: Parameters<ReleaseService['start']>[0] & { actor?: string } = { ...req.body, requestedBy: principal.user, ...(principal.actor ? { actor: principal.actor } : {}) };
+    const started = await withTimeout('Temporal', releases().start(request));
     return reply.code(started.alreadyRunning ? 200 : 201).send(started);
   });
 

@@ -25,6 +25,8 @@ export interface SlipwayConfig {
   apiTokensFile: string | undefined;
   /** OIDC: JWTs from this issuer/audience, verified against this JWKS URL. */
   oidc: { issuer: string; audience: string; jwksUrl: string } | undefined;
+  /** SLIPWAY_CI_OIDC_RULES: YAML file of CI issuers and the rules mapping their ID tokens' claims to identities (api/ci-identity.ts). */
+  ciOidcRulesFile: string | undefined;
   /** Payload encryption keys (`id:base64,…`, first is current); unset means payloads are not encrypted. */
   codecKeys: string | undefined;
   /** Every SLIPWAY_* variable that is set: each deploy target and health source reads and validates its own (e.g. SLIPWAY_WEBHOOK_URL). */
@@ -58,6 +60,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     user: env.SLIPWAY_USER || safeOsUser(),
     apiTokensFile: env.SLIPWAY_API_TOKENS || undefined,
     oidc: loadOidc(env),
+    ciOidcRulesFile: env.SLIPWAY_CI_OIDC_RULES || undefined,
     codecKeys: env.SLIPWAY_CODEC_KEYS || undefined,
     pluginSettings: loadPluginSettings(env),
     localServingDir: env.SLIPWAY_LOCAL_SERVING_DIR || undefined,
