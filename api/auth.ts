@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import YAML from 'yaml';
 import { z } from 'zod';
+import type { CiIdentityVerifier } from './ci-identity';
 
 /** Role is what a caller may do: viewers read, releasers start releases and roll back, admins do all of that. */
 export type Role = 'viewer' | 'releaser' | 'admin';
@@ -21,6 +22,10 @@ export interface Principal {
   /** Environments this caller may roll back ("*" for all): rolling back is its own permission. */
   rollsBack: string[];
   via: 'token' | 'oidc';
+  /** For CI identities: the person whose push or merge started the run; recorded with the release, and may not approve it. */
+  actor?: string;
+  /** For OIDC identities from a CI rule: the token's issuer, so records can tell CI callers apart. */
+  issuer?: string;
 }
 
 const userSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/, 'user must be a plain name (letters, digits, . _ @ -)');
@@ -77,6 +82,8 @@ export class Authenticator {
     tokens: z.infer<typeof tokensFileSchema>,
     private readonly oidc?: OidcConfig,
     private readonly clock: () => Date = () => new Date(),
+    /** CI ID tokens (GitHub Actions, GitLab CI) mapped by SLIPWAY_CI_OIDC_RULES; tried before the general OIDC issuer. */
+    private readonly ci?: CiIdentityVerifier,
   ) {
     this.entries = tokens.tokens.map((t) => ({
       sha256: Buffer.from(t.sha256 ?? sha256Hex(t.token!), 'hex'),
@@ -90,6 +97,7 @@ export class Authenticator {
     const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
     if (!match) throw new AuthFailure(401, 'missing bearer token: send "Authorization: Bearer <token>"');
     const token = match[1]!;
+    if (token.split('.').length === 3 && this.ci?.handles(token)) return this.ci.verify(token);
     if (token.split('.').length === 3 && this.oidc) return this.verifyJwt(token);
     const digest = Buffer.from(sha256Hex(token), 'hex');
     const entry = this.entries.find((e) => timingSafeEqual(e.sha256, digest));

@@ -9,12 +9,14 @@ import YAML from 'yaml';
 import type { SlipwayConfig } from '../config';
 import { Signer } from '../lib/signing';
 import { Authenticator, loadTokensFile, remoteJwks, sha256Hex } from './auth';
+import { CiIdentityVerifier, loadCiRulesFile } from './ci-identity';
 
-/** createAuthenticator loads SLIPWAY_API_TOKENS (and OIDC settings). */
+/** createAuthenticator loads SLIPWAY_API_TOKENS, OIDC settings and SLIPWAY_CI_OIDC_RULES. */
 export function createAuthenticator(config: SlipwayConfig, tokensFile = config.apiTokensFile): Authenticator {
   const tokens = tokensFile ? loadTokensFile(tokensFile) : { tokens: [] };
   const oidc = config.oidc ? { issuer: config.oidc.issuer, audience: config.oidc.audience, jwks: remoteJwks(config.oidc.jwksUrl) } : undefined;
-  return new Authenticator(tokens, oidc);
+  const ci = config.ciOidcRulesFile ? new CiIdentityVerifier(loadCiRulesFile(config.ciOidcRulesFile), remoteJwks) : undefined;
+  return new Authenticator(tokens, oidc, undefined, ci);
 }
 
 /** ensureDevTokens writes a tokens file with one admin token for the local user, returning the file and the token. */

@@ -16,6 +16,7 @@ import {
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import type { Client } from '@temporalio/client';
 import type { ReleaseService, Verified } from '../client/releases';
 import { REGISTRY_FAILURES } from '../domain/failures';
 import { envNameSchema, modelNameSchema, registerVersionInputSchema, versionSchema } from '../domain/model-version';
@@ -34,12 +35,15 @@ import { registerCodecRoutes } from './codec-routes';
 import { requireRollBack } from './permissions';
 import { registerDoraRoutes } from './dora-routes';
 import { registerPipelineRoutes } from './pipeline-routes';
+import { registerRollbackRoutes } from './rollback-routes';
 
 /** ApiDeps are the parts the API reads from and acts through. */
 export interface ApiDeps {
   db: Db;
   /** Release operations; absent means the API serves only the registry's read side. */
   releases?: ReleaseService;
+  /** The Temporal client behind `releases`, for following rollbacks (GET /rollbacks/:workflowId). */
+  temporal?: Client;
   auth: Authenticator;
   /** Mutating requests allowed per caller per minute. */
   mutationsPerMinute?: number;
@@ -282,6 +286,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     return reply.code(202).send({ workflowId });
   });
 
+  registerRollbackRoutes(app, { temporal: deps.temporal, requireRole, withTimeout });
+
   app.post('/health-reports', {
     onRequest: requireRole('releaser'),
     config: mutating,
@@ -330,8 +336,7 @@ function sendError(reply: FastifyReply, err: unknown): FastifyReply {
 }
 
 // What the API vouches for when it signs a caller's decision: the token's user, how it was verified, and the person behind a CI identity.
-function verifiedAs(principal: Principal): Verified {
-  const p = principal as Principal & { issuer?: string; actor?: string };
+function verifiedAs(p: Principal): Verified {
   return { identity: { user: p.user, via: p.via, ...(p.issuer ? { issuer: p.issuer } : {}) }, ...(p.actor ? { actor: p.actor } : {}) };
 }
 

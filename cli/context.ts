@@ -15,32 +15,59 @@ import { connectRegistryDb, type RegistryDb } from '../registry/db';
 import { PolicyStore } from '../registry/policy';
 import { Registry } from '../registry/registry';
 import { ReleaseService } from '../client/releases';
+import { ApiClient, ApiError } from './api-client';
+import { DirectBackend, HttpBackend, type SlipwayBackend } from './backend';
+import { CliError } from './errors';
 import { ExitCode } from './exit-codes';
 
-/** CliError carries an exit code and a message meant for people. */
-export class CliError extends Error {
-  constructor(
-    readonly exitCode: number,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-  }
-}
+export { CliError };
 
 /** CliContext opens what a verb needs, once, and closes it at the end. */
 export class CliContext {
   readonly config: SlipwayConfig;
   private db: RegistryDb | undefined;
   private connection: Connection | undefined;
+  private chosen: SlipwayBackend | undefined;
+  /** The API client when SLIPWAY_API_URL and a token are both given; verbs then act as the token's identity. */
+  readonly api: ApiClient | undefined;
 
-  constructor(readonly json: boolean) {
+  /** `token` is the global --token option; it wins over SLIPWAY_TOKEN. */
+  constructor(
+    readonly json: boolean,
+    token?: string,
+  ) {
     try {
       this.config = loadConfig();
     } catch (err) {
       // loadConfig names the variable; a bad setting is bad input (exit 2), not a failed release (1).
       throw new CliError(ExitCode.badInput, (err as Error).message);
     }
+    const bearer = token || this.config.apiToken;
+    // An explicit --token with nowhere to send it would otherwise be ignored silently, acting unverified.
+    if (token && !this.config.apiUrlGiven) throw new CliError(ExitCode.badInput, '--token needs SLIPWAY_API_URL (the Slipway API to send it to)');
+    if (this.config.apiUrlGiven && bearer) this.api = new ApiClient(this.config.apiUrl, bearer);
+  }
+
+  /** backend is what verbs act through: the HTTP API with a token, else Temporal and MongoDB directly. */
+  backend(): SlipwayBackend {
+    this.chosen ??= this.api ? new HttpBackend(this.api) : new DirectBackend({ registry: () => this.registry(), releases: () => this.releases() });
+    return this.chosen;
+  }
+
+  /**
+   * requester is who a mutating verb acts as. Through the API that is the
+   * token's identity, so `--as` is refused (undefined is returned); directly,
+   * it is --as, SLIPWAY_USER or the OS user, and stderr says it is unverified.
+   */
+  requester(as: string | undefined): string | undefined {
+    if (this.api) {
+      if (as !== undefined) throw new CliError(ExitCode.badInput, '--as: not allowed through the API (SLIPWAY_API_URL with a token); the API acts as the token\'s identity');
+      return undefined;
+    }
+    const user = as ?? this.config.user;
+    // stderr, so --json stdout stays one document.
+    process.stderr.write(`slipway: acting as ${user}, unverified (direct to Temporal and MongoDB); set SLIPWAY_API_URL and SLIPWAY_TOKEN to act as a verified identity\n`);
+    return user;
   }
 
   /** registry connects to the registry database. */
@@ -110,7 +137,7 @@ export function exitCodeFor(err: unknown): number {
 /** errorBody is the JSON shape of a failure under --json. */
 export function errorBody(err: unknown): { error: { code: number; type: string; message: string; problems?: unknown } } {
   const message = err instanceof Error ? err.message : String(err);
-  const problems = err instanceof InvalidInputError ? err.problems : err instanceof PipelineError ? err.issues : undefined;
+  const problems = err instanceof InvalidInputError ? err.problems : err instanceof PipelineError ? err.issues : err instanceof ApiError ? err.problems : undefined;
   return {
     error: {
       code: exitCodeFor(err),

@@ -89,6 +89,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
     db: registry.db,
     releases,
     signer,
+    temporal: client,
     auth: createAuthenticator(config, devTokens?.file),
     metrics,
     runtimeMetricsUrl: `http://127.0.0.1:${runtimeMetricsPort}/metrics`,

@@ -17,6 +17,8 @@ export function buildProgram(): Command {
   const program = new Command('slipway')
     .description('Release-promotion engine for AI models: registry, gates, approvals, rollback')
     .option('--json', 'print one JSON document on stdout (errors too), for scripts and CI')
+    // With SLIPWAY_API_URL, verbs go through the API as this token's identity; prefer SLIPWAY_TOKEN (argv is visible to other users).
+    .option('--token <token>', 'API bearer token or CI ID token (default SLIPWAY_TOKEN); needs SLIPWAY_API_URL')
     .showHelpAfterError('(run with --help for usage)')
     // Usage errors exit 2 (bad input), per the CLI contract, not commander's default 1;
     // under --json they are one JSON document on stdout too, like every other error.

@@ -11,11 +11,12 @@ export function verb<A extends unknown[]>(
 ): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
-    const json = Boolean(command.optsWithGlobals().json);
+    const globals = command.optsWithGlobals<{ json?: boolean; token?: string }>();
+    const json = Boolean(globals.json);
     // Built inside the try: a bad configuration is an error like any other (exit 2, JSON under --json).
     let ctx: CliContext | undefined;
     try {
-      ctx = new CliContext(json);
+      ctx = new CliContext(json, globals.token);
       const code = await body(ctx, ...(args.slice(0, -1) as A));
       process.exitCode = code ?? 0;
     } catch (err) {

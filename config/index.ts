@@ -14,6 +14,10 @@ export interface SlipwayConfig {
   /** Whether SLIPWAY_MONGODB_URI was given explicitly (dev stack then starts no database). */
   mongodbUriGiven: boolean;
   apiUrl: string;
+  /** Whether SLIPWAY_API_URL was given explicitly: with a token, the CLI then goes through the API instead of Temporal and MongoDB. */
+  apiUrlGiven: boolean;
+  /** SLIPWAY_TOKEN: the bearer token (or CI ID token) the CLI sends to the API. */
+  apiToken: string | undefined;
   apiPort: number;
   pipelinesDir: string | undefined;
   user: string;
@@ -21,6 +25,8 @@ export interface SlipwayConfig {
   apiTokensFile: string | undefined;
   /** OIDC: JWTs from this issuer/audience, verified against this JWKS URL. */
   oidc: { issuer: string; audience: string; jwksUrl: string } | undefined;
+  /** SLIPWAY_CI_OIDC_RULES: YAML file of CI issuers and the rules mapping their ID tokens' claims to identities (api/ci-identity.ts). */
+  ciOidcRulesFile: string | undefined;
   /** Payload encryption keys (`id:base64,…`, first is current); unset means payloads are not encrypted. */
   codecKeys: string | undefined;
   /** Every SLIPWAY_* variable that is set: each deploy target and health source reads and validates its own (e.g. SLIPWAY_WEBHOOK_URL). */
@@ -53,11 +59,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     mongodbUri: env.SLIPWAY_MONGODB_URI || 'mongodb://127.0.0.1:27017/slipway',
     mongodbUriGiven: Boolean(env.SLIPWAY_MONGODB_URI),
     apiUrl: env.SLIPWAY_API_URL || `http://127.0.0.1:${apiPort}`,
+    apiUrlGiven: Boolean(env.SLIPWAY_API_URL),
+    apiToken: env.SLIPWAY_TOKEN || undefined,
     apiPort,
     pipelinesDir: env.SLIPWAY_PIPELINES || undefined,
     user: env.SLIPWAY_USER || safeOsUser(),
     apiTokensFile: env.SLIPWAY_API_TOKENS || undefined,
     oidc: loadOidc(env),
+    ciOidcRulesFile: env.SLIPWAY_CI_OIDC_RULES || undefined,
     codecKeys: env.SLIPWAY_CODEC_KEYS || undefined,
     pluginSettings: loadPluginSettings(env),
     localServingDir: env.SLIPWAY_LOCAL_SERVING_DIR || undefined,

@@ -4,6 +4,7 @@
  * SLIPWAY_API_PUBLIC_KEYS and the public halves of the configured keys.
  */
 import type { Command } from 'commander';
+import type { Registry } from '../../registry/registry';
 import { configuredKeys } from '../../lib/keys';
 import { CliError } from '../context';
 import { ExitCode } from '../exit-codes';
@@ -20,14 +21,19 @@ export function registerAuditCommands(program: Command): void {
     .addHelpText('after', '\nTrusted keys: SLIPWAY_API_PUBLIC_KEYS (base64 raw Ed25519, comma-separated), plus SLIPWAY_API_SIGNING_KEY / SLIPWAY_AUDIT_SIGNING_KEY when set.\n\nExample:\n  $ slipway audit verify --model fraud --json')
     .action(
       verb(async (ctx, opts: { model?: string }) => {
-        let trustedKeys;
-        try {
-          trustedKeys = configuredKeys(ctx.config).trusted;
-        } catch (err) {
-          throw new CliError(ExitCode.badInput, (err as Error).message);
+        let result: Awaited<ReturnType<Registry['audit']['verifyAudit']>>;
+        if (ctx.api) {
+          // The API verifies against the keys it trusts; its answer is the same document.
+          result = await ctx.api.request('GET', '/audit/verify', { query: { model: opts.model } });
+        } else {
+          let trustedKeys;
+          try {
+            trustedKeys = configuredKeys(ctx.config).trusted;
+          } catch (err) {
+            throw new CliError(ExitCode.badInput, (err as Error).message);
+          }
+          result = await (await ctx.registry()).audit.verifyAudit({ model: opts.model, trustedKeys });
         }
-        const registry = await ctx.registry();
-        const result = await registry.audit.verifyAudit({ model: opts.model, trustedKeys });
         ctx.print(result, () => {
           const signed = result.checkpointsChecked
             ? result.checkpoints.map((c) => `  ${c.chain}: ${c.newest ? `checkpoint at seq ${c.newest.seq} (${c.newest.at}, key ${c.newest.keyId})` : 'no signed checkpoint'}`).join('\n')

@@ -4,7 +4,6 @@
  */
 import type { Command } from 'commander';
 import { ALL_ENVIRONMENTS, DEFAULT_DORA_SINCE, DORA_SOURCE, doraPeriod, type DoraBand, type DoraMetrics, type DoraReport } from '../../domain/dora';
-import { readDora } from '../../registry/dora';
 import { CliError } from '../context';
 import { ExitCode } from '../exit-codes';
 import { verb } from '../verb';
@@ -28,14 +27,12 @@ Examples:
   $ slipway dora --model fraud --all-envs --json`)
     .action(
       verb(async (ctx, opts: { model?: string; env?: string; since: string; allEnvs?: boolean }) => {
-        let period: { from: Date; to: Date };
         try {
-          period = doraPeriod(new Date(), opts.since);
+          doraPeriod(new Date(), opts.since);
         } catch (err) {
           throw new CliError(ExitCode.badInput, `--since: ${(err as Error).message}`);
         }
-        const registry = await ctx.registry();
-        const report = await readDora(registry.db, { model: opts.model, env: opts.env, ...period, allEnvironments: Boolean(opts.allEnvs) });
+        const report = await ctx.backend().dora({ model: opts.model, env: opts.env, since: opts.since, allEnvs: Boolean(opts.allEnvs) });
         ctx.print({ since: opts.since, ...report }, () => formatDoraReport(report, opts.since));
       }),
     );

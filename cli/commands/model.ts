@@ -3,6 +3,7 @@
  */
 import fs from 'node:fs/promises';
 import type { Command } from 'commander';
+import type { PolicyStore } from '../../registry/policy';
 import { CliError } from '../context';
 import { ExitCode } from '../exit-codes';
 import { verb } from '../verb';
@@ -40,11 +41,10 @@ Example:
         }));
         const size = opts.size === undefined ? undefined : Number(opts.size);
         if (size !== undefined && !Number.isInteger(size)) throw new CliError(ExitCode.badInput, `--size must be a whole number of bytes, got "${opts.size}"`);
-        const registry = await ctx.registry();
-        await registry.ensureIndexes();
-        const { version: stored, created } = await registry.registerVersion(
+        const by = ctx.requester(opts.as as string | undefined);
+        const { version: stored, created } = await ctx.backend().registerVersion(
+          name,
           {
-            model: name,
             version,
             artifact: { uri: opts.artifact, sha256: opts.sha256, ...(size === undefined ? {} : { sizeBytes: size }), ...(opts.format ? { format: opts.format } : {}) },
             ...(opts.codeCommit ? { codeCommit: opts.codeCommit } : {}),
@@ -55,7 +55,7 @@ Example:
             ...(metrics ? { metrics } : {}),
             ...(Object.keys(tags).length > 0 ? { tags } : {}),
           },
-          String(opts.as ?? ctx.config.user),
+          by,
         );
         ctx.print({ created, version: stored }, () =>
           created ? `registered ${name}@${version} (sha256 ${stored.artifact.sha256.slice(0, 12)}…)` : `${name}@${version} is already registered with this content; nothing changed`,
@@ -68,8 +68,7 @@ Example:
     .description('versions, what is live in each environment, and aliases')
     .action(
       verb(async (ctx, name: string) => {
-        const registry = await ctx.registry();
-        const described = await registry.describeModel(name);
+        const described = await ctx.backend().describeModel(name);
         ctx.print(described, () => {
           const lines = [`model ${name}`, '', 'live:'];
           if (described.live.length === 0) lines.push('  (nothing live yet)');
@@ -96,7 +95,9 @@ Example:
     .addHelpText('after', '\nExample:\n  $ slipway pipeline apply pipelines/fraud.yaml\n  $ slipway model bind fraud --pipeline fraud')
     .action(
       verb(async (ctx, name: string, opts: { pipeline: string; as?: string }) => {
-        const { binding, changed } = await (await ctx.policy()).bindModel(name, opts.pipeline, ctx.directActor(opts.as));
+        const { binding, changed } = ctx.api
+          ? (ctx.requester(opts.as), await ctx.api.request<Awaited<ReturnType<PolicyStore['bindModel']>>>('PUT', `/models/${encodeURIComponent(name)}/binding`, { body: { pipeline: opts.pipeline } }))
+          : await (await ctx.policy()).bindModel(name, opts.pipeline, ctx.directActor(opts.as));
         ctx.print({ changed, binding }, () =>
           changed
             ? `${name} now follows pipeline ${binding.pipeline}${binding.previousPipeline ? ` (was ${binding.previousPipeline})` : ''}`
@@ -114,19 +115,17 @@ Example:
     .addHelpText('after', '\nExamples:\n  $ slipway deployments fraud\n  $ slipway deployments fraud --env prod --at 2026-11-20T10:00:00Z')
     .action(
       verb(async (ctx, name: string, opts: { env?: string; at?: string; limit: string }) => {
-        const registry = await ctx.registry();
-        const described = await registry.describeModel(name);
         const limit = Number(opts.limit);
         if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new CliError(ExitCode.badInput, '--limit must be a whole number from 1 to 1000');
+        const backend = ctx.backend();
         if (opts.at !== undefined) {
           const at = new Date(opts.at);
           if (Number.isNaN(at.getTime())) throw new CliError(ExitCode.badInput, `--at must be an ISO-8601 time such as 2026-11-20T10:00:00Z, got "${opts.at}"`);
-          const then = await registry.whatWasLiveAt(name, at, opts.env);
+          const then = await backend.liveAt(name, at, opts.env);
           ctx.print(then, () => [`live at ${then.at}:`, ...then.environments.map((e) => `  ${e.env.padEnd(12)} ${e.version ?? '(nothing)'}`)].join('\n'));
           return;
         }
-        const history = await registry.deploymentHistory(name, opts.env, limit);
-        const live = opts.env ? described.live.filter((p) => p.env === opts.env) : described.live;
+        const { live, history } = await backend.deployments(name, { env: opts.env, limit });
         ctx.print({ model: name, live, history }, () => {
           const lines = ['live:'];
           if (live.length === 0) lines.push('  (nothing live yet)');

@@ -5,7 +5,9 @@
  * /pipelines routes call too.
  */
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Command } from 'commander';
+import type { PolicyStore } from '../../registry/policy';
 import { MAX_PIPELINE_SOURCE_LENGTH } from '../../domain/pipeline';
 import { CliError } from '../context';
 import { ExitCode } from '../exit-codes';
@@ -23,8 +25,9 @@ export function registerPipelineCommands(program: Command): void {
     .action(
       verb(async (ctx, file: string, opts: { as?: string }) => {
         const source = await readPipelineFile(file);
-        const policy = await ctx.policy();
-        const applied = await policy.applyPipeline(source, file, ctx.directActor(opts.as));
+        const applied = ctx.api
+          ? (ctx.requester(opts.as), await ctx.api.request<Awaited<ReturnType<PolicyStore['applyPipeline']>>>('PUT', '/pipelines', { body: { source, file: path.basename(file) } }))
+          : await (await ctx.policy()).applyPipeline(source, file, ctx.directActor(opts.as));
         ctx.print(applied, () =>
           applied.changed
             ? `applied ${applied.name} as revision ${applied.revision} (sha256 ${applied.hash.slice(0, 12)}…)`
@@ -38,7 +41,9 @@ export function registerPipelineCommands(program: Command): void {
     .description('every pipeline on the server with its current revision')
     .action(
       verb(async (ctx) => {
-        const pipelines = await (await ctx.policy()).listPipelines();
+        const pipelines = ctx.api
+          ? (await ctx.api.request<{ pipelines: Awaited<ReturnType<PolicyStore['listPipelines']>> }>('GET', '/pipelines', { dateKeys: ['appliedAt'] })).pipelines
+          : await (await ctx.policy()).listPipelines();
         ctx.print({ pipelines }, () =>
           pipelines.length === 0
             ? 'no pipelines on the server yet; add one with `slipway pipeline apply <file.yaml>`'
@@ -58,7 +63,9 @@ export function registerPipelineCommands(program: Command): void {
           revision = Number(opts.revision);
           if (!/^[1-9][0-9]*$/.test(opts.revision)) throw new CliError(ExitCode.badInput, `--revision must be a whole number >= 1, got "${opts.revision}"`);
         }
-        const shown = await (await ctx.policy()).showPipeline(name, revision);
+        const shown = ctx.api
+          ? await ctx.api.request<Awaited<ReturnType<PolicyStore['showPipeline']>>>('GET', `/pipelines/${encodeURIComponent(name)}`, { query: { revision }, dateKeys: ['appliedAt'] })
+          : await (await ctx.policy()).showPipeline(name, revision);
         ctx.print(shown, () =>
           [`pipeline ${shown.name} revision ${shown.revision}`, `sha256 ${shown.hash}`, `applied ${shown.appliedAt.toISOString()} by ${shown.appliedBy} from ${shown.file}`, '', shown.source.trimEnd()].join('\n'),
         );

@@ -5,9 +5,9 @@ import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration } from '../../domain/duration';
 import { exitCodeForStatus, isReleaseStatus, isTerminal } from '../../domain/outcome';
-import type { ReleaseService } from '../../client/releases';
 import { configuredKeys } from '../../lib/keys';
 import { buildEvidence } from '../../registry/evidence';
+import type { SlipwayBackend } from '../backend';
 import type { ReleaseState } from '../../workflows/release/api';
 import { CliError, type CliContext } from '../context';
 import { ExitCode } from '../exit-codes';
@@ -28,14 +28,14 @@ export function registerReleaseCommands(program: Command): void {
     .action(
       verb(async (ctx, model: string, version: string, opts: { pipeline?: string; as?: string; wait?: boolean; timeout: string }) => {
         const timeoutMs = parseTimeout(opts.timeout);
-        const service = await ctx.releases();
-        const started = await service.start({ model, version, pipeline: opts.pipeline, requestedBy: opts.as ?? ctx.config.user });
+        const backend = ctx.backend();
+        const started = await backend.startRelease({ model, version, pipeline: opts.pipeline, by: ctx.requester(opts.as) });
         if (!opts.wait) {
           ctx.print(started, () => `${started.alreadyRunning ? 'already running' : 'started'}: ${started.releaseId} (pipeline ${started.pipeline})\nfollow it: slipway release status ${started.releaseId} --watch`);
           return;
         }
         if (!ctx.json) process.stdout.write(`started ${started.releaseId} (pipeline ${started.pipeline})\n`);
-        const final = await follow(ctx, service, started.releaseId, timeoutMs);
+        const final = await follow(ctx, backend, started.releaseId, timeoutMs);
         if (ctx.json) ctx.print({ ...started, status: final.status, stages: final.stages, outcome: final.outcome, state: final }, () => '');
         return exitCodeForStatus(final.status);
       }),
@@ -49,13 +49,13 @@ export function registerReleaseCommands(program: Command): void {
     .action(
       verb(async (ctx, releaseId: string, opts: { watch?: boolean; timeout: string }) => {
         const timeoutMs = parseTimeout(opts.timeout);
-        const service = await ctx.releases();
+        const backend = ctx.backend();
         if (opts.watch) {
-          const final = await follow(ctx, service, releaseId, timeoutMs);
+          const final = await follow(ctx, backend, releaseId, timeoutMs);
           if (ctx.json) ctx.print(final, () => '');
           return exitCodeForStatus(final.status);
         }
-        const state = await service.status(releaseId);
+        const state = await backend.releaseStatus(releaseId);
         ctx.print(state, () => describe(state));
       }),
     );
@@ -71,10 +71,9 @@ export function registerReleaseCommands(program: Command): void {
         if (opts.status !== undefined && !isReleaseStatus(opts.status)) throw new CliError(ExitCode.badInput, `--status "${opts.status}" is not a release status (e.g. running, awaiting_approval, succeeded, rolled_back)`);
         const limit = Number(opts.limit);
         if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new CliError(ExitCode.badInput, '--limit must be a whole number from 1 to 500');
-        const service = await ctx.releases();
-        const releases = await service.list({ model: opts.model, status: opts.status, limit });
-        ctx.print({ releases: releases.map(({ _id, ...r }) => ({ releaseId: _id, ...r })) }, () =>
-          releases.length === 0 ? '(no releases)' : releases.map((r) => `${r._id.padEnd(36)} ${r.status.padEnd(18)} ${r.currentStage ?? '-'}  ${r.summary}`).join('\n'),
+        const releases = await ctx.backend().listReleases({ model: opts.model, status: opts.status, limit });
+        ctx.print({ releases }, () =>
+          releases.length === 0 ? '(no releases)' : releases.map((r) => `${r.releaseId.padEnd(36)} ${r.status.padEnd(18)} ${r.currentStage ?? '-'}  ${r.summary}`).join('\n'),
         );
       }),
     );
@@ -84,15 +83,20 @@ export function registerReleaseCommands(program: Command): void {
     .description('print the signed evidence bundle of a release (schema slipway.evidence/v1, see docs/evidence.md)')
     .action(
       verb(async (ctx, releaseId: string) => {
-        let keys;
-        try {
-          keys = configuredKeys(ctx.config);
-        } catch (err) {
-          throw new CliError(ExitCode.badInput, (err as Error).message);
+        let bundle: Awaited<ReturnType<typeof buildEvidence>>;
+        if (ctx.api) {
+          bundle = await ctx.api.request('GET', `/releases/${encodeURIComponent(releaseId)}/evidence`);
+        } else {
+          let keys;
+          try {
+            keys = configuredKeys(ctx.config);
+          } catch (err) {
+            throw new CliError(ExitCode.badInput, (err as Error).message);
+          }
+          const service = await ctx.releases();
+          const state = await service.status(releaseId);
+          bundle = await buildEvidence(service.registry, state, { signer: keys.api ?? keys.audit });
         }
-        const service = await ctx.releases();
-        const state = await service.status(releaseId);
-        const bundle = await buildEvidence(service.registry, state, { signer: keys.api ?? keys.audit });
         if (!bundle.signature) process.stderr.write('slipway: the evidence bundle is unsigned (signature: null); set SLIPWAY_API_SIGNING_KEY to sign it\n');
         // The bundle is a JSON document either way: people save it, tools read it.
         process.stdout.write(`${JSON.stringify(bundle, null, 2)}\n`);
@@ -108,8 +112,7 @@ export function registerReleaseCommands(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ slipway approve release-fraud-1.4.0 --stage prod --as alice --comment "eval looks good"')
     .action(
       verb(async (ctx, releaseId: string, opts: { stage: string; as?: string; comment?: string }) => {
-        const service = await ctx.releases();
-        const result = await service.approve({ releaseId, stage: opts.stage, approver: opts.as ?? ctx.config.user, comment: opts.comment });
+        const result = await ctx.backend().approve({ releaseId, stage: opts.stage, comment: opts.comment, by: ctx.requester(opts.as) });
         ctx.print(result, () =>
           result.outcome === 'counted'
             ? `approval counted: ${result.quorum?.approvedBy.length} of ${result.quorum?.required} for ${result.stage}${result.quorum?.met ? ' — quorum met' : ''}`
@@ -127,9 +130,8 @@ export function registerReleaseCommands(program: Command): void {
     .option('--as <user>', 'the approver rejecting it (default SLIPWAY_USER or the OS user)')
     .action(
       verb(async (ctx, releaseId: string, opts: { stage: string; as?: string; reason: string }) => {
-        const service = await ctx.releases();
-        await service.reject({ releaseId, stage: opts.stage, approver: opts.as ?? ctx.config.user, reason: opts.reason });
-        ctx.print({ releaseId, stage: opts.stage, rejectedBy: opts.as ?? ctx.config.user, sent: true }, () => `rejection sent for ${releaseId} at ${opts.stage}; follow it with slipway release status ${releaseId}`);
+        const { rejectedBy } = await ctx.backend().reject({ releaseId, stage: opts.stage, reason: opts.reason, by: ctx.requester(opts.as) });
+        ctx.print({ releaseId, stage: opts.stage, rejectedBy, sent: true }, () => `rejection sent for ${releaseId} at ${opts.stage}; follow it with slipway release status ${releaseId}`);
       }),
     );
 
@@ -145,8 +147,7 @@ export function registerReleaseCommands(program: Command): void {
     .action(
       verb(async (ctx, model: string, opts: { env: string; to?: string; as?: string; reason?: string; wait?: boolean; timeout: string }) => {
         const timeoutMs = parseTimeout(opts.timeout);
-        const service = await ctx.releases();
-        const started = await service.rollback({ model, env: opts.env, toVersion: opts.to, requestedBy: opts.as ?? ctx.config.user, reason: opts.reason });
+        const started = await ctx.backend().rollback({ model, env: opts.env, toVersion: opts.to, reason: opts.reason, by: ctx.requester(opts.as) });
         const { workflowId } = started;
         if (!opts.wait) {
           ctx.print({ workflowId }, () => `rollback started: ${workflowId}`);
@@ -160,6 +161,8 @@ export function registerReleaseCommands(program: Command): void {
           ctx.print({ workflowId, ...done }, () => (done.status === 'noop' ? `${model}@${opts.env} already runs ${done.to}; nothing to do` : `${model}@${opts.env}: ${done.from ?? '(nothing)'} → ${done.to}`));
         } catch (err) {
           if (abort.signal.aborted) throw new CliError(ExitCode.timedOut, `timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${workflowId}; it goes on in the background`);
+          // The API being unreachable or refusing keeps its own exit code; only the rollback's own failure is exit 1.
+          if (err instanceof CliError) throw err;
           const cause = (err as { cause?: { message?: string } }).cause?.message;
           throw new CliError(ExitCode.releaseFailed, `rollback failed: ${cause ?? (err as Error).message}`);
         } finally {
@@ -178,12 +181,12 @@ function parseTimeout(text: string): number {
 }
 
 /** follow polls the status until the release ends, drawing progress for people and plain lines for CI. */
-async function follow(ctx: CliContext, service: ReleaseService, releaseId: string, timeoutMs: number): Promise<ReleaseState> {
+async function follow(ctx: CliContext, backend: SlipwayBackend, releaseId: string, timeoutMs: number): Promise<ReleaseState> {
   const deadline = Date.now() + timeoutMs;
   const tty = process.stdout.isTTY && !ctx.json;
   let last = '';
   for (;;) {
-    const state = await service.status(releaseId);
+    const state = await backend.releaseStatus(releaseId);
     const line = progressLine(state);
     if (!ctx.json && line !== last) {
       if (tty) process.stdout.write(`\r\x1b[2K${line}`);
