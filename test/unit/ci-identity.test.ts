@@ -86,7 +86,7 @@ describe('CI identities from OIDC ID tokens', () => {
 
   it('maps a GitHub Actions token from main of the bound repository to its CI user, actor and roles, with keys fetched from the JWKS URL', async () => {
     const principal = await verifier.verify(await sign(key, githubClaims()));
-    assert.deepEqual(principal, { user: 'ci-github-acme-fraud-model', actor: 'octocat', roles: ['releaser'], approves: [], via: 'oidc', issuer: GITHUB });
+    assert.deepEqual(principal, { user: 'ci-github-acme-fraud-model', actor: 'octocat', roles: ['releaser'], approves: [], rollsBack: [], via: 'oidc', issuer: GITHUB });
     assert.ok(jwks.requests.some((r) => r.path === '/github/jwks'));
   });
 
