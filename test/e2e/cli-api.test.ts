@@ -18,7 +18,8 @@ import { buildApi } from '../../api/server';
 import { ReleaseService } from '../../client/releases';
 import { REPO_ROOT } from '../../devstack/stack';
 import { writePipelines } from '../support/releases';
-import { openTestDb, startTestWorker, uniqueName, type TestDb, type TestTemporal } from '../support/stack';
+import { PolicyStore } from '../../registry/policy';
+import { openTestDb, startTestWorker, TEST_SIGNER, uniqueName, type TestDb, type TestTemporal } from '../support/stack';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'slipway.js');
 
@@ -26,6 +27,7 @@ const TOKENS = {
   rita: 'rita-releaser-token-0123456789',
   bob: 'bob-approver-token-0123456789',
   vic: 'vic-viewer-token-0123456789',
+  ada: 'ada-admin-token-0123456789abc',
 };
 
 const PIPELINES = {
@@ -85,12 +87,15 @@ describe('the slipway command through the HTTP API, acting as the token', () => 
     );
     t = await openTestDb();
     temporal = await startTestWorker(t.db);
-    const service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES), bootstrapFromFolder: true });
+    const service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES), bootstrapFromFolder: true, signer: TEST_SIGNER });
+    const policy = new PolicyStore(t.db);
+    for (const [name, yaml] of Object.entries(PIPELINES)) await policy.applyPipeline(yaml, `${name}.yaml`, 'admin');
     const auth = new Authenticator({
       tokens: [
-        { user: 'rita', token: TOKENS.rita, roles: ['releaser'], approves: [] },
+        { user: 'rita', token: TOKENS.rita, roles: ['releaser'], approves: [], rollsBack: ['prod'] },
         { user: 'bob', token: TOKENS.bob, roles: ['viewer'], approves: ['prod'] },
         { user: 'vic', token: TOKENS.vic, roles: ['viewer'], approves: [] },
+        { user: 'ada', token: TOKENS.ada, roles: ['admin'], approves: [] },
       ],
     }, undefined, undefined, new CiIdentityVerifier(ciRules, () => ciJwks));
     app = await buildApi({ db: t.db, releases: service, temporal: temporal.client, auth, mutationsPerMinute: 1000 });
@@ -166,6 +171,10 @@ describe('the slipway command through the HTTP API, acting as the token', () => 
   });
 
   it('starts a release as the token user, shows its status, lets the approver approve without --as, and follows it to success', async () => {
+    // Policy is an admin's: binding through the API is refused to a releaser.
+    await cli(['model', 'bind', model, '--pipeline', 'gated', '--json'], TOKENS.rita, 2);
+    const bound = await cli(['model', 'bind', model, '--pipeline', 'gated', '--json'], TOKENS.ada, 0);
+    assert.equal(bound.out.binding.boundBy, 'ada');
     const viewerStart = await cli(['release', 'start', model, '1.0.0', '--pipeline', 'gated', '--json'], TOKENS.vic, 2);
     assert.match(viewerStart.run.stderr, /not allowed: vic lacks the releaser role/);
     assert.equal(viewerStart.out.error.code, 2);
@@ -213,6 +222,7 @@ describe('the slipway command through the HTTP API, acting as the token', () => 
   });
 
   it('releases another version with --wait, rolls prod back with --wait, and shows the deployments', async () => {
+    await cli(['model', 'bind', model, '--pipeline', 'fast', '--json'], TOKENS.ada, 0);
     const released = await cli(['release', 'start', model, '1.1.0', '--pipeline', 'fast', '--wait', '--timeout', '60s', '--json'], TOKENS.rita, 0);
     assert.equal(released.out.status, 'succeeded');
 
@@ -264,6 +274,7 @@ describe('the slipway command through the HTTP API, acting as the token', () => 
     assert.equal(registered.out.version.registeredBy, 'ci-github-acme-fraud-model');
     const started = await cli(['release', 'start', model, '3.0.0', '--pipeline', 'fast', '--wait', '--timeout', '60s', '--json'], token, 0);
     assert.equal(started.out.state.requestedBy, 'ci-github-acme-fraud-model');
+    assert.deepEqual(started.out.state.requester, { user: 'ci-github-acme-fraud-model', verified: true, via: 'oidc', issuer: GITHUB, actor: 'octocat' });
 
     const fork = await cli(register('3.1.0'), await githubToken('mallory/fraud-model'), 2);
     assert.match(fork.run.stderr, /not allowed: no CI rule matches this token \(.*repository="mallory\/fraud-model"/);
