@@ -14,7 +14,7 @@ import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import { StackChecks } from '../registry/stack-checks';
 import type { SlipwayMetrics } from '../observability/metrics';
-import type { TrustedKeys } from '../domain/decisions';
+import { verifyDecision, type SignedDecision, type TrustedKeys } from '../domain/decisions';
 import type { Pipeline } from '../domain/pipeline';
 import type { ReleasePolicy } from '../domain/release';
 import type { EnvLockRef } from '../locks/api';
@@ -165,17 +165,28 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** lastKnownGood finds the version a rollback should restore. */
-    async findRollbackTarget(req: { model: string; env: string; toVersion?: string }): Promise<{ from: string | null; fromOpKey: string | null; to: string | null }> {
+    async findRollbackTarget(req: { model: string; env: string; toVersion?: string; rollbackId?: string; requestedBy?: string; requestDecision?: SignedDecision }): Promise<{ from: string | null; fromOpKey: string | null; to: string | null }> {
       const live = await wrap(() => registry.getLive(req.model, req.env));
       const from = { from: live?.version ?? null, fromOpKey: live?.opKey ?? null };
+      // Who asked, as the worker can tell: the API's signed request, else the input's claim.
+      const actor = rollbackRequester(req, deps.trustedKeys ?? {}, clock());
+      const auditRequest = (action: 'rollback.requested' | 'rollback.refused', reason: string) =>
+        req.rollbackId
+          ? registry.audit.append({ key: `${action}:${req.rollbackId}`, actor, action, subject: { model: req.model, env: req.env, ...(req.toVersion ? { version: req.toVersion } : {}) }, reason, details: { rollbackId: req.rollbackId, from: from.from } })
+          : Promise.resolve();
       if (req.toVersion) {
         await wrap(() => registry.getVersion(req.model, req.toVersion!));
         // Checked here too, not only in the client: anyone with Temporal access can start this workflow.
         const refusal = rollbackRefusal(req.model, req.env, req.toVersion, await registry.lastDeploymentOf(req.model, req.env, req.toVersion));
-        if (refusal) throw ApplicationFailure.nonRetryable(refusal, FailureType.RollbackTargetNotGood);
+        if (refusal) {
+          await auditRequest('rollback.refused', refusal);
+          throw ApplicationFailure.nonRetryable(refusal, FailureType.RollbackTargetNotGood);
+        }
+        await auditRequest('rollback.requested', `to ${req.toVersion}`);
         return { ...from, to: req.toVersion };
       }
       const good = await registry.lastKnownGood(req.model, req.env, { excludingVersion: live?.version ?? undefined });
+      await auditRequest(good ? 'rollback.requested' : 'rollback.refused', good ? `to last known good ${good.version}` : 'no earlier good version');
       return { ...from, to: good?.version ?? null };
     },
 
@@ -200,6 +211,16 @@ async function wrap<T>(fn: () => Promise<T>): Promise<T> {
     }
     throw err;
   }
+}
+
+// A rollback's requester as an audit actor: verified only when the API's signed request matches this rollback.
+function rollbackRequester(req: { rollbackId?: string; model: string; env: string; requestedBy?: string; requestDecision?: SignedDecision }, keys: TrustedKeys, now: Date): string {
+  const claimed = `unverified:claimed:${req.requestedBy ?? 'unknown'}`;
+  if (!req.requestDecision) return claimed;
+  const checked = verifyDecision(req.requestDecision, 'rollback.request', keys, { now: now.toISOString(), maxAgeMs: 15 * 60_000 });
+  if (!checked.ok) return claimed;
+  const p = checked.payload;
+  return p.rollbackId === req.rollbackId && p.model === req.model && p.env === req.env ? p.requester.user : claimed;
 }
 
 /**

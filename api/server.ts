@@ -282,7 +282,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }, async (req, reply) => {
     requireRollBack(req.principal!, req.body.env);
     // Answer at once; the caller follows the rollback by its workflow id.
-    const { workflowId } = await withTimeout('Temporal', releases().rollback({ ...req.body, requestedBy: req.principal!.user }));
+    const { workflowId } = await withTimeout('Temporal', releases().rollback({ ...req.body, requestedBy: req.principal!.user, verified: verifiedAs(req.principal!) }));
     return reply.code(202).send({ workflowId });
   });
 

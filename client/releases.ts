@@ -269,7 +269,7 @@ export class ReleaseService {
   }
 
   /** rollback restores (model, env) to its last known good version, or `toVersion`, through the same lock and target. */
-  async rollback(req: { model: string; env: string; toVersion?: string; requestedBy: string; reason?: string; requestKey?: string }): Promise<StartedRollback> {
+  async rollback(req: { model: string; env: string; toVersion?: string; requestedBy: string; reason?: string; requestKey?: string; verified?: Verified }): Promise<StartedRollback> {
     const model = parseOrThrow(modelNameSchema, 'model', req.model);
     const env = parseOrThrow(envNameSchema, 'env', req.env);
     if (req.toVersion !== undefined) {
@@ -289,10 +289,11 @@ export class ReleaseService {
     }
     const requestKey = req.requestKey ?? createHash('sha256').update(`${Date.now()}:${Math.random()}`).digest('hex').slice(0, 12);
     const workflowId = rollbackWorkflowId(model, env, requestKey);
+    const reason = req.reason ?? `rollback requested by ${req.requestedBy}`;
     const handle = await this.deps.temporal.workflow.start<typeof rollbackWorkflow>('rollbackWorkflow', {
       workflowId,
       taskQueue: this.deps.taskQueue,
-      args: [{ rollbackId: workflowId, model, env, toVersion: req.toVersion, requestedBy: req.requestedBy, reason: req.reason ?? `rollback requested by ${req.requestedBy}` }],
+      args: [{ rollbackId: workflowId, model, env, toVersion: req.toVersion, requestedBy: req.requestedBy, reason, ...this.signed(req.verified, (requester, issuedAt) => ({ requestDecision: this.deps.signer!.signDecision({ kind: 'rollback.request', rollbackId: workflowId, model, env, ...(req.toVersion ? { toVersion: req.toVersion } : {}), requester, reason, issuedAt }) })) }],
       workflowIdConflictPolicy: 'USE_EXISTING',
       staticSummary: `Rollback ${model} in ${env}${req.toVersion ? ` to ${req.toVersion}` : ' to last known good'} (by ${req.requestedBy})`,
     });

@@ -161,8 +161,11 @@ export interface RollbackInput {
   model: string;
   env: string;
   toVersion?: string;
+  /** Who asked, as claimed; verified only through requestDecision. */
   requestedBy: string;
   reason: string;
+  /** The API's signed `rollback.request` (the requester verified at the edge), checked by the worker. */
+  requestDecision?: SignedDecision;
 }
 
 /** RollbackResult says what is live after the rollback. */

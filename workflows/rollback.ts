@@ -29,7 +29,14 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
     // Inside the try: a lease taken by an attempt that then failed is still given back.
     if (lease) granted = (await acts.acquireEnvLock(request)).granted;
     await condition(() => granted);
-    const { from, fromOpKey, to } = await acts.findRollbackTarget({ model: input.model, env: input.env, toVersion: input.toVersion });
+    const { from, fromOpKey, to } = await acts.findRollbackTarget({
+      model: input.model,
+      env: input.env,
+      toVersion: input.toVersion,
+      rollbackId: input.rollbackId,
+      requestedBy: input.requestedBy,
+      ...(input.requestDecision ? { requestDecision: input.requestDecision } : {}),
+    });
     // Non-retryable: a plain Error would fail the workflow task and retry it forever.
     if (to === null) throw ApplicationFailure.nonRetryable(`${input.model} has no earlier good version in ${input.env} to roll back to; name one with --to`, FailureType.NoRollbackTarget);
     if (from === to) return { model: input.model, env: input.env, from, to, status: 'noop' };

@@ -15,7 +15,7 @@ import { InvalidInputError } from '../../registry/errors';
 import type { rollbackWorkflow } from '../../workflows/rollback';
 import type { ReleaseState } from '../../workflows/release/api';
 import { registerModel, writePipelines } from '../support/releases';
-import { openTestDb, startTestWorker, uniqueName, type TestDb, type TestTemporal } from '../support/stack';
+import { TEST_SIGNER, openTestDb, startTestWorker, uniqueName, type TestDb, type TestTemporal } from '../support/stack';
 
 const PIPELINES = { direct: 'name: direct\nstages:\n  - env: prod\n' };
 const METRICS = { accuracy: 0.95 };
@@ -28,7 +28,7 @@ describe('rollback rules on the real Temporal dev server and registry', () => {
   before(async () => {
     t = await openTestDb();
     temporal = await startTestWorker(t.db);
-    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES), bootstrapFromFolder: true });
+    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES), bootstrapFromFolder: true, signer: TEST_SIGNER });
   });
   after(async () => {
     await temporal?.close();
@@ -81,6 +81,8 @@ describe('rollback rules on the real Temporal dev server and registry', () => {
 
     assertRefusedByWorker(await rawRollback(model, 'untested'), /never live in prod/);
     assert.equal((await service.registry.getLive(model, 'prod'))?.version, 'v2', 'the live pointer did not move');
+    const refusedEvents = await service.registry.audit.events.find({ 'subject.model': model, action: 'rollback.refused' }).toArray();
+    assert.deepEqual(refusedEvents.map((e) => e.actor), ['unverified:claimed:mallory'], 'the refusal is audited, the claimed requester marked unverified');
     const afterwards = await service.registry.deploymentHistory(model, 'prod');
     assert.deepEqual(afterwards.map((d) => [d._id, d.health]), before.map((d) => [d._id, d.health]), 'nothing deployed, nothing marked failed');
   });
@@ -134,6 +136,8 @@ describe('rollback rules on the real Temporal dev server and registry', () => {
       const granted = await post(tokens.olga, { model, env: 'prod', toVersion: 'v1' });
       assert.equal(granted.statusCode, 202, granted.body);
       assert.equal((await temporal.client.workflow.getHandle(granted.json().workflowId).result()).to, 'v1');
+      const requested = await service.registry.audit.events.findOne({ 'subject.model': model, action: 'rollback.requested', 'details.rollbackId': granted.json().workflowId });
+      assert.equal(requested?.actor, 'olga', 'the API-signed request names its verified requester');
 
       const admin = await post(tokens.ada, { model, env: 'prod', toVersion: 'v1' });
       assert.equal(admin.statusCode, 202, admin.body);
