@@ -280,6 +280,7 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     assert.equal(b.workflowId, a.workflowId);
     assert.equal(b.runId, a.runId);
     assert.deepEqual([a.alreadyRunning, b.alreadyRunning], [false, true], 'the second start says the release was already running');
+    await waitForState(service, a.releaseId, (s) => s.status === 'awaiting_approval'); // approvals count only once prod asks
     await temporal.client.workflow.getHandle(a.workflowId).signal(approveSignal, { stage: 'prod', approver: 'bob' });
     assert.equal(((await temporal.client.workflow.getHandle(a.workflowId).result()) as ReleaseState).status, 'succeeded');
   });

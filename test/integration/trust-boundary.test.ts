@@ -15,7 +15,7 @@ import { parsePipeline } from '../../domain/pipeline';
 import { PolicyStore } from '../../registry/policy';
 import { Registry } from '../../registry/registry';
 import { approveSignal, approveUpdate, rejectSignal, releaseWorkflowId, type ReleaseState } from '../../workflows/release/api';
-import { registerModel, waitForState } from '../support/releases';
+import { recordHistory, registerModel, waitForState } from '../support/releases';
 import { openTestDb, startTestWorker, TEST_SIGNER, uniqueName, type TestDb, type TestTemporal } from '../support/stack';
 
 const GUARDED = `
@@ -123,6 +123,7 @@ describe('trust boundary: what a raw Temporal client or a releaser token cannot 
     const started = await audited(model, 'release.started');
     assert.equal(started[0]?.actor, 'rita');
     assert.equal(started[0]?.details?.verified, true);
+    await recordHistory(releaseId, 'server-policy-signed-approvals');
   });
 
   it('a releaser may not approve their own release through the API, and approvals before the stage asks are refused', async () => {
@@ -145,6 +146,7 @@ describe('trust boundary: what a raw Temporal client or a releaser token cannot 
     assert.equal(done.status, 'rejected');
     assert.deepEqual({ ...prodOf(done).rejectedBy, at: undefined }, { approver: 'carol', reason: 'bias numbers', at: undefined, channel: 'api', verified: true });
     assert.equal((await audited(model, 'release.rejected'))[0]?.actor, 'carol');
+    await recordHistory(releaseId, 'server-policy-refused-then-rejected');
   });
 
   it('a raw start that carries its own lax pipeline runs the bound one, and cannot reach an api-only stage with an unverified requester', async () => {
@@ -164,6 +166,7 @@ describe('trust boundary: what a raw Temporal client or a releaser token cannot 
     assert.equal(done.status, 'rolled_back');
     assert.match(done.outcome?.reason ?? '', /requester must be verified too/);
     assert.equal((await audited(model, 'release.started'))[0]?.actor, 'unverified:claimed:alice');
+    await recordHistory(releaseId, 'server-policy-unverified-requester');
   });
 
   it('a raw start of a model bound to no pipeline fails, naming the admin commands that fix it', async () => {
