@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, startStack, type RunningStack } from '../devstack/stack';
 import { concurrencyBench } from './concurrency.bench';
+import { decisionsBench } from './decisions.bench';
 import { parkedBench } from './parked.bench';
 import { registryBench } from './registry.bench';
 import { releaseBench } from './release.bench';
@@ -27,6 +28,7 @@ import { type BenchContext, type BenchReport, log } from './support';
 // `long` ones run only when named: they take ten minutes or more by design.
 const BENCHMARKS: { name: string; run: (ctx: BenchContext) => Promise<BenchReport>; long?: boolean }[] = [
   { name: 'registry', run: registryBench },
+  { name: 'decisions', run: decisionsBench },
   { name: 'release', run: releaseBench },
   { name: 'concurrency', run: concurrencyBench },
   { name: 'parked', run: parkedBench },
