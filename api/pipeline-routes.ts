@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Db } from 'mongodb';
+import type { AuditSigner } from '../registry/audit';
 import { z } from 'zod';
 import { modelNameSchema } from '../domain/model-version';
 import { MAX_PIPELINE_SOURCE_LENGTH, pipelineNameSchema } from '../domain/pipeline';
@@ -22,6 +23,8 @@ export interface PipelineRouteDeps {
   withTimeout?: <T>(what: string, p: Promise<T>) => Promise<T>;
   /** The rate limit of mutating routes. */
   mutating?: { rateLimit: { max: number; timeWindow: string } };
+  /** Signs audit checkpoints of policy changes (the API's key). */
+  signer?: AuditSigner;
 }
 
 // Reported as the file in a pipeline's problems when the caller names none.
@@ -45,7 +48,7 @@ export const applyPipelineBodySchema = z.strictObject({
 /** registerPipelineRoutes adds /pipelines and /models/:model/binding to the API. */
 export async function registerPipelineRoutes(app: FastifyInstance, deps: PipelineRouteDeps): Promise<void> {
   const typed = app.withTypeProvider<ZodTypeProvider>();
-  const policy = new PolicyStore(deps.db);
+  const policy = new PolicyStore(deps.db, { auditSigner: deps.signer });
   const withTimeout = deps.withTimeout ?? (<T>(_what: string, p: Promise<T>) => p);
   const mutating = deps.mutating ? { config: deps.mutating } : {};
 

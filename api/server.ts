@@ -209,7 +209,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }, async (req) => ({ env: req.params.env, live: await withTimeout('registry', registry.liveInEnvironment(req.params.env)) }));
 
   await registerDoraRoutes(app, { db: deps.db, requireRole, withTimeout, clock: deps.clock });
-  await registerPipelineRoutes(app, { db: deps.db, requireRole, withTimeout, mutating });
+  await registerPipelineRoutes(app, { db: deps.db, requireRole, withTimeout, mutating, signer: deps.signer });
   registerAuditRoutes(app, { registry, releases, requireRole, withTimeout, signer: deps.signer, trustedKeys: { ...deps.trustedKeys, ...(deps.signer ? { [deps.signer.keyId]: deps.signer.publicKey } : {}) } });
 
   app.get('/releases', {

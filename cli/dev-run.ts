@@ -68,6 +68,8 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
     codecKeys: config.codecKeys,
     // The in-process API's key, and any others this stack is told to trust.
     trustedKeys: { ...parseTrustedKeys(config.apiPublicKeys), ...signer.trusted() },
+    // One key in dev: the worker's audit checkpoints are signed with it too.
+    auditSigner: signer,
     pluginSettings: config.pluginSettings,
     tracing,
     metrics,

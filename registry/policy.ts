@@ -15,7 +15,7 @@ import { modelNameSchema } from '../domain/model-version';
 import { PipelineError, parsePipeline, pipelineNameSchema, type Pipeline, type PipelineIssue } from '../domain/pipeline';
 import { HEALTH_SOURCE_NAMES } from '../health/names';
 import { TARGET_NAMES } from '../targets/names';
-import { AuditLog } from './audit';
+import { AuditLog, type AuditSigner } from './audit';
 import { insertIfAbsent } from './db';
 import { InvalidInputError, NotFoundError, isDuplicateKey } from './errors';
 import { checkName } from './names';
@@ -45,6 +45,8 @@ export interface PolicyStoreOptions {
   clock?: () => Date;
   /** Added to REGISTERED_PLUGINS: targets or health sources a custom worker registers (tests, embedders). */
   extraPlugins?: Partial<PluginNames>;
+  /** Signs a checkpoint of the audit chain after each policy change (the API's key). */
+  auditSigner?: AuditSigner;
 }
 
 // Applies racing for the same name retry this often before giving up; each loss means another revision landed.
@@ -68,7 +70,7 @@ export class PolicyStore {
     this.revisions = db.collection('pipeline_revisions');
     this.heads = db.collection('pipeline_heads');
     this.bindings = db.collection('model_bindings');
-    this.audit = new AuditLog(db, this.clock);
+    this.audit = new AuditLog(db, this.clock, options.auditSigner);
     this.plugins = {
       targets: [...REGISTERED_PLUGINS.targets, ...(options.extraPlugins?.targets ?? [])],
       healthSources: [...REGISTERED_PLUGINS.healthSources, ...(options.extraPlugins?.healthSources ?? [])],
