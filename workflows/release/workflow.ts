@@ -4,7 +4,7 @@
  * the compensation stack newest-first, non-cancellably (compensation.ts).
  * This file is the entry: message handlers, the stage loop and the ending.
  */
-import { ApplicationFailure, CancellationScope, CancelledFailure, allHandlersFinished, condition, isCancellation, log, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, CancelledFailure, allHandlersFinished, condition, isCancellation, log, patched, setHandler } from '@temporalio/workflow';
 import type { ReleaseStatus } from '../../domain/outcome';
 import type { ReleaseInput, ReleaseState } from '../../domain/release';
 import { lockGrantedSignal, supersededSignal, type EnvLockRef } from '../../locks/api';
@@ -14,6 +14,13 @@ import { applyApproval, applyRejection, validateApproveUpdate } from './messages
 import { ReleaseRun, Stop } from './run';
 import { retryingUntilDone } from './proxies';
 import { acquireLock, bake, collectApprovals, currentLockId, deploy, giveBackLock, runGates, waitOutFreeze } from './steps';
+
+/**
+ * CLAIMED_UPDATE_PATCH: in releases started before server-side policy, an Update without a channel
+ * counted as `api`; from this patch on it counts as the claim it is (`cli`), without changing how
+ * updates already in their history replay.
+ */
+const CLAIMED_UPDATE_PATCH = 'unsigned-update-is-cli';
 
 /** releaseWorkflow promotes one model version through its pinned pipeline and returns its final state. */
 export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState> {
@@ -30,7 +37,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       (arg) => {
         if ('decision' in arg) return applyApproval(run.messages, arg, 'cli', now());
         const claim = { stage: arg.stage, approver: arg.approver, ...(arg.comment === undefined ? {} : { comment: arg.comment }) };
-        return applyApproval(run.messages, claim, run.serverPolicy ? 'cli' : (arg.channel ?? 'api'), now());
+        return applyApproval(run.messages, claim, run.serverPolicy || (arg.channel === undefined && patched(CLAIMED_UPDATE_PATCH)) ? 'cli' : (arg.channel ?? 'api'), now());
       },
       { validator: validateApproveUpdate },
     );
