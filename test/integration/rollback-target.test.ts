@@ -144,4 +144,24 @@ describe('manual rollbacks undo through the target of the live deployment', () =
     const live = await service.registry.getLive(model, 'prod');
     assert.deepEqual([live?.version, live?.target], ['v1', 'registry']);
   });
+
+  it('moves the live pointer when a webhook platform confirms a release, and rolls back through the platform', async () => {
+    const model = await registerModel(service.registry, { w1: METRICS, w2: METRICS });
+    await release(model, 'w1', 'hooked');
+    const first = await service.registry.getLive(model, 'prod');
+    assert.deepEqual([first?.version, first?.target], ['w1', 'webhook'], 'the registry knows what the platform serves');
+    await release(model, 'w2', 'hooked');
+    assert.equal(platform.live.get(`${model}/prod`), 'w2');
+    assert.equal((await service.registry.getLive(model, 'prod'))?.version, 'w2');
+
+    const rollback = await service.rollback({ model, env: 'prod', requestedBy: 'oncall', reason: 'w2 misbehaves' });
+    assert.deepEqual(await rollback.result, { model, env: 'prod', from: 'w2', to: 'w1', status: 'succeeded' });
+    const sent = platform.bodies.filter((b) => b.model === model && b.releaseId === rollback.workflowId);
+    assert.deepEqual(sent.map((b) => [b.action, (b as WebhookDeployBody).version, (b as WebhookDeployBody).weight]), [['deploy', 'w1', 100]]);
+    assert.equal(platform.live.get(`${model}/prod`), 'w1', 'the platform serves w1 again');
+    const live = await service.registry.getLive(model, 'prod');
+    assert.deepEqual([live?.version, live?.target], ['w1', 'webhook']);
+    // w2's deployment was marked failed by the rollback: no longer last known good.
+    assert.equal((await service.registry.lastDeploymentOf(model, 'prod', 'w2'))?.health, 'failed');
+  });
 });
