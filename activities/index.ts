@@ -106,14 +106,15 @@ export function createActivities(deps: ActivityDeps) {
 
     /** deploy serves the version through a target; idempotent by opKey. */
     async deploy(req: DeployRequest & { target: string }): Promise<{ previousVersion: string | null }> {
-      const { target: name, ...rest } = req;
+      const name = req.target;
       // Heartbeat while the target works, so a slow deploy is not mistaken for a dead worker.
       const ctx = Context.current();
       ctx.heartbeat();
       const ticker = setInterval(() => ctx.heartbeat(), 2_000);
       let result: { previousVersion: string | null };
       try {
-        result = await wrap(() => target(name).deploy(rest));
+        // The target gets its own name too: a pointer move records it, and a manual rollback goes back through it.
+        result = await wrap(() => target(name).deploy(req));
       } finally {
         clearInterval(ticker);
       }
@@ -123,8 +124,7 @@ export function createActivities(deps: ActivityDeps) {
 
     /** undoDeploy restores the last known good version in the environment of a failed deploy. */
     async undoDeploy(req: UndoRequest & { target: string }): Promise<{ restoredTo: string | null; skipped?: string }> {
-      const { target: name, ...rest } = req;
-      const result = await wrap(() => target(name).undo(rest));
+      const result = await wrap(() => target(req.target).undo(req));
       log.warn('deploy undone', { model: req.model, env: req.env, failedVersion: req.failedVersion, restoredTo: result.restoredTo, skipped: result.skipped, reason: req.reason });
       return result;
     },
@@ -164,10 +164,14 @@ export function createActivities(deps: ActivityDeps) {
       return { ok: true, pipeline: bound.pipeline, pipelineHash: bound.hash, pipelineRevision: bound.revision, trustedKeys: deps.trustedKeys ?? {} };
     },
 
-    /** lastKnownGood finds the version a rollback should restore. */
-    async findRollbackTarget(req: { model: string; env: string; toVersion?: string; rollbackId?: string; requestedBy?: string; requestDecision?: SignedDecision }): Promise<{ from: string | null; fromOpKey: string | null; to: string | null }> {
+    /**
+     * findRollbackTarget finds the version a rollback should restore, and the target to deploy it through:
+     * the one that made the live move (`registry` for moves recorded before moves named their target).
+     */
+    async findRollbackTarget(req: { model: string; env: string; toVersion?: string; rollbackId?: string; requestedBy?: string; requestDecision?: SignedDecision }): Promise<{ from: string | null; fromOpKey: string | null; to: string | null; target: string }> {
       const live = await wrap(() => registry.getLive(req.model, req.env));
-      const from = { from: live?.version ?? null, fromOpKey: live?.opKey ?? null };
+      // Undoing through the registry alone would move the pointer while the bad version keeps serving.
+      const from = { from: live?.version ?? null, fromOpKey: live?.opKey ?? null, target: live?.target ?? 'registry' };
       // Who asked, as the worker can tell: the API's signed request, else the input's claim.
       const actor = rollbackRequester(req, deps.trustedKeys ?? {}, clock());
       const auditRequest = (action: 'rollback.requested' | 'rollback.refused', reason: string) =>

@@ -132,6 +132,7 @@ export class LivePointers {
         by: input.by,
         reason: input.reason,
         health: 'ok',
+        ...(input.target ? { target: input.target } : {}),
       };
       try {
         await this.deployments.insertOne(move);
@@ -160,7 +161,7 @@ export class LivePointers {
       action: 'live.moved',
       subject: { model: move.model, env: move.env, ...(move.version ? { version: move.version } : {}), ...(move.releaseId ? { releaseId: move.releaseId } : {}) },
       reason: move.reason,
-      details: { previousVersion: move.previousVersion, revision: move.revision },
+      details: { previousVersion: move.previousVersion, revision: move.revision, ...(move.target ? { target: move.target } : {}) },
     }, { fresh });
   }
 

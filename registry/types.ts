@@ -45,6 +45,11 @@ export interface Deployment {
   reason: string;
   /** `failed` marks a deployment that its release rolled back: never "last known good". */
   health: 'ok' | 'failed';
+  /**
+   * The deploy target that made the move (its registered name): a manual rollback undoes through it,
+   * so the version that serves changes, not only the pointer. Absent on older moves: read as `registry`.
+   */
+  target?: string;
 }
 
 /** LivePointer is what is live for (model, env) now: the newest move. */
@@ -85,6 +90,8 @@ export interface MoveLiveInput {
   releaseId?: string;
   /** When given, the move fails with ConcurrentUpdateError unless the pointer is still at this revision. */
   expectedRevision?: number;
+  /** The deploy target making the move, recorded so a rollback goes back through it. */
+  target?: string;
 }
 
 /** ModelDescription is a model with its versions, what is live per environment, and its aliases. */

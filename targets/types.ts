@@ -13,6 +13,8 @@ export interface DeployRequest {
   by: string;
   /** Traffic share for canary steps (1-100); targets without weights ignore it only at 100. */
   weight?: number;
+  /** Registered name of the target doing this deploy (the deploy activity fills it in): the live pointer's move records it. */
+  target?: string;
 }
 
 /** UndoRequest asks a target to put back what was live before a deploy. */
@@ -25,6 +27,8 @@ export interface UndoRequest {
   failedVersion: string;
   by: string;
   reason: string;
+  /** Registered name of the target doing this undo, recorded on the pointer's move like a deploy's. */
+  target?: string;
 }
 
 /** DeployTarget is where versions get served. */

@@ -29,7 +29,7 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
     // Inside the try: a lease taken by an attempt that then failed is still given back.
     if (lease) granted = (await acts.acquireEnvLock(request)).granted;
     await condition(() => granted);
-    const { from, fromOpKey, to } = await acts.findRollbackTarget({
+    const { from, fromOpKey, to, target } = await acts.findRollbackTarget({
       model: input.model,
       env: input.env,
       toVersion: input.toVersion,
@@ -47,7 +47,9 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
       env: input.env,
       version: to,
       by: input.requestedBy,
-      target: 'registry',
+      // Through the target that made the live move, so what serves changes too. Only an argument changes, so
+      // no patch: results recorded before findRollbackTarget named a target have none, and deployed to the registry.
+      target: target ?? 'registry',
     });
     // Added after releases were already recorded: patched() keeps their histories replaying.
     if (fromOpKey && patched('rollback-marks-replaced-failed')) {

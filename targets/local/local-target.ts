@@ -49,14 +49,14 @@ export function localTarget(options: LocalTargetOptions): DeployTarget {
         throw err;
       }
       // The live pointer moves when the version takes all traffic; a canary step leaves it on the stable version.
-      if (served.servedAs === 'stable') await pointers.deploy(req);
+      if (served.servedAs === 'stable') await pointers.deploy({ ...req, target: req.target ?? 'local' });
       return { previousVersion: served.previousVersion };
     },
     async undo(req) {
       const server = await options.supervisor.ensure(req.model, req.env);
       const served = await server.client.undo({ opKey: req.opKey, failedVersion: req.failedVersion });
       // Undoes the pointer move if the deploy reached 100%; a canary that never did has nothing to undo there.
-      const moved = await pointers.undo(req);
+      const moved = await pointers.undo({ ...req, target: req.target ?? 'local' });
       if (served.skipped) return moved.skipped ? { restoredTo: null, skipped: served.skipped } : { restoredTo: moved.restoredTo };
       return { restoredTo: served.restoredTo };
     },

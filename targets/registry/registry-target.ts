@@ -19,6 +19,8 @@ export function registryTarget(registry: ModelRegistry): DeployTarget {
         by: req.by,
         reason: `release ${req.releaseId}`,
         releaseId: req.releaseId,
+        // Local and webhook targets move the pointer through here: record whose deploy it was.
+        target: req.target ?? 'registry',
       });
       return { previousVersion: pointer.previousVersion };
     },
@@ -44,6 +46,7 @@ export function registryTarget(registry: ModelRegistry): DeployTarget {
         reason: req.reason,
         releaseId: req.releaseId,
         expectedRevision: live.revision,
+        target: req.target ?? 'registry',
       });
       return { restoredTo: good?.version ?? null };
     },

@@ -13,12 +13,18 @@
  * step) and the deployKey travels beside it for undo. Retries belong to the
  * activity: this target makes one attempt and says, by the failure's type,
  * whether another could help.
+ *
+ * With the registry, the target also keeps the registry's live pointer true:
+ * once the platform confirms a version serves 100%, the pointer moves (by the
+ * deploy's opKey, so a retry moves it once), and an undo puts it back, so
+ * "what is live" and "last known good" hold for webhook environments too.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { describeFetchError, isTimeout, isUnavailableStatus, readCapped, snippet } from '../../lib/http';
 import { WEBHOOK_SIGNATURE_HEADER, signWebhookBody } from '../../lib/request-signing';
+import { registryTarget } from '../registry/registry-target';
 import type { DeployTarget } from '../types';
 import { FailureType } from '../../domain/failures';
 import type { ModelRegistry } from '../../registry/types';
@@ -38,9 +44,12 @@ export const webhookTargetConfigSchema = z.strictObject({
   maxPollMs: z.number().int().positive().default(240_000),
 });
 
-/** WebhookTargetOptions configure the webhook target; `registry`, when given, lets deploys carry the version's artifact. */
+/**
+ * WebhookTargetOptions configure the webhook target; `registry`, when given, lets deploys carry the
+ * version's artifact and moves the live pointer after the platform confirms.
+ */
 export type WebhookTargetOptions = z.input<typeof webhookTargetConfigSchema> & {
-  registry?: Pick<ModelRegistry, 'getVersion'>;
+  registry?: ModelRegistry;
 };
 
 /** WebhookStatus is where an operation stands on the user's platform. */
@@ -101,6 +110,7 @@ export function webhookTarget(options: WebhookTargetOptions): DeployTarget {
   }
   const config = parsed.data;
   const undoUrl = config.undoUrl ?? defaultUndoUrl(config.url);
+  const pointers = registry ? registryTarget(registry) : undefined;
 
   // One deploy or undo: POST, then poll the status URL if the work is asynchronous.
   async function operate(url: string, body: WebhookDeployBody | WebhookUndoBody, what: string): Promise<Answer> {
@@ -202,6 +212,8 @@ export function webhookTarget(options: WebhookTargetOptions): DeployTarget {
         ...(version ? { artifact: { uri: version.artifact.uri, sha256: version.artifact.sha256 } } : {}),
       };
       const answer = await withHeartbeats(() => operate(config.url, body, `deploy of ${req.model}@${req.version} to ${req.env} (${body.weight}%)`));
+      // Only after the platform confirms, and only at 100%: a canary step leaves the pointer on the stable version.
+      if (pointers && weight === 100) await pointers.deploy({ ...req, target: req.target ?? config.name });
       return { previousVersion: answer.previousVersion ?? null };
     },
     async undo(req) {
@@ -217,7 +229,10 @@ export function webhookTarget(options: WebhookTargetOptions): DeployTarget {
         reason: req.reason,
       };
       const answer = await withHeartbeats(() => operate(undoUrl, body, `undo of ${req.model}@${req.failedVersion} in ${req.env}`));
-      return answer.skipped ? { restoredTo: answer.restoredTo ?? null, skipped: answer.skipped } : { restoredTo: answer.restoredTo ?? null };
+      // Puts the pointer back if the deploy moved it (it reached 100%); it stays if the environment moved on since.
+      const moved = pointers ? await pointers.undo({ ...req, target: req.target ?? config.name }) : undefined;
+      if (answer.skipped) return moved && !moved.skipped ? { restoredTo: moved.restoredTo } : { restoredTo: answer.restoredTo ?? null, skipped: answer.skipped };
+      return { restoredTo: answer.restoredTo ?? null };
     },
   };
 }

@@ -38,6 +38,7 @@ stages:
     healthSource: local
     strategy: { canary: { steps: [50, 100], interval: 4s, analysis: { maxErrorRate: 0.02 } } }
 `,
+  'dev-only': 'name: dev-only\nstages:\n  - env: dev\n    target: local\n',
 };
 
 const modelFile = (v: string) => path.join(REPO_ROOT, 'models', 'fraud', v, 'model.onnx');
@@ -130,5 +131,17 @@ describe('releases on the local serving target, with computing gates and canary 
     assert.deepEqual([await serving('dev'), await serving('prod')], [{ stable: 'v1', canary: null }, { stable: 'v1', canary: null }]);
     tc.diagnostic(`canary verdict: ${final.stages[1]?.healthChecks[0]?.detail}`);
     tc.diagnostic(`traffic so far: ${JSON.stringify(traffic.tally)}`);
+  });
+
+  it('rolls dev back on the model server, not only the live pointer, when v3 is released there and then rolled back', { timeout: 60_000 }, async () => {
+    const started = await service.start({ model, version: 'v3', pipeline: 'dev-only', requestedBy: 'ci' });
+    const final = await service.result(started.releaseId);
+    assert.equal(final.status, 'succeeded', final.summary);
+    assert.deepEqual(await serving('dev'), { stable: 'v3', canary: null });
+    const rollback = await service.rollback({ model, env: 'dev', requestedBy: 'oncall', reason: 'v3 misses refunds' });
+    assert.deepEqual(await rollback.result, { model, env: 'dev', from: 'v3', to: 'v1', status: 'succeeded' });
+    assert.equal(await live('dev'), 'v1');
+    assert.deepEqual(await serving('dev'), { stable: 'v1', canary: null }, 'the model server serves v1 again');
+    assert.deepEqual((await service.registry.deploymentHistory(model, 'dev', 2)).map((d) => [d.version, d.target]), [['v1', 'local'], ['v3', 'local']]);
   });
 });

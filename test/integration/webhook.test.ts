@@ -217,9 +217,12 @@ describe('webhook deploy target against a signing receiver on 127.0.0.1', () => 
     for (const weight of [10, 50]) {
       assert.deepEqual(await webhook.deploy(deployReq('v2', 'rel-2:prod:deploy', weight)), { previousVersion: 'v1' });
       assert.equal(platform.live.get(`${model}/prod`), 'v1', `v1 stays stable at ${weight}%`);
+      assert.equal((await registry.getLive(model, 'prod'))?.version, 'v1', `the live pointer stays on v1 at ${weight}%`);
     }
     assert.deepEqual(await webhook.deploy(deployReq('v2', 'rel-2:prod:deploy', 100)), { previousVersion: 'v1' });
     assert.equal(platform.live.get(`${model}/prod`), 'v2');
+    const live = await registry.getLive(model, 'prod');
+    assert.deepEqual([live?.version, live?.opKey, live?.target], ['v2', 'rel-2:prod:deploy', 'platform'], 'the live pointer follows once the platform confirms 100%');
     assert.deepEqual(platform.bodies.slice(-3).map((b) => [(b as WebhookDeployBody).opKey, (b as WebhookDeployBody).weight]), [
       ['rel-2:prod:deploy:10', 10],
       ['rel-2:prod:deploy:50', 50],
@@ -229,9 +232,11 @@ describe('webhook deploy target against a signing receiver on 127.0.0.1', () => 
 
   it('repeats a deploy with the same opKey without deploying twice', async () => {
     const before = platform.ops.size;
+    const moves = await registry.deployments.countDocuments({ model });
     const again = await target().deploy(deployReq('v2', 'rel-2:prod:deploy', 100));
     assert.deepEqual(again, { previousVersion: 'v1' });
     assert.equal(platform.ops.size, before, 'no new operation on the platform');
+    assert.equal(await registry.deployments.countDocuments({ model }), moves, 'no second move of the live pointer');
     assert.equal(platform.bodies.at(-1)?.opKey, 'rel-2:prod:deploy:100');
     assert.equal(platform.ops.get('rel-2:prod:deploy:100')?.polls, 2, 'the repeat got the finished answer at once, without polling');
   });
@@ -240,6 +245,8 @@ describe('webhook deploy target against a signing receiver on 127.0.0.1', () => 
     const undo = { opKey: 'rel-2:prod:deploy', releaseId: 'rel-2', model, env: 'prod', failedVersion: 'v2', by: 'slipway', reason: 'canary analysis failed' };
     assert.deepEqual(await target().undo(undo), { restoredTo: 'v1' });
     assert.equal(platform.live.get(`${model}/prod`), 'v1');
+    assert.equal((await registry.getLive(model, 'prod'))?.version, 'v1', 'the live pointer is put back too');
+    assert.equal((await registry.lastDeploymentOf(model, 'prod', 'v2'))?.health, 'failed');
     const sent = platform.bodies.at(-1) as WebhookUndoBody;
     assert.deepEqual([sent.action, sent.opKey, sent.deployKey, sent.reason], ['undo', 'rel-2:prod:deploy:undo', 'rel-2:prod:deploy', 'canary analysis failed']);
     const ops = platform.ops.size;
