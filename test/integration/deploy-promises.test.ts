@@ -108,4 +108,22 @@ stages:
     assert.ok(history[0]!.startedAt.getTime() >= endsAt.getTime(), `deployed at ${history[0]!.startedAt.toISOString()}, before the window ended at ${endsAt.toISOString()}`);
     await recordHistory(started.workflowId, 'release-frozen-at-deploy');
   });
+
+  it('undoes a deploy the target applied even though its activity failed until its retries ran out', { timeout: 90_000 }, async () => {
+    const model = await registerModel(service.registry, { u1: GOOD, u2: GOOD });
+    const first = await service.result((await service.start({ model, version: 'u1', pipeline: 'plain', requestedBy: 'ci' })).releaseId);
+    assert.equal(first.status, 'succeeded', first.summary);
+    attempts.count = 0;
+
+    const started = await service.start({ model, version: 'u2', pipeline: 'failing', requestedBy: 'ci' });
+    const final = await service.result(started.releaseId);
+    assert.equal(final.status, 'errored', final.summary);
+    assert.match(final.outcome?.reason ?? '', /^error at prod/);
+    assert.equal(attempts.count, 10, 'every attempt of the deploy activity ran and failed');
+    assert.deepEqual(final.compensations.map((c) => [c.env, c.status, c.restoredTo, c.version]), [['prod', 'done', 'u1', 'u2']]);
+    assert.equal((await service.registry.getLive(model, 'prod'))?.version, 'u1', 'the previous version is live again');
+    const history = await service.registry.deploymentHistory(model, 'prod');
+    assert.deepEqual(history.map((d) => [d.version, d.health]), [['u1', 'ok'], ['u2', 'failed'], ['u1', 'ok']]);
+    await recordHistory(started.workflowId, 'release-deploy-failed-undone');
+  });
 });
