@@ -4,7 +4,9 @@
  * read in the window's timezone (UTC when none is given, so DST moves the
  * opening with local wall-clock time), and stays open for `duration` of
  * elapsed time (so a 64h window spanning a DST change still lasts 64 real
- * hours). The end is exclusive.
+ * hours). The end is exclusive. An opening at a local time the spring-forward
+ * change skips (02:30 in Berlin) is not lost: it opens at that time read with
+ * the offset before the change (03:30 CEST).
  *
  * Pure: time comes in as an argument, so workflow code may call this with
  * `new Date()` (Temporal's deterministic workflow clock).
@@ -129,7 +131,7 @@ function toParsedWindow(w: FreezeWindow): ParsedWindow {
 function openAt(windows: ParsedWindow[], atMs: number): OpenWindow | undefined {
   let best: OpenWindow | undefined;
   for (const window of windows) {
-    const start = latestFireAtOrBefore(window, atMs);
+    const start = Math.max(latestFireAtOrBefore(window, atMs), latestSkippedFireAtOrBefore(window, atMs) ?? -Infinity);
     const end = start + window.durationMs;
     if (atMs < end && (best === undefined || end > best.end)) best = { window, start, end };
   }
@@ -148,6 +150,64 @@ function latestFireAtOrBefore(window: ParsedWindow, atMs: number): number {
       cause: err,
     });
   }
+}
+
+/**
+ * cron-parser drops a fire whose local time does not exist (02:30 on a
+ * spring-forward day), which would silently skip a freeze. Such a fire opens
+ * where RFC 5545 and JS Temporal put a nonexistent time: read with the offset
+ * from before the change (02:30 CET = 03:30 CEST). Only the last `durationMs`
+ * before `atMs` can hold a window still open, so only gaps there are looked for.
+ */
+function latestSkippedFireAtOrBefore(window: ParsedWindow, atMs: number): number | undefined {
+  if (window.tz === 'UTC') return undefined;
+  const from = atMs - window.durationMs;
+  let latest: number | undefined;
+  // Offsets change weeks apart, so a daily sample sees every change in the span. A day earlier than `from`:
+  // a change just before it can skip a fire just after it (gaps last an hour, at most a day).
+  let a = from - DAY_MS;
+  while (a < atMs) {
+    const b = Math.min(a + DAY_MS, atMs);
+    const before = utcOffsetMs(window.tz, a);
+    const after = utcOffsetMs(window.tz, b);
+    if (after > before) {
+      const change = firstInstantWithOffset(window.tz, a, b, before);
+      // Local wall times [gapStart, gapStart + gap) were skipped; a cron fire there, read with the old offset.
+      const gapStart = change + before;
+      const fire = CronExpressionParser.parse(window.source.cron, { currentDate: gapStart + (after - before), tz: 'UTC', hashSeed: window.source.cron }).prev().getTime();
+      const at = fire - before;
+      if (fire >= gapStart && at > from && at <= atMs && (latest === undefined || at > latest)) latest = at;
+    }
+    a = b;
+  }
+  return latest;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+// The first instant in (lo, hi] whose offset differs from `offsetAtLo`: a binary search to the millisecond.
+function firstInstantWithOffset(tz: string, lo: number, hi: number, offsetAtLo: number): number {
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (utcOffsetMs(tz, mid) === offsetAtLo) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+const offsetFormats = new Map<string, Intl.DateTimeFormat>();
+
+// How far local wall time in `tz` is ahead of UTC at an instant (Intl, so it runs in the workflow sandbox).
+function utcOffsetMs(tz: string, atMs: number): number {
+  let format = offsetFormats.get(tz);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    offsetFormats.set(tz, format);
+  }
+  const part: Record<string, number> = {};
+  for (const p of format.formatToParts(atMs)) if (p.type !== 'literal') part[p.type] = Number(p.value);
+  const wall = Date.UTC(part.year!, part.month! - 1, part.day!, part.hour!, part.minute!, part.second!);
+  return wall - Math.floor(atMs / 1000) * 1000;
 }
 
 // hashSeed makes "H" fields deterministic: without it cron-parser seeds them

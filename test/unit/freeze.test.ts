@@ -59,6 +59,51 @@ describe('activeFreeze', () => {
     assert.equal(frozenUntil([weekendNewYork], '2025-10-31T20:00:00Z'), '2025-11-03T12:00:00.000Z');
   });
 
+  it('ends a Berlin 64h weekend freeze across the spring-forward change at Monday 09:00 CEST (07:00 UTC)', () => {
+    // Opens Fri 2025-03-28 16:00 CET (15:00Z); clocks go from 02:00 CET to 03:00 CEST on Sun 2025-03-30 (01:00Z).
+    const berlin: FreezeWindow = { cron: '0 16 * * FRI', duration: '64h', timezone: 'Europe/Berlin' };
+    assert.equal(frozenUntil([berlin], '2025-03-28T14:59:59.999Z'), false);
+    assert.equal(frozenUntil([berlin], '2025-03-28T15:00:00.000Z'), '2025-03-31T07:00:00.000Z');
+    assert.equal(frozenUntil([berlin], '2025-03-30T01:30:00.000Z'), '2025-03-31T07:00:00.000Z');
+    assert.equal(frozenUntil([berlin], '2025-03-31T06:59:59.999Z'), '2025-03-31T07:00:00.000Z');
+    assert.equal(frozenUntil([berlin], '2025-03-31T07:00:00.000Z'), false);
+  });
+
+  it('ends a Berlin 64h weekend freeze across the fall-back change at Monday 07:00 CET (06:00 UTC)', () => {
+    // Opens Fri 2025-10-24 16:00 CEST (14:00Z); clocks go from 03:00 CEST back to 02:00 CET on Sun 2025-10-26 (01:00Z).
+    const berlin: FreezeWindow = { cron: '0 16 * * FRI', duration: '64h', timezone: 'Europe/Berlin' };
+    assert.equal(frozenUntil([berlin], '2025-10-24T13:59:59.999Z'), false);
+    assert.equal(frozenUntil([berlin], '2025-10-24T14:00:00.000Z'), '2025-10-27T06:00:00.000Z');
+    assert.equal(frozenUntil([berlin], '2025-10-26T01:30:00.000Z'), '2025-10-27T06:00:00.000Z');
+    assert.equal(frozenUntil([berlin], '2025-10-27T06:00:00.000Z'), false);
+    // The next Friday is in winter time: 16:00 CET is 15:00Z.
+    assert.equal(frozenUntil([berlin], '2025-10-31T14:59:59.999Z'), false);
+    assert.equal(frozenUntil([berlin], '2025-10-31T15:00:00.000Z'), '2025-11-03T07:00:00.000Z');
+  });
+
+  it('opens a window set for 02:30 local on the spring-forward day at 03:30 CEST (01:30 UTC) rather than skipping it', () => {
+    // 02:30 does not exist in Berlin on Sun 2025-03-30; read with the offset before the change (CET) it is 01:30Z.
+    const night: FreezeWindow = { cron: '30 2 * * SUN', duration: '1h', timezone: 'Europe/Berlin' };
+    assert.equal(frozenUntil([night], '2025-03-30T01:29:59.999Z'), false);
+    assert.equal(frozenUntil([night], '2025-03-30T01:30:00.000Z'), '2025-03-30T02:30:00.000Z');
+    assert.equal(frozenUntil([night], '2025-03-30T02:00:00.000Z'), '2025-03-30T02:30:00.000Z');
+    assert.equal(frozenUntil([night], '2025-03-30T02:30:00.000Z'), false);
+    const decision = activeFreeze([night], new Date('2025-03-30T02:00:00Z'));
+    assert.ok(decision.frozen);
+    assert.match(decision.reason, /opened at 2025-03-30T01:30:00.000Z/);
+    // The Sundays around it open at 02:30 local as usual: 01:30Z in winter, 00:30Z in summer.
+    assert.equal(frozenUntil([night], '2025-03-23T01:30:00.000Z'), '2025-03-23T02:30:00.000Z');
+    assert.equal(frozenUntil([night], '2025-04-06T00:30:00.000Z'), '2025-04-06T01:30:00.000Z');
+    assert.equal(frozenUntil([night], '2025-04-06T01:30:00.000Z'), false);
+  });
+
+  it('opens a window set for 02:30 local on the fall-back day at its first 02:30 (00:30 UTC)', () => {
+    // 02:30 happens twice in Berlin on Sun 2025-10-26: 00:30Z (CEST) and 01:30Z (CET).
+    const night: FreezeWindow = { cron: '30 2 * * SUN', duration: '30m', timezone: 'Europe/Berlin' };
+    assert.equal(frozenUntil([night], '2025-10-26T00:29:59.999Z'), false);
+    assert.equal(frozenUntil([night], '2025-10-26T00:30:00.000Z'), '2025-10-26T01:00:00.000Z');
+  });
+
   it('is not frozen with no windows', () => {
     assert.deepEqual(activeFreeze([], new Date('2025-01-03T17:00:00Z')), { frozen: false });
   });

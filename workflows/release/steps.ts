@@ -1,7 +1,8 @@
 /**
  * The steps of one stage, in the order the entry runs them: take the
  * environment lock, wait out a freeze, run the gates, collect approvals,
- * deploy (direct or canary with analysis), bake. Each step throws Stop for a
+ * deploy (direct or canary with analysis; each deploy waits out a freeze
+ * again and registers its undo first), bake. Each step throws Stop for a
  * business outcome (gate failed, rejected, expired, superseded).
  */
 import { condition, getExternalWorkflowHandle, log, patched, sleep, workflowInfo } from '@temporalio/workflow';
@@ -15,6 +16,15 @@ import { retrying10TimesHeartbeating, retrying5Times, retryingUntilDone } from '
 import { deployOpKey } from './api';
 import { LEASE_PATCH, Stop, type ReleaseRun } from './run';
 import { onlyVerifiedApprovals } from './state';
+
+/** FREEZE_AT_DEPLOY_PATCH: releases from this change on wait out a freeze that opens after the stage started, before each deploy or canary step. */
+export const FREEZE_AT_DEPLOY_PATCH = 'freeze-at-deploy';
+
+/**
+ * UNDO_BEFORE_DEPLOY_PATCH: releases from this change on register a deploy's undo before the deploy activity, so a
+ * deploy the target applied but whose activity then failed is still undone. Releases recorded before register it after.
+ */
+export const UNDO_BEFORE_DEPLOY_PATCH = 'undo-before-deploy';
 
 /** DEFAULT_TARGET serves a stage that names no target. */
 export const DEFAULT_TARGET = 'registry';
@@ -81,6 +91,17 @@ export async function waitOutFreeze(run: ReleaseRun, stage: Stage, stageState: S
   }
 }
 
+/** holdFreezeBeforeDeploy waits out a freeze that opened after the stage started (e.g. while it awaited approval) just before a deploy. */
+async function holdFreezeBeforeDeploy(run: ReleaseRun, stage: Stage, stageState: StageState): Promise<void> {
+  // Pure check first: the patch marker goes into history only when a freeze really holds a deploy.
+  if (!activeFreeze(stage.freeze ?? [], new Date()).frozen || !patched(FREEZE_AT_DEPLOY_PATCH)) return;
+  const waiting = run.waitingPhase;
+  run.waitingPhase = true; // a waiting release, as at the stage's start: a newer one may supersede it
+  await waitOutFreeze(run, stage, stageState);
+  run.waitingPhase = waiting;
+  stageState.status = 'deploying';
+}
+
 /** runGates runs the stage's gates in parallel; any failed verdict stops the release. */
 export async function runGates(run: ReleaseRun, stage: Stage, stageState: StageState): Promise<void> {
   const { input } = run;
@@ -131,17 +152,29 @@ export async function deploy(run: ReleaseRun, stage: Stage, stageState: StageSta
   const opKey = deployOpKey(input.releaseId, patched(LEASE_PATCH) ? workflowInfo().firstExecutionRunId : null, stage.env);
   const base = { opKey, releaseId: input.releaseId, model: input.model, env: stage.env, version: input.version, by: `release:${input.releaseId}`, target };
   stageState.status = 'deploying';
-  const push = (previousVersion: string | null) => {
+  const registerUndo = () => {
     if (!state.compensations.some((c) => c.deployOpKey === opKey)) {
       state.compensations.push({ env: stage.env, kind: 'restore_live', deployOpKey: opKey, version: input.version, status: 'pending', attempts: 0, restoredTo: null, error: null });
     }
+  };
+  const push = (previousVersion: string | null) => {
+    registerUndo();
     stageState.previousVersion = previousVersion;
     stageState.deployedVersion = input.version;
+  };
+  // Before the deploy, not after: a target may apply the change and the activity still fail until its retries run
+  // out. Undo needs no previousVersion (it restores the registry's last known good) and skips a deploy that never
+  // happened. Registering it schedules nothing; compensation runs it only on this patched path, so old histories
+  // compensate exactly the entries they did.
+  const undoFirst = () => {
+    if (patched(UNDO_BEFORE_DEPLOY_PATCH)) registerUndo();
   };
   if ('canary' in stage.strategy) {
     const canary = stage.strategy.canary;
     for (const step of canarySchedule(canary.steps, parseDuration(canary.interval))) {
+      await holdFreezeBeforeDeploy(run, stage, stageState);
       run.setStatus('deploying', `canary ${stage.env}: ${step.weight}% of traffic on ${input.version}`);
+      undoFirst();
       const { previousVersion } = await retrying10TimesHeartbeating.deploy({ ...base, weight: step.weight });
       if (stageState.previousVersion === null) push(previousVersion);
       stageState.canaryWeight = step.weight;
@@ -163,7 +196,9 @@ export async function deploy(run: ReleaseRun, stage: Stage, stageState: StageSta
       }
     }
   } else {
+    await holdFreezeBeforeDeploy(run, stage, stageState);
     run.setStatus('deploying', `deploying ${input.version} to ${stage.env}`);
+    undoFirst();
     const { previousVersion } = await retrying10TimesHeartbeating.deploy(base);
     push(previousVersion);
   }
