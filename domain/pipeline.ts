@@ -166,6 +166,37 @@ const approvalSchema = strictObject({
 // Largest allowed gap between the mean prediction of the version under watch and the stable baseline's.
 const driftSchema = z.number({ error: 'must be a number from 0 to 1 (largest allowed gap in mean prediction)' }).min(0, 'must be at least 0').max(1, 'must be at most 1');
 
+// How much evidence a bake or canary analysis needs, and what happens without it (shared by healthChecks and analysis).
+const evidenceShape = {
+  // Fewer health reports than this (the registry source) or requests (the local source) is not a pass.
+  minReports: z
+    .number({ error: 'must be a whole number of health reports, e.g. 3 (0 lets a bake without reports pass)' })
+    .int('must be a whole number of health reports, e.g. 3')
+    .min(0, 'must be at least 0')
+    .max(100, 'must be at most 100 (the registry source reads the newest 100 reports)'),
+  // Short of minReports at the end: fail the stage, or keep checking up to waitLimit and then fail.
+  onMissing: z.enum(['fail', 'wait'], { error: 'must be "fail" (the default) or "wait" (with waitLimit)' }),
+  waitLimit: durationSchema({ min: SECOND_MS, max: MAX_BAKE_MS }),
+};
+
+const refineEvidence = (
+  evidence: { onMissing?: unknown; waitLimit?: unknown },
+  ctx: z.core.$RefinementCtx,
+) => {
+  if (evidence.waitLimit !== undefined && evidence.onMissing !== 'wait') {
+    ctx.addIssue({ code: 'custom', path: ['waitLimit'], message: 'applies only with onMissing: wait; add `onMissing: wait` or remove waitLimit' });
+  }
+};
+
+const analysisSchema = strictObject({
+  maxErrorRate: rateSchema.optional(),
+  maxLatencyP99Ms: latencyMsSchema.optional(),
+  maxPredictionDrift: driftSchema.optional(),
+  minReports: evidenceShape.minReports.optional(),
+  onMissing: evidenceShape.onMissing.optional(),
+  waitLimit: evidenceShape.waitLimit.optional(),
+}).superRefine(refineEvidence, { when: (payload) => isPlainObject(payload.value) });
+
 const canarySchema = strictObject({
   // Percent of traffic at each step, e.g. [10, 50, 100].
   steps: z
@@ -176,7 +207,7 @@ const canarySchema = strictObject({
     .max(20, 'must have at most 20 steps'),
   // How long each step runs (and is analysed) before the next.
   interval: durationSchema({ min: SECOND_MS }),
-  analysis: strictObject({ maxErrorRate: rateSchema.optional(), maxLatencyP99Ms: latencyMsSchema.optional(), maxPredictionDrift: driftSchema.optional() }).optional(),
+  analysis: analysisSchema.optional(),
 }).superRefine(
   (canary, ctx) => {
     if (!Array.isArray(canary.steps) || canary.steps.length === 0) return;
@@ -219,7 +250,10 @@ const healthChecksSchema = strictObject({
   maxErrorRate: rateSchema.optional(),
   maxLatencyP99Ms: latencyMsSchema.optional(),
   maxPredictionDrift: driftSchema.optional(),
-});
+  minReports: evidenceShape.minReports.optional(),
+  onMissing: evidenceShape.onMissing.optional(),
+  waitLimit: evidenceShape.waitLimit.optional(),
+}).superRefine(refineEvidence, { when: (payload) => isPlainObject(payload.value) });
 
 const CRON_HELP = '5 fields (minute hour day-of-month month day-of-week), e.g. "0 16 * * FRI"';
 
@@ -472,7 +506,7 @@ stages:
         require: { accuracy: ">= 0.8" }
   - env: staging
     bake: 30s              # watch health this long before moving on
-    healthChecks: { interval: 10s, maxErrorRate: 0.05 }
+    healthChecks: { interval: 10s, maxErrorRate: 0.05 }   # needs >= 1 health report (minReports) to pass
   - env: prod
     approval: { required: 1, approvers: [alice, bob, carol], selfApproval: false, timeout: 72h }
 `;

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import { modelNameSchema } from '../domain/model-version';
 import { PipelineError, parsePipeline, pipelineNameSchema, type Pipeline, type PipelineIssue } from '../domain/pipeline';
-import { HEALTH_SOURCE_NAMES } from '../health/names';
+import { HEALTH_SOURCE_LIMITS, HEALTH_SOURCE_NAMES, type HealthLimit } from '../health/names';
 import { TARGET_NAMES } from '../targets/names';
 import { AuditLog, type AuditSigner } from './audit';
 import { insertIfAbsent } from './db';
@@ -259,7 +259,7 @@ export class PolicyStore {
   }
 }
 
-/** checkPluginNames lists every stage naming a deploy target or health source no worker registers, at its path. */
+/** checkPluginNames lists every stage naming a deploy target or health source no worker registers, or a health limit its source cannot judge, at its path. */
 export function checkPluginNames(pipeline: Pipeline, file: string, known: PluginNames): PipelineIssue[] {
   const issues: PipelineIssue[] = [];
   pipeline.stages.forEach((stage, i) => {
@@ -268,6 +268,20 @@ export function checkPluginNames(pipeline: Pipeline, file: string, known: Plugin
     }
     if (stage.healthSource !== undefined && !known.healthSources.includes(stage.healthSource)) {
       issues.push({ file, path: `stages[${i}].healthSource`, reason: `unknown health source "${stage.healthSource}"; known health sources: ${[...known.healthSources].sort().join(', ')}` });
+    }
+    const source = stage.healthSource ?? 'registry';
+    const judged = HEALTH_SOURCE_LIMITS[source];
+    if (judged === undefined) return;
+    const asked: Array<[string, Partial<Record<HealthLimit, unknown>> | undefined]> = [
+      [`stages[${i}].healthChecks`, stage.healthChecks],
+      [`stages[${i}].strategy.canary.analysis`, 'canary' in stage.strategy ? stage.strategy.canary.analysis : undefined],
+    ];
+    for (const [path, limits] of asked) {
+      for (const limit of ['maxErrorRate', 'maxLatencyP99Ms', 'maxPredictionDrift', 'minReports'] as const) {
+        if (limits?.[limit] === undefined || judged.includes(limit)) continue;
+        const others = Object.entries(HEALTH_SOURCE_LIMITS).filter(([, l]) => l.includes(limit)).map(([name]) => name);
+        issues.push({ file, path: `${path}.${limit}`, reason: `the ${source} health source cannot judge ${limit}; remove it, or set healthSource to one that can (${others.join(', ')})` });
+      }
     }
   });
   return issues;

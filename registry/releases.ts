@@ -14,6 +14,12 @@ export interface ReleaseRecord extends Omit<ReleaseState, 'releaseId'> {
   recordedAt: Date;
 }
 
+/** EarlierRun is the last snapshot of a run that a later run of the same release id replaced. */
+export interface EarlierRun extends Omit<ReleaseRecord, '_id'> {
+  _id: string;
+  releaseId: string;
+}
+
 /** HealthReport is one observation of a deployed version's health. */
 export interface HealthReport {
   model: string;
@@ -36,10 +42,13 @@ export interface HealthReports {
 export class ReleaseStore implements HealthReports {
   readonly releases: Collection<ReleaseRecord>;
   readonly health: Collection<HealthReport>;
+  /** Earlier runs of a release id, keyed `<releaseId>@<startedAt>`, once a later run has replaced them. */
+  readonly runsHistory: Collection<EarlierRun>;
 
   constructor(db: Db, private readonly clock: () => Date = () => new Date()) {
     this.releases = db.collection('releases');
     this.health = db.collection('health_reports');
+    this.runsHistory = db.collection('release_runs');
   }
 
   /** ensureIndexes creates the listing and health indexes (idempotent). */
@@ -47,36 +56,64 @@ export class ReleaseStore implements HealthReports {
     await Promise.all([
       this.releases.createIndex({ model: 1, startedAt: -1 }, { name: 'model_started' }),
       this.releases.createIndex({ status: 1, startedAt: -1 }, { name: 'status_started' }),
+      this.runsHistory.createIndex({ releaseId: 1, startedAt: -1 }, { name: 'release_started' }),
       this.health.createIndex({ model: 1, env: 1, version: 1, at: -1 }, { name: 'model_env_version_at' }),
     ]);
   }
 
   /**
-   * record stores a snapshot unless a newer one (higher revision) is already
-   * there, so a retried or late activity never moves a release backwards.
-   * Only _id lookups: FerretDB scans the collection for any other filter.
-   * Each release writes its own document, one snapshot at a time.
+   * record stores a snapshot unless it would move the record backwards: a
+   * snapshot of a later run (later `startedAt`: the same version started again
+   * after its release ended) replaces an earlier run's record whatever its
+   * revision, an earlier run's never replaces a later one's, and within one
+   * run a higher revision wins. So a retried or late activity, of this run or
+   * an earlier one, never moves a release backwards. The run a later one
+   * replaces is kept in `release_runs` (see runs()).
    */
   async record(state: ReleaseState, revision: number): Promise<'stored' | 'stale'> {
     const { releaseId, ...rest } = state;
     const doc: ReleaseRecord = { _id: releaseId, ...rest, revision, recordedAt: this.clock() };
-    // Two _id-only commands rather than one filtered on revision too: FerretDB uses the _id index
-    // only when the filter holds nothing else, and would scan every release to apply it.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const current = await this.releases.findOne({ _id: releaseId }, { projection: { revision: 1 } });
-      if (current && current.revision >= revision) return 'stale';
-      if (current) {
-        await this.releases.replaceOne({ _id: releaseId }, doc);
-        return 'stored';
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await this.releases.findOne({ _id: releaseId }, { projection: { revision: 1, startedAt: 1 } });
+      if (!current) {
+        try {
+          await this.releases.insertOne(doc);
+          return 'stored';
+        } catch (err) {
+          if (!isDuplicateKey(err)) throw err; // someone inserted first: compare again
+          continue;
+        }
       }
-      try {
-        await this.releases.insertOne(doc);
-        return 'stored';
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err; // someone inserted first: compare again
-      }
+      const order = compareRuns(state.startedAt, current.startedAt);
+      if (order < 0 || (order === 0 && current.revision >= revision)) return 'stale';
+      if (order > 0) await this.keepEarlierRun(releaseId, current.startedAt);
+      // Conditional on what was compared, so a write racing in between is compared again, not overwritten.
+      const replaced = await this.releases.replaceOne({ _id: releaseId, revision: current.revision, startedAt: current.startedAt }, doc);
+      if (replaced.matchedCount === 1) return 'stored';
     }
     return 'stale';
+  }
+
+  // Copies the earlier run's last snapshot aside before a later run replaces it; a retry copies nothing twice.
+  private async keepEarlierRun(releaseId: string, startedAt: string): Promise<void> {
+    const earlier = await this.releases.findOne({ _id: releaseId });
+    if (!earlier || earlier.startedAt !== startedAt) return;
+    const { _id, ...snapshot } = earlier;
+    try {
+      await this.runsHistory.insertOne({ ...snapshot, _id: runKey(_id, startedAt), releaseId: _id });
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+    }
+  }
+
+  /** runs returns every recorded run of a release, newest first: the current record, then the earlier runs it replaced. */
+  async runs(releaseId: string): Promise<ReleaseRecord[]> {
+    const [current, earlier] = await Promise.all([
+      this.get(releaseId),
+      this.runsHistory.find({ releaseId }, { sort: { startedAt: -1 }, limit: 100 }).toArray(),
+    ]);
+    const older = earlier.map(({ releaseId: id, ...run }) => ({ ...run, _id: id })).filter((run) => run.startedAt !== current?.startedAt);
+    return current ? [current, ...older] : older;
   }
 
   /** get returns a release snapshot by id. */
@@ -103,4 +140,14 @@ export class ReleaseStore implements HealthReports {
   async healthSince(model: string, env: string, version: string, since: Date): Promise<HealthReport[]> {
     return this.health.find({ model, env, version, at: { $gte: since } }, { sort: { at: -1 }, limit: 100 }).toArray();
   }
+}
+
+// Orders two runs of one release id by start time (ISO timestamps; the workflow writes them, so they parse).
+function compareRuns(a: string, b: string): number {
+  const diff = Date.parse(a) - Date.parse(b);
+  return Number.isNaN(diff) ? (a < b ? -1 : a > b ? 1 : 0) : Math.sign(diff);
+}
+
+function runKey(releaseId: string, startedAt: string): string {
+  return `${releaseId}@${startedAt}`;
 }

@@ -89,7 +89,7 @@ export interface LocalHealthOptions {
 
 /** localHealthSource creates the `local` health source over the supervisor's model servers. */
 export function localHealthSource(options: LocalHealthOptions): HealthSource {
-  const minRequests = options.minRequests ?? 0;
+  const floor = options.minRequests ?? 0;
   return {
     name: 'local',
     async check(q) {
@@ -99,7 +99,10 @@ export function localHealthSource(options: LocalHealthOptions): HealthSource {
       const v = versionStats(samples, q.version);
       if (v.slot === null) return { healthy: false, detail: `${q.version} is not serving in ${q.env} (the server holds ${servingList(samples)})` };
       const problems: string[] = [];
-      if (v.requests < minRequests) problems.push(`only ${v.requests} request(s) reached ${q.version}; at least ${minRequests} are needed to judge it`);
+      // The stage's minReports counts requests here, and only ever raises the worker's floor.
+      const minRequests = Math.max(floor, q.minReports ?? 0);
+      const tooFew = v.requests < minRequests;
+      if (tooFew) problems.push(`only ${v.requests} request(s) reached ${q.version}; at least ${minRequests} are needed to judge it`);
       if (q.maxErrorRate !== undefined && v.requests > 0 && v.errorRate > q.maxErrorRate) {
         problems.push(`error rate ${pct(v.errorRate)} > max ${pct(q.maxErrorRate)}`);
       }
@@ -122,7 +125,9 @@ export function localHealthSource(options: LocalHealthOptions): HealthSource {
         `mean score ${v.meanPrediction?.toFixed(3) ?? '-'}` +
         (baseline ? `; baseline ${baseline.version}: ${baseline.errors}/${baseline.requests} failed (${pct(baseline.errorRate)}), mean score ${baseline.meanPrediction?.toFixed(3) ?? '-'}` : '') +
         `; ${window}`;
-      return problems.length > 0 ? { healthy: false, detail: `${problems.join('; ')} — ${detail}` } : { healthy: true, detail };
+      if (problems.length === 0) return { healthy: true, detail };
+      // Too few requests and nothing else wrong: more traffic may still bring a verdict.
+      return { healthy: false, detail: `${problems.join('; ')} — ${detail}`, ...(tooFew && problems.length === 1 ? { missing: true } : {}) };
     },
   };
 }

@@ -106,6 +106,10 @@ describe('pipelines and model bindings on the server', () => {
     const health = await refusal('healthSource: prometheus');
     assert.equal(health[0]?.path, 'stages[0].healthSource');
     assert.match(health[0]?.reason ?? '', /unknown health source "prometheus"; known health sources: local, registry/);
+    // A limit its health source cannot judge would be ignored during the bake: refused instead.
+    assert.deepEqual(await refusal('bake: 1m\n    healthChecks: { maxPredictionDrift: 0.05 }'), [
+      { file: 'bad.yaml', path: 'stages[0].healthChecks.maxPredictionDrift', reason: 'the registry health source cannot judge maxPredictionDrift; remove it, or set healthSource to one that can (local)' },
+    ]);
 
     await assert.rejects(store.showPipeline(name), NotFoundError);
     assert.equal((await store.listPipelines()).some((p) => p.name === name), false);

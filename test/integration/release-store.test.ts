@@ -4,8 +4,11 @@ import { ReleaseStore } from '../../registry/releases';
 import type { ReleaseState } from '../../workflows/release/api';
 import { openTestDb, type TestDb } from '../support/stack';
 
+// One run: every snapshot of it carries the same startedAt (a later startedAt is a new run of the release id).
+const RUN_STARTED_AT = new Date().toISOString();
+
 function snapshot(releaseId: string, summary: string): ReleaseState {
-  const at = new Date().toISOString();
+  const at = RUN_STARTED_AT;
   return {
     releaseId,
     model: 'fraud',

@@ -79,6 +79,9 @@ describe('release strategies, freezes and visibility', () => {
   it('walks canary steps on a weighted target, analysing health after each partial step', async () => {
     const model = await registerModel(service.registry, { c1: { accuracy: 0.9 } });
     const started = await service.start({ model, version: 'c1', pipeline: 'canary', requestedBy: 'ci' });
+    // Analysis needs at least one report since the stage began (minReports defaults to 1).
+    await waitForState(service, started.releaseId, (s) => s.stages[0]?.canaryWeight === 25);
+    await service.releases.reportHealth({ model, env: 'prod', version: 'c1', healthy: true, errorRate: 0.01, source: 'test' });
     const final = await service.result(started.releaseId);
     assert.equal(final.status, 'succeeded', final.summary);
     const weights = (await calls.find({ model, kind: 'deploy' }).toArray()).map((c) => c.weight).sort((a, b) => (a ?? 0) - (b ?? 0));

@@ -140,6 +140,8 @@ describe('release workflow on the real Temporal dev server and registry', () => 
   it('rolls back to the previous version when a health check fails during the bake', async () => {
     const model = await registerModel(service.registry, { v1: GOOD, v2: GOOD });
     const first = await service.start({ model, version: 'v1', pipeline: 'bake', requestedBy: 'ci' });
+    // Posted during the bake: a report from before the deploy is not evidence about it.
+    await waitForState(service, first.releaseId, (s) => s.status === 'baking');
     await service.releases.reportHealth({ model, env: 'staging', version: 'v1', healthy: true, errorRate: 0.01, source: 'test' });
     assert.equal(((await temporal.client.workflow.getHandle(first.workflowId).result()) as ReleaseState).status, 'succeeded');
 
@@ -362,6 +364,8 @@ describe('release workflow on the real Temporal dev server and registry', () => 
     const model = await registerModel(service.registry, { a: GOOD, b: GOOD });
     for (const v of ['a', 'b']) {
       const r = await service.start({ model, version: v, pipeline: 'bake', requestedBy: 'ci' });
+      await waitForState(service, r.releaseId, (s) => s.status === 'baking');
+      await service.releases.reportHealth({ model, env: 'staging', version: v, healthy: true, errorRate: 0.01, source: 'test' });
       assert.equal(((await temporal.client.workflow.getHandle(r.workflowId).result()) as ReleaseState).status, 'succeeded');
     }
     assert.equal((await service.registry.getLive(model, 'staging'))?.version, 'b');

@@ -23,6 +23,7 @@ name: guarded
 stages:
   - env: staging
     bake: 4s
+    healthChecks: { minReports: 0 } # about identities, not evidence: nothing posts health reports here
   - env: prod
     approval: { required: 2, approvers: [alice, bob, carol, rita], selfApproval: false, timeout: 1h, channels: [api] }
 `;

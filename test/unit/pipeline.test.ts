@@ -216,6 +216,26 @@ describe('parsePipeline names file, path and reason for each mistake', () => {
     assertIssue(err, 'stages[0].bake', /invalid duration "30 minutes": expected a duration such as "500ms", "30s"/);
   });
 
+  it('accepts minReports, onMissing and waitLimit on a bake and on canary analysis, and leaves them absent when not written', () => {
+    const stage = parsePipeline(withStage('bake: 30s\nhealthChecks: { minReports: 3, onMissing: wait, waitLimit: 10m }\nstrategy: { canary: { steps: [50, 100], interval: 1m, analysis: { minReports: 2, onMissing: fail } } }'), FILE).stages[0]!;
+    assert.deepEqual(stage.healthChecks, { interval: '10s', minReports: 3, onMissing: 'wait', waitLimit: '10m' });
+    assert.ok('canary' in stage.strategy);
+    assert.deepEqual(stage.strategy.canary.analysis, { minReports: 2, onMissing: 'fail' });
+    assert.equal(parsePipeline(withStage('bake: 30s\nhealthChecks: { interval: 5s }'), FILE).stages[0]!.healthChecks?.minReports, undefined, 'no default is written into the pipeline (its hash stays the same)');
+  });
+
+  it('rejects a fractional or negative minReports, an unknown onMissing, and a waitLimit without onMissing: wait', () => {
+    assertIssue(parseError(withStage('healthChecks: { minReports: 1.5 }')), 'stages[0].healthChecks.minReports', /whole number/);
+    assertIssue(parseError(withStage('healthChecks: { minReports: -1 }')), 'stages[0].healthChecks.minReports', /at least 0/);
+    assertIssue(parseError(withStage('healthChecks: { onMissing: pass }')), 'stages[0].healthChecks.onMissing', /"fail".*"wait"/);
+    assertIssue(parseError(withStage('healthChecks: { waitLimit: 5m }')), 'stages[0].healthChecks.waitLimit', /only with onMissing: wait/);
+    assertIssue(
+      parseError(withStage('strategy: { canary: { steps: [100], interval: 1m, analysis: { onMissing: fail, waitLimit: 5m } } }')),
+      'stages[0].strategy.canary.analysis.waitLimit',
+      /only with onMissing: wait/,
+    );
+  });
+
   it('rejects a bake longer than 7 days', () => {
     assertIssue(parseError(withStage('bake: 8d')), 'stages[0].bake', /at most 7d/);
   });

@@ -9,7 +9,9 @@ import { condition, getExternalWorkflowHandle, log, patched, sleep, workflowInfo
 import { canarySchedule } from '../../domain/canary';
 import { formatDuration, parseDuration } from '../../domain/duration';
 import { activeFreeze } from '../../domain/freeze';
+import { evidenceRule, type EvidenceRule } from '../../domain/health-evidence';
 import type { Stage } from '../../domain/pipeline';
+import type { HealthQuery, HealthVerdict } from '../../health/types';
 import type { StageState } from '../../domain/release';
 import { envQueueWorkflowId, lockWorkflowId, giveBackSignal, type EnvLockRef } from '../../locks/api';
 import { retrying10TimesHeartbeating, retrying5Times, retryingUntilDone } from './proxies';
@@ -29,6 +31,28 @@ export const UNDO_BEFORE_DEPLOY_PATCH = 'undo-before-deploy';
 /** DEFAULT_TARGET serves a stage that names no target. */
 export const DEFAULT_TARGET = 'registry';
 const DEFAULT_HEALTH_SOURCE = 'registry';
+/** HEALTH_MIN_REPORTS_PATCH guards `onMissing: wait`: the extra checks after a bake or analysis short of reports. */
+export const HEALTH_MIN_REPORTS_PATCH = 'health-min-reports';
+
+/**
+ * waitForEvidence keeps checking, every intervalMs up to the rule's limit, while the verdict
+ * is short of reports; it returns the first verdict that is not, or the last one at the limit.
+ */
+async function waitForEvidence(run: ReleaseRun, stageState: StageState, query: HealthQuery & { source: string }, verdict: HealthVerdict, rule: EvidenceRule, intervalMs: number, label: string): Promise<HealthVerdict> {
+  const deadline = Date.now() + rule.waitLimitMs;
+  run.setStatus(run.state.status, `${label}: waiting until ${new Date(deadline).toISOString()} for at least ${rule.minReports} health report(s) (onMissing: wait)`);
+  await run.record();
+  let last = verdict;
+  while (!last.healthy && last.missing === true) {
+    const wait = Math.min(intervalMs, deadline - Date.now());
+    if (wait <= 0) break;
+    await sleep(wait);
+    last = await retryingUntilDone.checkHealth(query);
+    stageState.healthChecks.push({ at: new Date().toISOString(), healthy: last.healthy, detail: `${label} (waiting for reports): ${last.detail}` });
+    run.touch();
+  }
+  return last;
+}
 
 /** acquireLock waits until this release holds the stage's (model, env) lock, or stops if superseded or rejected meanwhile. */
 export async function acquireLock(run: ReleaseRun, stage: Stage, stageState: StageState): Promise<void> {
@@ -181,7 +205,8 @@ export async function deploy(run: ReleaseRun, stage: Stage, stageState: StageSta
       run.touch();
       if (step.weight < 100) {
         await sleep(step.analyseAfterMs);
-        const verdict = await retryingUntilDone.checkHealth({
+        const rule = evidenceRule(canary.analysis);
+        const query = {
           source: stage.healthSource ?? DEFAULT_HEALTH_SOURCE,
           model: input.model,
           env: stage.env,
@@ -190,8 +215,15 @@ export async function deploy(run: ReleaseRun, stage: Stage, stageState: StageSta
           maxErrorRate: canary.analysis?.maxErrorRate,
           maxLatencyP99Ms: canary.analysis?.maxLatencyP99Ms,
           maxPredictionDrift: canary.analysis?.maxPredictionDrift,
-        });
+          minReports: rule.minReports,
+        };
+        let verdict = await retryingUntilDone.checkHealth(query);
         stageState.healthChecks.push({ at: new Date().toISOString(), healthy: verdict.healthy, detail: `canary ${step.weight}%: ${verdict.detail}` });
+        // Histories from before the patch never saw a verdict short of reports, so they never get here.
+        if (verdict.missing === true && rule.onMissing === 'wait' && patched(HEALTH_MIN_REPORTS_PATCH)) {
+          verdict = await waitForEvidence(run, stageState, query, verdict, rule, parseDuration(stage.healthChecks?.interval ?? '10s'), `canary ${step.weight}%`);
+        }
+        if (verdict.missing === true) throw new Stop('failed', `canary analysis at ${step.weight}% in ${stage.env} had too few health reports to judge: ${verdict.detail}`);
         if (!verdict.healthy) throw new Stop('failed', `canary analysis failed at ${step.weight}% in ${stage.env}: ${verdict.detail}`);
       }
     }
@@ -217,22 +249,31 @@ export async function bake(run: ReleaseRun, stage: Stage, stageState: StageState
   stageState.status = 'baking';
   run.setStatus('baking', `baking ${input.version} in ${stage.env} until ${new Date(endsAt).toISOString()}`);
   await run.record();
+  const rule = evidenceRule(stage.healthChecks);
+  const query = {
+    source: stage.healthSource ?? DEFAULT_HEALTH_SOURCE,
+    model: input.model,
+    env: stage.env,
+    version: input.version,
+    since: deployedAt,
+    maxErrorRate: stage.healthChecks?.maxErrorRate,
+    maxLatencyP99Ms: stage.healthChecks?.maxLatencyP99Ms,
+    maxPredictionDrift: stage.healthChecks?.maxPredictionDrift,
+    minReports: rule.minReports,
+  };
   // At least one check, even if recording the snapshot took longer than the bake (e.g. a worker crash).
   do {
     const wait = Math.min(intervalMs, endsAt - Date.now());
     if (wait > 0) await sleep(wait);
-    const verdict = await retryingUntilDone.checkHealth({
-      source: stage.healthSource ?? DEFAULT_HEALTH_SOURCE,
-      model: input.model,
-      env: stage.env,
-      version: input.version,
-      since: deployedAt,
-      maxErrorRate: stage.healthChecks?.maxErrorRate,
-      maxLatencyP99Ms: stage.healthChecks?.maxLatencyP99Ms,
-      maxPredictionDrift: stage.healthChecks?.maxPredictionDrift,
-    });
+    let verdict = await retryingUntilDone.checkHealth(query);
     stageState.healthChecks.push({ at: new Date().toISOString(), healthy: verdict.healthy, detail: verdict.detail });
     run.touch();
+    // Short of reports is judged when the bake ends: reports may still arrive before then.
+    if (verdict.missing === true && Date.now() < endsAt) continue;
+    if (verdict.missing === true && rule.onMissing === 'wait' && patched(HEALTH_MIN_REPORTS_PATCH)) {
+      verdict = await waitForEvidence(run, stageState, query, verdict, rule, intervalMs, 'bake');
+    }
+    if (verdict.missing === true) throw new Stop('failed', `bake in ${stage.env} had too few health reports to judge ${input.version}: ${verdict.detail}`);
     if (!verdict.healthy) throw new Stop('failed', `bake health check failed in ${stage.env}: ${verdict.detail}`);
   } while (Date.now() < endsAt);
 }
