@@ -12,9 +12,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import { modelNameSchema } from '../domain/model-version';
+import { DEFAULT_TARGET } from '../domain/default-target';
 import { PipelineError, parsePipeline, pipelineNameSchema, type Pipeline, type PipelineIssue } from '../domain/pipeline';
 import { HEALTH_SOURCE_LIMITS, HEALTH_SOURCE_NAMES, type HealthLimit } from '../health/names';
-import { TARGET_NAMES } from '../targets/names';
+import { TARGET_NAMES, WEIGHTED_TARGETS } from '../targets/names';
 import { AuditLog, type AuditSigner } from './audit';
 import { insertIfAbsent } from './db';
 import { InvalidInputError, NotFoundError, isDuplicateKey } from './errors';
@@ -35,15 +36,17 @@ import type {
 export interface PluginNames {
   targets: readonly string[];
   healthSources: readonly string[];
+  /** Of `targets`, those that split traffic by weight: only these may run a canary. */
+  weightedTargets: readonly string[];
 }
 
 /** REGISTERED_PLUGINS are the names every worker's registered targets and health sources answer to. */
-export const REGISTERED_PLUGINS: PluginNames = { targets: TARGET_NAMES, healthSources: HEALTH_SOURCE_NAMES };
+export const REGISTERED_PLUGINS: PluginNames = { targets: TARGET_NAMES, healthSources: HEALTH_SOURCE_NAMES, weightedTargets: WEIGHTED_TARGETS };
 
 /** PolicyStoreOptions are the store's clock and, for workers that register extra plugins, the names they add. */
 export interface PolicyStoreOptions {
   clock?: () => Date;
-  /** Added to REGISTERED_PLUGINS: targets or health sources a custom worker registers (tests, embedders). */
+  /** Added to REGISTERED_PLUGINS: targets or health sources a custom worker registers (tests, embedders), and which of its targets split traffic. */
   extraPlugins?: Partial<PluginNames>;
   /** Signs a checkpoint of the audit chain after each policy change (the API's key). */
   auditSigner?: AuditSigner;
@@ -74,6 +77,7 @@ export class PolicyStore {
     this.plugins = {
       targets: [...REGISTERED_PLUGINS.targets, ...(options.extraPlugins?.targets ?? [])],
       healthSources: [...REGISTERED_PLUGINS.healthSources, ...(options.extraPlugins?.healthSources ?? [])],
+      weightedTargets: [...REGISTERED_PLUGINS.weightedTargets, ...(options.extraPlugins?.weightedTargets ?? [])],
     };
   }
 
@@ -259,7 +263,10 @@ export class PolicyStore {
   }
 }
 
-/** checkPluginNames lists every stage naming a deploy target or health source no worker registers, or a health limit its source cannot judge, at its path. */
+/**
+ * checkPluginNames lists every stage naming a deploy target or health source no worker registers, a canary on a
+ * target that cannot split traffic, or a health limit its source cannot judge, at its path.
+ */
 export function checkPluginNames(pipeline: Pipeline, file: string, known: PluginNames): PipelineIssue[] {
   const issues: PipelineIssue[] = [];
   pipeline.stages.forEach((stage, i) => {
@@ -268,6 +275,16 @@ export function checkPluginNames(pipeline: Pipeline, file: string, known: Plugin
     }
     if (stage.healthSource !== undefined && !known.healthSources.includes(stage.healthSource)) {
       issues.push({ file, path: `stages[${i}].healthSource`, reason: `unknown health source "${stage.healthSource}"; known health sources: ${[...known.healthSources].sort().join(', ')}` });
+    }
+    const target = stage.target ?? DEFAULT_TARGET;
+    // A target without weights serves every step at 100%; a canary of [100] alone claims no split, so it may run anywhere.
+    if ('canary' in stage.strategy && stage.strategy.canary.steps.some((step) => step < 100) && known.targets.includes(target) && !known.weightedTargets.includes(target)) {
+      const splitting = [...known.weightedTargets].sort().join(', ');
+      issues.push({
+        file,
+        path: `stages[${i}].strategy.canary`,
+        reason: `the ${target} target cannot split traffic, so a canary would send 100% at once; set target to one that splits traffic (${splitting}), or use strategy: direct`,
+      });
     }
     const source = stage.healthSource ?? 'registry';
     const judged = HEALTH_SOURCE_LIMITS[source];

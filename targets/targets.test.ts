@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pluginContext } from '../test/support/plugin-context';
 import { buildTargets } from './index';
-import { TARGET_NAMES } from './names';
+import { TARGET_NAMES, WEIGHTED_TARGETS } from './names';
 
 const names = (settings: Record<string, string> = {}, serving = false) => buildTargets(pluginContext(settings, serving)).map((t) => t.name);
 
@@ -18,5 +18,10 @@ describe('the deploy-target list', () => {
 
   it('lists under TARGET_NAMES exactly the names the fully configured targets answer to, so pipeline checks on apply match the worker', () => {
     assert.deepEqual(names({ SLIPWAY_WEBHOOK_URL: 'https://deployer.example.com/deploy', SLIPWAY_WEBHOOK_SECRET: 's'.repeat(32) }, true), [...TARGET_NAMES]);
+  });
+
+  it('lists under WEIGHTED_TARGETS exactly the targets that split traffic by weight, so a canary is refused on apply where it would be 100% at once', () => {
+    const built = buildTargets(pluginContext({ SLIPWAY_WEBHOOK_URL: 'https://deployer.example.com/deploy', SLIPWAY_WEBHOOK_SECRET: 's'.repeat(32) }, true));
+    assert.deepEqual(built.filter((t) => t.supportsWeights).map((t) => t.name), [...WEIGHTED_TARGETS]);
   });
 });

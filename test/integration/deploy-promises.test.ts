@@ -85,7 +85,7 @@ describe('every promise kept at deploy time', () => {
       taskQueue: temporal.taskQueue,
       pipelinesDir: await writePipelines(PIPELINES),
       bootstrapFromFolder: true,
-      extraPlugins: { targets: ['applies-then-fails', 'stepped'] },
+      extraPlugins: { targets: ['applies-then-fails', 'stepped'], weightedTargets: ['stepped'] },
     });
   });
   after(async () => {

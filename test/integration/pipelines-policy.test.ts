@@ -115,6 +115,33 @@ describe('pipelines and model bindings on the server', () => {
     assert.equal((await store.listPipelines()).some((p) => p.name === name), false);
   });
 
+  it('refuses a canary on the registry target when the pipeline is applied, naming the path', async () => {
+    const name = pipelineName();
+    // prod names no target, so it deploys to registry, which moves one pointer: "10%" would be 100% at once.
+    const source = `name: ${name}\nstages:\n  - env: dev\n  - env: prod\n    strategy: { canary: { steps: [10, 50, 100], interval: 1m } }\n`;
+    const err = await store.applyPipeline(source, 'canary.yaml', 'ada').then(
+      () => assert.fail('the pipeline was accepted'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof PipelineError, String(err));
+    assert.deepEqual(err.issues, [
+      {
+        file: 'canary.yaml',
+        path: 'stages[1].strategy.canary',
+        reason: 'the registry target cannot split traffic, so a canary would send 100% at once; set target to one that splits traffic (local, webhook), or use strategy: direct',
+      },
+    ]);
+    assert.match(err.message, /canary\.yaml: stages\[1\]\.strategy\.canary: the registry target cannot split traffic/);
+    await assert.rejects(store.showPipeline(name), NotFoundError);
+  });
+
+  it('accepts a canary on a target that splits traffic, built in or declared by a custom worker', async () => {
+    const canary = 'strategy: { canary: { steps: [10, 50, 100], interval: 1m } }';
+    assert.equal((await store.applyPipeline(pipelineYaml(pipelineName(), `target: webhook\n    ${canary}`), 'w.yaml', 'ada')).revision, 1);
+    const custom = new PolicyStore(t.db, { extraPlugins: { targets: ['weighted'], weightedTargets: ['weighted'] } });
+    assert.equal((await custom.applyPipeline(pipelineYaml(pipelineName(), `target: weighted\n    ${canary}`), 'w.yaml', 'ada')).revision, 1);
+  });
+
   it('accepts the extra targets a custom worker registers when told about them', async () => {
     const custom = new PolicyStore(t.db, { extraPlugins: { targets: ['weighted'] } });
     const name = pipelineName();

@@ -69,7 +69,7 @@ describe('release strategies, freezes and visibility', () => {
     t = await openTestDb();
     calls = t.db.collection<TargetCall>('target_calls');
     temporal = await startTestWorker(t.db, { extensions: { targets: [weightedTarget(calls)] } });
-    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES), bootstrapFromFolder: true, extraPlugins: { targets: ['weighted'] } });
+    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES), bootstrapFromFolder: true, extraPlugins: { targets: ['weighted'], weightedTargets: ['weighted'] } });
   });
   after(async () => {
     await temporal?.close();

@@ -8,7 +8,7 @@ import { log } from '@temporalio/workflow';
 import type { Compensation } from '../../domain/release';
 import { retrying20Times } from './proxies';
 import type { ReleaseRun } from './run';
-import { DEFAULT_TARGET } from './steps';
+import { DEFAULT_TARGET } from '../../domain/default-target';
 
 /** compensate runs every pending undo newest-first; true when at least one restored something. */
 export async function compensate(run: ReleaseRun, reason: string): Promise<boolean> {

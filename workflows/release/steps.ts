@@ -10,6 +10,7 @@ import { canarySchedule } from '../../domain/canary';
 import { formatDuration, parseDuration } from '../../domain/duration';
 import { activeFreeze } from '../../domain/freeze';
 import { evidenceRule, type EvidenceRule } from '../../domain/health-evidence';
+import { DEFAULT_TARGET } from '../../domain/default-target';
 import type { Stage } from '../../domain/pipeline';
 import type { HealthQuery, HealthVerdict } from '../../health/types';
 import type { StageState } from '../../domain/release';
@@ -28,8 +29,6 @@ export const FREEZE_AT_DEPLOY_PATCH = 'freeze-at-deploy';
  */
 export const UNDO_BEFORE_DEPLOY_PATCH = 'undo-before-deploy';
 
-/** DEFAULT_TARGET serves a stage that names no target. */
-export const DEFAULT_TARGET = 'registry';
 const DEFAULT_HEALTH_SOURCE = 'registry';
 /** HEALTH_MIN_REPORTS_PATCH guards `onMissing: wait`: the extra checks after a bake or analysis short of reports. */
 export const HEALTH_MIN_REPORTS_PATCH = 'health-min-reports';
