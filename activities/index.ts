@@ -142,15 +142,15 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /**
-     * bakeWatch runs a whole bake in one activity: a check every intervalMs until endsAt (and, with
-     * onMissing 'wait', until waitLimitMs after it while short of reports). A loop of workflow timers and
+     * bakeWatch runs a whole bake in one activity: a check every intervalMs until endsAt (or, waitingForReports,
+     * until a check is no longer short of reports). A loop of workflow timers and
      * checkHealth activities costs ~11 history events per check; this costs a constant few. Progress rides
      * on heartbeats, so a retried attempt resumes where the last one stopped, and a cancelled release stops it.
      */
     async bakeWatch(req: BakeWatchRequest): Promise<BakeOutcome> {
       const ctx = Context.current();
       const resumed = ctx.info.heartbeatDetails as BakeProgress | undefined;
-      const progress: BakeProgress = resumed ?? { checksDone: 0, recent: [], waitUntil: null };
+      const progress: BakeProgress = resumed ?? { checksDone: 0, recent: [] };
       const beat = () => ctx.heartbeat({ ...progress, recent: [...progress.recent] });
       beat();
       // Heartbeats on a short tick, not per check: a dead worker or a cancel is noticed within seconds at any interval.
@@ -175,34 +175,27 @@ export function createActivities(deps: ActivityDeps) {
         }
       };
       try {
-        // A resumed attempt still waiting for reports goes on waiting; otherwise it (re)enters the bake loop.
-        if (progress.waitUntil === null) {
-          // At least one check, even if the bake ended before this attempt started.
-          do {
+        if (req.waitingForReports) {
+          // After a bake short of reports (onMissing: wait): check until one is not short, or until endsAt.
+          let last: HealthVerdict = { healthy: false, missing: true, detail: 'no health report yet' };
+          while (last.missing === true) {
             const wait = Math.min(req.intervalMs, endsAt - now());
-            if (wait > 0) await ctx.sleep(wait);
-            const verdict = await check('');
-            // Short of reports is judged when the bake ends: reports may still arrive before then.
-            if (verdict.missing === true && now() < endsAt) continue;
-            if (verdict.missing === true && req.onMissing === 'wait') {
-              progress.waitUntil = new Date(now() + req.waitLimitMs).toISOString();
-              break;
-            }
-            if (verdict.missing === true) return { outcome: 'missing', detail: verdict.detail, ...summary(progress) };
-            if (!verdict.healthy) return { outcome: 'failed', detail: verdict.detail, ...summary(progress) };
-          } while (now() < endsAt);
-          if (progress.waitUntil === null) return { outcome: 'passed', detail: 'healthy for the whole bake', ...summary(progress) };
+            if (wait <= 0) break;
+            await ctx.sleep(wait);
+            last = await check('bake (waiting for reports)');
+          }
+          return { outcome: verdictOutcome(last), detail: last.detail, ...summary(progress) };
         }
-        const deadline = Date.parse(progress.waitUntil);
-        let last: HealthVerdict = { healthy: false, missing: true, detail: 'no health report yet' };
-        while (last.missing === true) {
-          const wait = Math.min(req.intervalMs, deadline - now());
-          if (wait <= 0) break;
-          await ctx.sleep(wait);
-          last = await check('bake (waiting for reports)');
-        }
-        if (last.missing === true) return { outcome: 'missing', detail: last.detail, ...summary(progress) };
-        return last.healthy ? { outcome: 'passed', detail: last.detail, ...summary(progress) } : { outcome: 'failed', detail: last.detail, ...summary(progress) };
+        // At least one check, even if the bake ended before this attempt started.
+        do {
+          const wait = Math.min(req.intervalMs, endsAt - now());
+          if (wait > 0) await ctx.sleep(wait);
+          const verdict = await check('');
+          // Short of reports is judged when the bake ends: reports may still arrive before then.
+          if (verdict.missing === true && now() < endsAt) continue;
+          if (!verdict.healthy) return { outcome: verdictOutcome(verdict), detail: verdict.detail, ...summary(progress) };
+        } while (now() < endsAt);
+        return { outcome: 'passed', detail: 'healthy for the whole bake', ...summary(progress) };
       } finally {
         clearInterval(ticker);
       }
@@ -282,16 +275,14 @@ export interface BakeWatchRequest {
   /** ISO time the bake ends, fixed by the workflow, so a retried attempt does not bake longer. */
   endsAt: string;
   intervalMs: number;
-  onMissing: 'fail' | 'wait';
-  waitLimitMs: number;
+  /** False for the bake itself; true for the checks after a bake short of reports (onMissing: wait), until endsAt. */
+  waitingForReports: boolean;
 }
 
 /** BakeProgress is what bakeWatch heartbeats, and resumes from. */
 export interface BakeProgress {
   checksDone: number;
   recent: { at: string; healthy: boolean; detail: string }[];
-  /** Set once the bake ended short of reports with onMissing 'wait': checks go on until then. */
-  waitUntil: string | null;
 }
 
 /** BakeOutcome is how a bake ended, with the last BAKE_RECENT_CHECKS checks. */
@@ -300,6 +291,11 @@ export interface BakeOutcome {
   detail: string;
   checksDone: number;
   recent: BakeProgress['recent'];
+}
+
+function verdictOutcome(verdict: HealthVerdict): BakeOutcome['outcome'] {
+  if (verdict.missing === true) return 'missing';
+  return verdict.healthy ? 'passed' : 'failed';
 }
 
 function summary(progress: BakeProgress): Pick<BakeOutcome, 'checksDone' | 'recent'> {

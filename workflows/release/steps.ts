@@ -6,7 +6,7 @@
  * business outcome (gate failed, rejected, expired, superseded).
  */
 import { CancellationScope, condition, getExternalWorkflowHandle, log, patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
-import type { BakeOutcome, SlipwayActivities } from '../../activities';
+import type { BakeOutcome, BakeWatchRequest, SlipwayActivities } from '../../activities';
 import { FailureType } from '../../domain/failures';
 import { canarySchedule } from '../../domain/canary';
 import { formatDuration, parseDuration } from '../../domain/duration';
@@ -269,7 +269,7 @@ export async function bake(run: ReleaseRun, stage: Stage, stageState: StageState
     maxPredictionDrift: stage.healthChecks?.maxPredictionDrift,
     minReports: rule.minReports,
   };
-  if (patched(BAKE_ACTIVITY_PATCH)) return bakeInActivity(run, stage, stageState, { query, endsAt: new Date(endsAt).toISOString(), intervalMs, onMissing: rule.onMissing, waitLimitMs: rule.waitLimitMs });
+  if (patched(BAKE_ACTIVITY_PATCH)) return bakeInActivity(run, stage, stageState, { query, endsAt: new Date(endsAt).toISOString(), intervalMs, waitingForReports: false }, rule);
   // At least one check, even if recording the snapshot took longer than the bake (e.g. a worker crash).
   do {
     const wait = Math.min(intervalMs, endsAt - Date.now());
@@ -288,15 +288,30 @@ export async function bake(run: ReleaseRun, stage: Stage, stageState: StageState
 }
 
 /**
- * bakeInActivity runs the bake as one bakeWatch activity, raced against a rejection or a supersede:
- * either cancels it (the activity learns on its next heartbeat) and stops the release.
+ * bakeInActivity runs the bake as one bakeWatch activity and, when it ends short of reports with
+ * onMissing: wait, the wait for them as a second one: a constant number of history events at any length.
  */
-async function bakeInActivity(run: ReleaseRun, stage: Stage, stageState: StageState, req: Parameters<SlipwayActivities['bakeWatch']>[0]): Promise<void> {
+async function bakeInActivity(run: ReleaseRun, stage: Stage, stageState: StageState, req: BakeWatchRequest, rule: EvidenceRule): Promise<void> {
   const { input } = run;
-  const waitMs = req.onMissing === 'wait' ? req.waitLimitMs : 0;
+  let outcome = await bakeWatchUnlessStopped(run, stageState, req);
+  if (outcome.outcome === 'missing' && rule.onMissing === 'wait') {
+    const deadline = Date.now() + rule.waitLimitMs;
+    run.setStatus(run.state.status, `bake: waiting until ${new Date(deadline).toISOString()} for at least ${rule.minReports} health report(s) (onMissing: wait)`);
+    await run.record();
+    outcome = await bakeWatchUnlessStopped(run, stageState, { ...req, endsAt: new Date(deadline).toISOString(), waitingForReports: true });
+  }
+  if (outcome.outcome === 'missing') throw new Stop('failed', `bake in ${stage.env} had too few health reports to judge ${input.version}: ${outcome.detail}`);
+  if (outcome.outcome === 'failed') throw new Stop('failed', `bake health check failed in ${stage.env}: ${outcome.detail}`);
+}
+
+/**
+ * bakeWatchUnlessStopped runs bakeWatch raced against a rejection or a supersede: either cancels it
+ * (the activity learns on its next heartbeat) and stops the release. Its checks go into the stage's healthChecks.
+ */
+async function bakeWatchUnlessStopped(run: ReleaseRun, stageState: StageState, req: BakeWatchRequest): Promise<BakeOutcome> {
   const { bakeWatch } = proxyActivities<Pick<SlipwayActivities, 'bakeWatch'>>({
-    // The bake, the wait for reports, one more interval, and room for a slow check and retries.
-    startToCloseTimeout: Math.max(0, Date.parse(req.endsAt) - Date.now()) + waitMs + req.intervalMs + 5 * 60_000,
+    // The bake (or the wait), one more interval, and room for a slow check and retries.
+    startToCloseTimeout: Math.max(0, Date.parse(req.endsAt) - Date.now()) + req.intervalMs + 5 * 60_000,
     // bakeWatch heartbeats every 5 s whatever the interval; 30 s covers one slow health check.
     heartbeatTimeout: '30 seconds',
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [FailureType.UnknownHealthSource] },
@@ -320,6 +335,5 @@ async function bakeInActivity(run: ReleaseRun, stage: Stage, stageState: StageSt
   const outcome: BakeOutcome = result;
   stageState.healthChecks.push(...outcome.recent);
   run.touch();
-  if (outcome.outcome === 'missing') throw new Stop('failed', `bake in ${stage.env} had too few health reports to judge ${input.version}: ${outcome.detail}`);
-  if (outcome.outcome === 'failed') throw new Stop('failed', `bake health check failed in ${stage.env}: ${outcome.detail}`);
+  return outcome;
 }
