@@ -17,6 +17,13 @@ stages:
 const PIPELINES = {
   short: bakeOf('short', '5s'),
   long: bakeOf('long', '20s'),
+  patient: `
+name: patient
+stages:
+  - env: dev
+    bake: 2s
+    healthChecks: { interval: 1s, minReports: 1, onMissing: wait, waitLimit: 30s }
+`,
   watched: `
 name: watched
 stages:
@@ -63,6 +70,17 @@ describe('a bake costs the same history events at any length', () => {
     assert.ok(checks.every((c) => c.healthy));
     assert.equal(long.events, short.events, `history events: 5 s bake ${short.events}, 20 s bake ${long.events}`);
     await recordHistory(long.started.workflowId, 'release-bake-activity');
+  });
+
+  it('waits for missing reports in a second bakeWatch, with the status saying so', async () => {
+    const model = await registerModel(service.registry, { v1: GOOD });
+    const started = await service.start({ model, version: 'v1', pipeline: 'patient', requestedBy: 'ci' });
+    await waitForState(service, started.releaseId, (s) => /waiting until .* for at least 1 health report/.test(s.summary));
+    await service.releases.reportHealth({ model, env: 'dev', version: 'v1', healthy: true, errorRate: 0, source: 'test' });
+    const final = (await temporal.client.workflow.getHandle(started.workflowId).result()) as ReleaseState;
+    assert.equal(final.status, 'succeeded', final.summary);
+    assert.ok(final.stages[0]?.healthChecks.some((c) => /waiting for reports/.test(c.detail) && c.healthy));
+    await recordHistory(started.workflowId, 'release-bake-activity-waited-for-reports');
   });
 
   it('stops a long bake as soon as an approver rejects the release', async () => {
