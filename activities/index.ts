@@ -70,6 +70,13 @@ export function createActivities(deps: ActivityDeps) {
   const targets = new Map<string, DeployTarget>((deps.targets ?? []).map((t) => [t.name, t]));
   const healthSources = new Map<string, HealthSource>((deps.healthSources ?? []).map((h) => [h.name, h]));
 
+  // The one health check both checkHealth and bakeWatch make.
+  const checkHealthOnce = async (req: HealthQuery & { source: string }): Promise<HealthVerdict> => {
+    const source = healthSources.get(req.source);
+    if (!source) throw ApplicationFailure.nonRetryable(`unknown health source "${req.source}"`, FailureType.UnknownHealthSource);
+    return source.check(req);
+  };
+
   const target = (name: string): DeployTarget => {
     const t = targets.get(name);
     if (!t) throw ApplicationFailure.nonRetryable(`unknown deploy target "${name}"; known: ${[...targets.keys()].join(', ')}`, FailureType.UnknownTarget);
@@ -131,9 +138,67 @@ export function createActivities(deps: ActivityDeps) {
 
     /** checkHealth asks a health source how the deployed version is doing. */
     async checkHealth(req: HealthQuery & { source: string }): Promise<HealthVerdict> {
-      const source = healthSources.get(req.source);
-      if (!source) throw ApplicationFailure.nonRetryable(`unknown health source "${req.source}"`, FailureType.UnknownHealthSource);
-      return source.check(req);
+      return checkHealthOnce(req);
+    },
+
+    /**
+     * bakeWatch runs a whole bake in one activity: a check every intervalMs until endsAt (or, waitingForReports,
+     * until a check is no longer short of reports). A loop of workflow timers and
+     * checkHealth activities costs ~11 history events per check; this costs a constant few. Progress rides
+     * on heartbeats, so a retried attempt resumes where the last one stopped, and a cancelled release stops it.
+     */
+    async bakeWatch(req: BakeWatchRequest): Promise<BakeOutcome> {
+      const ctx = Context.current();
+      const resumed = ctx.info.heartbeatDetails as BakeProgress | undefined;
+      const progress: BakeProgress = resumed ?? { checksDone: 0, recent: [] };
+      const beat = () => ctx.heartbeat({ ...progress, recent: [...progress.recent] });
+      beat();
+      // Heartbeats on a short tick, not per check: a dead worker or a cancel is noticed within seconds at any interval.
+      const ticker = setInterval(beat, 5_000);
+      const endsAt = Date.parse(req.endsAt);
+      const now = () => clock().getTime();
+      const check = async (label: string): Promise<HealthVerdict> => {
+        for (let delay = 1_000; ; delay = Math.min(delay * 2, 10_000)) {
+          try {
+            const verdict = await checkHealthOnce(req.query);
+            progress.checksDone += 1;
+            progress.recent.push({ at: clock().toISOString(), healthy: verdict.healthy, detail: label ? `${label}: ${verdict.detail}` : verdict.detail });
+            progress.recent = progress.recent.slice(-BAKE_RECENT_CHECKS);
+            beat();
+            return verdict;
+          } catch (err) {
+            // An unknown source cannot get better; an unreachable one is asked again, as checkHealth's retry policy did.
+            if (err instanceof ApplicationFailure && err.nonRetryable) throw err;
+            log.warn('bake health check failed, asking again', { model: req.query.model, env: req.query.env, error: String(err) });
+            await ctx.sleep(delay);
+          }
+        }
+      };
+      try {
+        if (req.waitingForReports) {
+          // After a bake short of reports (onMissing: wait): check until one is not short, or until endsAt.
+          let last: HealthVerdict = { healthy: false, missing: true, detail: 'no health report yet' };
+          while (last.missing === true) {
+            const wait = Math.min(req.intervalMs, endsAt - now());
+            if (wait <= 0) break;
+            await ctx.sleep(wait);
+            last = await check('bake (waiting for reports)');
+          }
+          return { outcome: verdictOutcome(last), detail: last.detail, ...summary(progress) };
+        }
+        // At least one check, even if the bake ended before this attempt started.
+        do {
+          const wait = Math.min(req.intervalMs, endsAt - now());
+          if (wait > 0) await ctx.sleep(wait);
+          const verdict = await check('');
+          // Short of reports is judged when the bake ends: reports may still arrive before then.
+          if (verdict.missing === true && now() < endsAt) continue;
+          if (!verdict.healthy) return { outcome: verdictOutcome(verdict), detail: verdict.detail, ...summary(progress) };
+        } while (now() < endsAt);
+        return { outcome: 'passed', detail: 'healthy for the whole bake', ...summary(progress) };
+      } finally {
+        clearInterval(ticker);
+      }
     },
 
     /** recordRelease gives back the leases a stage is done with, then stores the release snapshot; never moves it backwards. */
@@ -199,6 +264,42 @@ export function createActivities(deps: ActivityDeps) {
       await registry.markDeploymentFailed(req.opKey, req.by, req.reason);
     },
   };
+}
+
+/** BAKE_RECENT_CHECKS bounds the checks a bake hands back for the release state (a 7-day bake at 1 s makes 604,800). */
+export const BAKE_RECENT_CHECKS = 20;
+
+/** BakeWatchRequest is one whole bake: what to check, how often, until when, and what to do when short of reports. */
+export interface BakeWatchRequest {
+  query: HealthQuery & { source: string };
+  /** ISO time the bake ends, fixed by the workflow, so a retried attempt does not bake longer. */
+  endsAt: string;
+  intervalMs: number;
+  /** False for the bake itself; true for the checks after a bake short of reports (onMissing: wait), until endsAt. */
+  waitingForReports: boolean;
+}
+
+/** BakeProgress is what bakeWatch heartbeats, and resumes from. */
+export interface BakeProgress {
+  checksDone: number;
+  recent: { at: string; healthy: boolean; detail: string }[];
+}
+
+/** BakeOutcome is how a bake ended, with the last BAKE_RECENT_CHECKS checks. */
+export interface BakeOutcome {
+  outcome: 'passed' | 'failed' | 'missing';
+  detail: string;
+  checksDone: number;
+  recent: BakeProgress['recent'];
+}
+
+function verdictOutcome(verdict: HealthVerdict): BakeOutcome['outcome'] {
+  if (verdict.missing === true) return 'missing';
+  return verdict.healthy ? 'passed' : 'failed';
+}
+
+function summary(progress: BakeProgress): Pick<BakeOutcome, 'checksDone' | 'recent'> {
+  return { checksDone: progress.checksDone, recent: progress.recent };
 }
 
 /** SlipwayActivities is the activity interface workflows proxy. */

@@ -5,7 +5,9 @@
  * again and registers its undo first), bake. Each step throws Stop for a
  * business outcome (gate failed, rejected, expired, superseded).
  */
-import { condition, getExternalWorkflowHandle, log, patched, sleep, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, getExternalWorkflowHandle, log, patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import type { BakeOutcome, BakeWatchRequest, SlipwayActivities } from '../../activities';
+import { FailureType } from '../../domain/failures';
 import { canarySchedule } from '../../domain/canary';
 import { formatDuration, parseDuration } from '../../domain/duration';
 import { activeFreeze } from '../../domain/freeze';
@@ -28,6 +30,12 @@ export const FREEZE_AT_DEPLOY_PATCH = 'freeze-at-deploy';
  * deploy the target applied but whose activity then failed is still undone. Releases recorded before register it after.
  */
 export const UNDO_BEFORE_DEPLOY_PATCH = 'undo-before-deploy';
+
+/**
+ * BAKE_ACTIVITY_PATCH: releases from this change on bake in one heartbeating bakeWatch activity (a constant
+ * number of history events at any bake length); releases recorded before keep the timer-and-check loop.
+ */
+export const BAKE_ACTIVITY_PATCH = 'bake-activity';
 
 const DEFAULT_HEALTH_SOURCE = 'registry';
 /** HEALTH_MIN_REPORTS_PATCH guards `onMissing: wait`: the extra checks after a bake or analysis short of reports. */
@@ -260,6 +268,7 @@ export async function bake(run: ReleaseRun, stage: Stage, stageState: StageState
     maxPredictionDrift: stage.healthChecks?.maxPredictionDrift,
     minReports: rule.minReports,
   };
+  if (patched(BAKE_ACTIVITY_PATCH)) return bakeInActivity(run, stage, stageState, { query, endsAt: new Date(endsAt).toISOString(), intervalMs, waitingForReports: false }, rule);
   // At least one check, even if recording the snapshot took longer than the bake (e.g. a worker crash).
   do {
     const wait = Math.min(intervalMs, endsAt - Date.now());
@@ -275,4 +284,55 @@ export async function bake(run: ReleaseRun, stage: Stage, stageState: StageState
     if (verdict.missing === true) throw new Stop('failed', `bake in ${stage.env} had too few health reports to judge ${input.version}: ${verdict.detail}`);
     if (!verdict.healthy) throw new Stop('failed', `bake health check failed in ${stage.env}: ${verdict.detail}`);
   } while (Date.now() < endsAt);
+}
+
+/**
+ * bakeInActivity runs the bake as one bakeWatch activity and, when it ends short of reports with
+ * onMissing: wait, the wait for them as a second one: a constant number of history events at any length.
+ */
+async function bakeInActivity(run: ReleaseRun, stage: Stage, stageState: StageState, req: BakeWatchRequest, rule: EvidenceRule): Promise<void> {
+  const { input } = run;
+  let outcome = await bakeWatchUnlessStopped(run, stageState, req);
+  if (outcome.outcome === 'missing' && rule.onMissing === 'wait') {
+    const deadline = Date.now() + rule.waitLimitMs;
+    run.setStatus(run.state.status, `bake: waiting until ${new Date(deadline).toISOString()} for at least ${rule.minReports} health report(s) (onMissing: wait)`);
+    await run.record();
+    outcome = await bakeWatchUnlessStopped(run, stageState, { ...req, endsAt: new Date(deadline).toISOString(), waitingForReports: true });
+  }
+  if (outcome.outcome === 'missing') throw new Stop('failed', `bake in ${stage.env} had too few health reports to judge ${input.version}: ${outcome.detail}`);
+  if (outcome.outcome === 'failed') throw new Stop('failed', `bake health check failed in ${stage.env}: ${outcome.detail}`);
+}
+
+/**
+ * bakeWatchUnlessStopped runs bakeWatch raced against a rejection or a supersede: either cancels it
+ * (the activity learns on its next heartbeat) and stops the release. Its checks go into the stage's healthChecks.
+ */
+async function bakeWatchUnlessStopped(run: ReleaseRun, stageState: StageState, req: BakeWatchRequest): Promise<BakeOutcome> {
+  const { bakeWatch } = proxyActivities<Pick<SlipwayActivities, 'bakeWatch'>>({
+    // The bake (or the wait), one more interval, and room for a slow check and retries.
+    startToCloseTimeout: Math.max(0, Date.parse(req.endsAt) - Date.now()) + req.intervalMs + 5 * 60_000,
+    // bakeWatch heartbeats every 5 s whatever the interval; 30 s covers one slow health check.
+    heartbeatTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [FailureType.UnknownHealthSource] },
+  });
+  let result: BakeOutcome | undefined;
+  const scope = new CancellationScope();
+  const watching = scope.run(async () => {
+    result = await bakeWatch(req);
+  });
+  const stopping = scope.run(() => condition(() => run.rejection() !== null || run.supersededBy !== null));
+  try {
+    await Promise.race([watching, stopping]);
+  } finally {
+    // Whichever lost is cancelled: the activity on a stop, the condition once the bake is over.
+    scope.cancel();
+  }
+  if (result === undefined) {
+    run.checkStops();
+    throw new Error('bake ended without an outcome'); // not reached: only a stop ends the race without one
+  }
+  const outcome: BakeOutcome = result;
+  stageState.healthChecks.push(...outcome.recent);
+  run.touch();
+  return outcome;
 }
