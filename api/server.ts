@@ -3,6 +3,7 @@
  * approvals (identity from the bearer token only), health reports, and the
  * OpenAPI document generated from the same zod schemas that validate requests.
  */
+import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -74,6 +75,7 @@ const errorSchema = z.object({
     code: z.string(),
     message: z.string(),
     problems: z.array(z.object({ field: z.string(), reason: z.string() })).optional(),
+    errorId: z.string().optional().describe('on a 500: the id under which the API logged the failure'),
   }),
 });
 // Large documents (release state, model) are described in the OpenAPI prose; requests are what we validate strictly.
@@ -112,8 +114,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((err, req, reply) => {
-    const sent = sendError(reply, err);
-    if (reply.statusCode >= 500) req.log.error({ err }, 'request failed');
+    // An unexpected failure's text can carry internals (hosts, paths, queries): the caller gets an id, the log gets the error.
+    const errorId = randomUUID();
+    const sent = sendError(reply, err, errorId);
+    if (reply.statusCode >= 500) req.log.error({ err, errorId }, 'request failed');
     return sent;
   });
   // Every request log line about a release carries its id.
@@ -312,7 +316,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   return app;
 }
 
-function sendError(reply: FastifyReply, err: unknown): FastifyReply {
+function sendError(reply: FastifyReply, err: unknown, errorId: string): FastifyReply {
   if (hasZodFastifySchemaValidationErrors(err)) {
     const problems = err.validation.map((v) => ({
       field: [err.validationContext, ...(v.instancePath ? v.instancePath.split('/').filter(Boolean) : []), ...extraKey(v.params)].filter(Boolean).join('.'),
@@ -332,7 +336,8 @@ function sendError(reply: FastifyReply, err: unknown): FastifyReply {
     return reply.code(e.statusCode).send({ error: { code: e.statusCode === 413 ? 'payload_too_large' : 'bad_request', message: e.message ?? 'bad request' } });
   }
   const status = e.statusCode === 503 || e.statusCode === 504 ? e.statusCode : 500;
-  return reply.code(status).send({ error: { code: status === 500 ? 'internal' : 'unavailable', message: e.message ?? 'internal error' } });
+  if (status !== 500) return reply.code(status).send({ error: { code: 'unavailable', message: e.message ?? 'unavailable' } });
+  return reply.code(500).send({ error: { code: 'internal', message: `internal error; give the operator this error id to find it in the API's log: ${errorId}`, errorId } });
 }
 
 // What the API vouches for when it signs a caller's decision: the token's user, how it was verified, and the person behind a CI identity.
