@@ -14,7 +14,7 @@ import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import { StackChecks } from '../registry/stack-checks';
 import type { SlipwayMetrics } from '../observability/metrics';
-import { verifyDecision, type SignedDecision, type TrustedKeys } from '../domain/decisions';
+import { DECISION_MAX_AGE_MS, verifyDecision, type SignedDecision, type TrustedKeys } from '../domain/decisions';
 import type { Pipeline } from '../domain/pipeline';
 import type { ReleasePolicy } from '../domain/release';
 import type { EnvLockRef } from '../locks/api';
@@ -322,7 +322,7 @@ async function wrap<T>(fn: () => Promise<T>): Promise<T> {
 function rollbackRequester(req: { rollbackId?: string; model: string; env: string; requestedBy?: string; requestDecision?: SignedDecision }, keys: TrustedKeys, now: Date): string {
   const claimed = `unverified:claimed:${req.requestedBy ?? 'unknown'}`;
   if (!req.requestDecision) return claimed;
-  const checked = verifyDecision(req.requestDecision, 'rollback.request', keys, { now: now.toISOString(), maxAgeMs: 15 * 60_000 });
+  const checked = verifyDecision(req.requestDecision, 'rollback.request', keys, { now: now.toISOString(), maxAgeMs: DECISION_MAX_AGE_MS });
   if (!checked.ok) return claimed;
   const p = checked.payload;
   return p.rollbackId === req.rollbackId && p.model === req.model && p.env === req.env ? p.requester.user : claimed;

@@ -5,9 +5,9 @@
  * signature over the same bytes, in the same process, in alternating batches.
  * A workflow task that handles one approval pays this once, on every replay too.
  */
-import { createPublicKey, verify } from 'node:crypto';
+import { verify } from 'node:crypto';
 import { decisionSigningInput, verifyDecision } from '../domain/decisions';
-import { Signer } from '../lib/signing';
+import { publicKeyFromRaw, Signer } from '../lib/signing';
 import { type BenchContext, type BenchReport, ms, now, ratio, summarize } from './support';
 
 export async function decisionsBench(ctx: BenchContext): Promise<BenchReport> {
@@ -15,7 +15,7 @@ export async function decisionsBench(ctx: BenchContext): Promise<BenchReport> {
   const batch = 20;
   const signer = Signer.generate();
   const keys = signer.trusted();
-  const spki = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(signer.publicKey, 'base64')]), format: 'der', type: 'spki' });
+  const spki = publicKeyFromRaw(signer.publicKey);
   const at = new Date().toISOString();
   const decisions = Array.from({ length: batch }, (_, i) =>
     signer.signDecision({ kind: 'release.approve', releaseId: `release-fraud-1.${i}.0`, stage: 'prod', approver: { user: 'alice', via: 'token' }, comment: 'looks good', issuedAt: at }),

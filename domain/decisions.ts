@@ -37,6 +37,9 @@ export interface SignedDecision<P extends DecisionPayload = DecisionPayload> {
   signature: string;
 }
 
+/** DECISION_MAX_AGE_MS: how long a signed decision stays usable after the API signed it (sent again, it is fresh). */
+export const DECISION_MAX_AGE_MS = 15 * 60_000;
+
 /** TrustedKeys maps key ids to raw 32-byte Ed25519 public keys (base64), from the worker's own configuration. */
 export type TrustedKeys = Record<string, string>;
 

@@ -188,14 +188,17 @@ const refineEvidence = (
   }
 };
 
-const analysisSchema = strictObject({
+// The same limits and evidence rule judge a canary step and a bake.
+const healthLimitFields = {
   maxErrorRate: rateSchema.optional(),
   maxLatencyP99Ms: latencyMsSchema.optional(),
   maxPredictionDrift: driftSchema.optional(),
   minReports: evidenceShape.minReports.optional(),
   onMissing: evidenceShape.onMissing.optional(),
   waitLimit: evidenceShape.waitLimit.optional(),
-}).superRefine(refineEvidence, { when: (payload) => isPlainObject(payload.value) });
+};
+
+const analysisSchema = strictObject(healthLimitFields).superRefine(refineEvidence, { when: (payload) => isPlainObject(payload.value) });
 
 const canarySchema = strictObject({
   // Percent of traffic at each step, e.g. [10, 50, 100].
@@ -247,12 +250,7 @@ const strategySchema = strictObject({
 
 const healthChecksSchema = strictObject({
   interval: durationSchema({ min: SECOND_MS }).default('10s'),
-  maxErrorRate: rateSchema.optional(),
-  maxLatencyP99Ms: latencyMsSchema.optional(),
-  maxPredictionDrift: driftSchema.optional(),
-  minReports: evidenceShape.minReports.optional(),
-  onMissing: evidenceShape.onMissing.optional(),
-  waitLimit: evidenceShape.waitLimit.optional(),
+  ...healthLimitFields,
 }).superRefine(refineEvidence, { when: (payload) => isPlainObject(payload.value) });
 
 const CRON_HELP = '5 fields (minute hour day-of-month month day-of-week), e.g. "0 16 * * FRI"';

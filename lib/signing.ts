@@ -96,7 +96,8 @@ function rawPublicKey(key: KeyObject): string {
   return key.export({ type: 'spki', format: 'der' }).subarray(-32).toString('base64');
 }
 
-function publicKeyFromRaw(rawBase64: string): KeyObject {
+/** publicKeyFromRaw makes a node:crypto key of a raw base64 Ed25519 public key. */
+export function publicKeyFromRaw(rawBase64: string): KeyObject {
   const header = Buffer.from('302a300506032b6570032100', 'hex');
   return createPublicKey({ key: Buffer.concat([header, Buffer.from(rawBase64, 'base64')]), format: 'der', type: 'spki' });
 }

@@ -9,7 +9,7 @@
  * against the worker's own keys; anything else is what it claims to be, from
  * `ui` (Signal) or `cli` (Update), and counts only where the stage allows it.
  */
-import { verifyDecision, type TrustedKeys } from '../../domain/decisions';
+import { DECISION_MAX_AGE_MS, verifyDecision, type TrustedKeys } from '../../domain/decisions';
 import type { Stage } from '../../domain/pipeline';
 import { decideApproval, validateApprovalInput, type ApprovalChannel, type ApprovalInput } from '../../domain/quorum';
 import type { ApproveUpdateResult, IgnoredMessage, ReleaseState } from '../../domain/release';
@@ -27,9 +27,6 @@ export interface MessageContext {
   /** Server-policy releases: the keys that verify signed decisions, when this run started, who may not approve. */
   verification?: { keys: TrustedKeys; runStartedAt: string; requesters: string[] };
 }
-
-/** DECISION_MAX_AGE_MS: a signed approval or rejection older than this is refused (sent again, it is fresh). */
-export const DECISION_MAX_AGE_MS = 15 * 60_000;
 
 type Checked = { ok: true; value: ApprovalInput; channel: ApprovalChannel; verified: boolean } | { ok: false; error: string; channel: ApprovalChannel };
 

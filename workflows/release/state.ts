@@ -2,13 +2,10 @@
  * The state a release starts with, built from its input alone. Pure, so the
  * workflow (run.ts) and the message-handling tests start from the same state.
  */
-import { verifyDecision, type TrustedKeys } from '../../domain/decisions';
+import { DECISION_MAX_AGE_MS, verifyDecision, type TrustedKeys } from '../../domain/decisions';
 import type { Pipeline, Stage } from '../../domain/pipeline';
 import { initialQuorum, type ApprovalPolicy } from '../../domain/quorum';
 import type { ReleaseInput, ReleaseState, Requester, StageState } from '../../domain/release';
-
-/** START_DECISION_MAX_AGE_MS: a signed start must reach Temporal within this long of being signed. */
-export const START_DECISION_MAX_AGE_MS = 15 * 60_000;
 
 /** initialReleaseState is a release's state before its first stage, as of startedAt. */
 export function initialReleaseState(input: ReleaseInput & { pipeline: Pipeline; pipelineHash: string }, startedAt: string): ReleaseState {
@@ -39,7 +36,7 @@ export function initialReleaseState(input: ReleaseInput & { pipeline: Pipeline; 
 export function resolveRequester(input: ReleaseInput, keys: TrustedKeys, runStartedAt: string): { requester: Requester; refused?: string } {
   const claimed: Requester = { user: input.requestedBy, verified: false };
   if (input.startDecision === undefined) return { requester: claimed };
-  const result = verifyDecision(input.startDecision, 'release.start', keys, { now: runStartedAt, maxAgeMs: START_DECISION_MAX_AGE_MS });
+  const result = verifyDecision(input.startDecision, 'release.start', keys, { now: runStartedAt, maxAgeMs: DECISION_MAX_AGE_MS });
   if (!result.ok) return { requester: claimed, refused: `start decision refused, requester ${input.requestedBy} unverified: ${result.reason}` };
   const p = result.payload;
   if (p.releaseId !== input.releaseId || p.model !== input.model || p.version !== input.version) {
