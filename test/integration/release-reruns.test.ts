@@ -5,7 +5,7 @@ import { Authenticator } from '../../api/auth';
 import { buildApi } from '../../api/server';
 import { ReleaseService } from '../../client/releases';
 import { approveSignal, rejectSignal, type ReleaseState } from '../../workflows/release/api';
-import { registerModel, temporalCli, waitForState, writePipelines } from '../support/releases';
+import { registerModel, temporalCli, waitFor, waitForState, writePipelines } from '../support/releases';
 import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
 
 const PIPELINES = {
@@ -19,16 +19,6 @@ stages:
 };
 
 const VIEWER = 'viewer-token-for-reruns';
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('a version released again: the registry shows the newest run', () => {
   let t: TestDb;

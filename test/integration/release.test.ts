@@ -4,7 +4,7 @@ import { ReleaseService } from '../../client/releases';
 import { envQueueWorkflowId, lockStateQuery, type LockState } from '../../locks/api';
 import { EnvLeases } from '../../locks/leases';
 import { approveSignal, deployOpKey, rejectSignal, type ReleaseState } from '../../workflows/release/api';
-import { recordHistory, registerModel, temporalCli, waitForState, writePipelines } from '../support/releases';
+import { recordHistory, registerModel, temporalCli, waitFor, waitForState, writePipelines } from '../support/releases';
 import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
 
 const PIPELINES = {
@@ -66,16 +66,6 @@ stages:
 };
 
 const GOOD = { accuracy: 0.95, latency_p99_ms: 120 };
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('release workflow on the real Temporal dev server and registry', () => {
   let t: TestDb;

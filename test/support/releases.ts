@@ -56,6 +56,17 @@ export async function waitForState(
   throw new Error(`release ${releaseId} did not reach the expected state in ${timeoutMs}ms; last: ${JSON.stringify(last, null, 1)?.slice(0, 3000)}`);
 }
 
+/** waitFor polls a probe every 100 ms until it answers something, failing after timeoutMs. */
+export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** temporalCli runs the real `temporal` CLI against the test server, as an operator or the Web UI would. */
 export async function temporalCli(args: string[]): Promise<string> {
   const { stdout } = await execFileAsync(path.join(REPO_ROOT, '.slipway', 'tools', 'temporal'), [...args, '--address', testEnv().temporalAddress, '--namespace', 'default']);
