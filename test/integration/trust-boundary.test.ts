@@ -94,8 +94,12 @@ describe('trust boundary: what a raw Temporal client or a releaser token cannot 
     const releaseId = await startAsRita(model);
     await waitForState(service, releaseId, (s) => prodOf(s).status === 'awaiting_approval', 60_000);
     const handle = temporal.client.workflow.getHandle(releaseId);
-    // The old hole: a client-chosen channel "api" is refused before it reaches history...
-    await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ stage: 'prod', approver: 'alice', channel: 'api' }] }), (err: unknown) => err instanceof WorkflowUpdateFailedError && /signed by the Slipway API/.test(err.cause?.message ?? ''));
+    // The old hole: a client-chosen channel "api" is refused, and recorded so the audit chain has it...
+    const claimedApi = await handle.executeUpdate(approveUpdate, { args: [{ stage: 'prod', approver: 'alice', channel: 'api' }] });
+    assert.equal(claimedApi.outcome, 'refused');
+    assert.match(claimedApi.reason ?? '', /signed by the Slipway API/);
+    // ...a malformed Update is still refused before it reaches history.
+    await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ stage: 'prod', approver: 'alice', channel: 'ui' } as never] }), (err: unknown) => err instanceof WorkflowUpdateFailedError && /channel: leave it out/.test(err.cause?.message ?? ''));
     // ...and without a channel, a claim counts as cli, which prod does not take.
     for (const approver of ['alice', 'bob']) {
       const result = await handle.executeUpdate(approveUpdate, { args: [{ stage: 'prod', approver }] });
@@ -106,9 +110,9 @@ describe('trust boundary: what a raw Temporal client or a releaser token cannot 
     const forged = (await import('../../lib/signing')).Signer.generate().signDecision({ kind: 'release.approve', releaseId, stage: 'prod', approver: { user: 'carol', via: 'token' }, issuedAt: new Date().toISOString() });
     assert.match((await handle.executeUpdate(approveUpdate, { args: [{ decision: forged }] })).reason ?? '', /unknown key/);
     await handle.signal(approveSignal, { stage: 'prod', approver: 'carol' });
-    const refused = await waitForState(service, releaseId, (s) => s.ignoredMessages.length >= 4);
+    const refused = await waitForState(service, releaseId, (s) => s.ignoredMessages.length >= 5);
     assert.equal(prodOf(refused).quorum?.approvedBy.length, 0);
-    assert.deepEqual(refused.ignoredMessages.map((m) => m.channel).sort(), ['api', 'cli', 'cli', 'ui']);
+    assert.deepEqual(refused.ignoredMessages.map((m) => m.channel).sort(), ['api', 'cli', 'cli', 'cli', 'ui']);
 
     for (const token of [TOKENS.alice, TOKENS.bob]) assert.equal((await call('POST', `/releases/${releaseId}/approvals`, token, { stage: 'prod' })).status, 200);
     const done = await service.result(releaseId);
@@ -119,7 +123,8 @@ describe('trust boundary: what a raw Temporal client or a releaser token cannot 
     const approvedEvents = await audited(model, 'release.approved');
     assert.deepEqual(approvedEvents.map((e) => e.actor).sort(), ['alice', 'bob']);
     const refusedEvents = await audited(model, 'release.approve_refused');
-    assert.equal(refusedEvents.length, 4);
+    assert.equal(refusedEvents.length, 5);
+    assert.ok(refusedEvents.some((e) => /signed by the Slipway API/.test(e.reason ?? '')), 'the claimed api approval is in the audit chain');
     assert.ok(refusedEvents.every((e) => e.actor.startsWith('unverified:')));
     const started = await audited(model, 'release.started');
     assert.equal(started[0]?.actor, 'rita');

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { verifyDecision } from '../../domain/decisions';
 import { parsePipeline } from '../../domain/pipeline';
 import { Signer } from '../../lib/signing';
-import { applyApproval, applyRejection, type MessageContext } from '../../workflows/release/messages';
+import { applyApproval, applyRejection, validateApproveUpdate, type MessageContext } from '../../workflows/release/messages';
 import { initialReleaseState, resolveRequester } from '../../workflows/release/state';
 
 const PIPELINE = parsePipeline(
@@ -51,6 +51,16 @@ describe('signed decisions on a server-policy release (pure, no server)', () => 
     assert.match(first.reason ?? '', /accepted only via api; this one came via cli/);
     assert.equal(prod(ctx).quorum?.approvedBy.length, 0);
     assert.equal(ctx.state.ignoredMessages.length, 2);
+  });
+
+  it('refuses an unsigned message that claims channel api, and records it instead of counting it', () => {
+    const ctx = context();
+    const result = applyApproval(ctx, { stage: 'prod', approver: 'alice', channel: 'api' }, 'cli', AT);
+    assert.equal(result.outcome, 'refused');
+    assert.match(result.reason ?? '', /signed by the Slipway API/);
+    assert.equal(prod(ctx).quorum?.approvedBy.length, 0);
+    assert.deepEqual(ctx.state.ignoredMessages.map((m) => [m.channel, m.reason]), [['cli', result.reason]]);
+    assert.doesNotThrow(() => validateApproveUpdate({ stage: 'prod', approver: 'alice', channel: 'api' }, true), 'server-policy releases take it in to record it');
   });
 
   it('refuses a decision signed by another key, or changed after signing, and records it as a refused api message', () => {

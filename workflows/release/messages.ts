@@ -15,6 +15,8 @@ import { decideApproval, validateApprovalInput, type ApprovalChannel, type Appro
 import type { ApproveUpdateResult, IgnoredMessage, ReleaseState } from '../../domain/release';
 import { policyOf } from './state';
 
+const CLAIMED_API_REASON = 'channel "api" means signed by the Slipway API: approve through POST /releases/:id/approvals (or the CLI with SLIPWAY_API_URL)';
+
 /** MAX_IGNORED bounds the ignored-message list (newest kept), so a flood cannot grow the state without end. */
 export const MAX_IGNORED = 50;
 
@@ -64,6 +66,11 @@ export function applyApproval(ctx: MessageContext, raw: unknown, claimedChannel:
   const checked = checkMessage(ctx, raw, 'approve', claimedChannel, at);
   const { channel } = checked;
   const ignore = (reason: string) => recordIgnored(state, 'approve', channel, raw, reason, at);
+  if (ctx.verification && isObject(raw) && raw['channel'] === 'api') {
+    // Someone with Temporal access claiming the verified channel: refused, and kept for the audit chain.
+    ignore(CLAIMED_API_REASON);
+    return { outcome: 'refused', reason: CLAIMED_API_REASON, stage: typeof raw['stage'] === 'string' ? raw['stage'] : '', quorum: null };
+  }
   if (!checked.ok) {
     ignore(checked.error);
     return { outcome: 'refused', reason: checked.error, stage: '', quorum: null };
@@ -122,17 +129,22 @@ export function applyRejection(ctx: MessageContext, raw: unknown, at: string): v
  * validateApproveUpdate refuses a malformed Update before it reaches history; the caller sees why.
  * A client may no longer choose channel `api`: that channel is a decision the API signed.
  */
-export function validateApproveUpdate(arg: unknown): void {
+export function validateApproveUpdate(arg: unknown, recordsClaimedApi = false): void {
   if (typeof arg !== 'object' || arg === null) throw new Error('approve expects {"stage": "...", "approver": "...", "comment": "..."}');
   if ('decision' in arg) {
     if (Object.keys(arg).length !== 1) throw new Error('decision: a signed approval carries only {"decision": …}');
     return; // the signature is checked by the workflow, which records a bad one
   }
   const { channel, ...rest } = arg as Record<string, unknown>;
-  if (channel === 'api') throw new Error('channel "api" means signed by the Slipway API: approve through POST /releases/:id/approvals (or the CLI with SLIPWAY_API_URL)');
-  if (channel !== undefined && channel !== 'cli') throw new Error('channel: leave it out (the workflow sets it); only "cli" is accepted for compatibility');
+  // Server-policy releases take a claimed "api" in and record the refusal (applyApproval); older ones refuse it here.
+  if (channel === 'api' && !recordsClaimedApi) throw new Error(CLAIMED_API_REASON);
+  if (channel !== undefined && channel !== 'cli' && channel !== 'api') throw new Error('channel: leave it out (the workflow sets it); only "cli" is accepted for compatibility');
   const checked = validateApprovalInput(rest);
   if (!checked.ok) throw new Error(checked.error);
+}
+
+function isObject(raw: unknown): raw is Record<string, unknown> {
+  return typeof raw === 'object' && raw !== null;
 }
 
 function preview(raw: unknown): string {

@@ -36,10 +36,11 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       approveUpdate,
       (arg) => {
         if ('decision' in arg) return applyApproval(run.messages, arg, 'cli', now());
-        const claim = { stage: arg.stage, approver: arg.approver, ...(arg.comment === undefined ? {} : { comment: arg.comment }) };
+        // A claimed "api" reaches applyApproval whole, so it is refused and recorded, not counted.
+        const claim = { stage: arg.stage, approver: arg.approver, ...(arg.comment === undefined ? {} : { comment: arg.comment }), ...(run.serverPolicy && arg.channel === 'api' ? { channel: arg.channel } : {}) };
         return applyApproval(run.messages, claim, run.serverPolicy || (arg.channel === undefined && patched(CLAIMED_UPDATE_PATCH)) ? 'cli' : (arg.channel ?? 'api'), now());
       },
-      { validator: validateApproveUpdate },
+      { validator: (arg) => validateApproveUpdate(arg, run.serverPolicy) },
     );
     setHandler(rejectSignal, (raw: unknown) => applyRejection(run.messages, raw, now()));
   };
