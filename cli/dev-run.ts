@@ -12,6 +12,7 @@ import { ReleaseService } from '../client/releases';
 import { runDemo } from '../demo/run-demo';
 import { codecFromKeys, dataConverterFor } from '../codec';
 import { loadConfig } from '../config';
+import { devTemporalSettings } from '../config/temporal';
 import { startStack } from '../devstack/stack';
 import { freePort, isPortFree } from '../devstack/processes';
 import pino from 'pino';
@@ -58,11 +59,13 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
     mongodbUri: config.mongodbUriGiven ? config.mongodbUri : undefined,
     uiCodecEndpoint: config.codecKeys ? `http://127.0.0.1:${ports.api}/codec` : undefined,
   });
+  // The server just started, plain loopback: a user's TEMPORAL_* TLS settings or temporal.toml profile are not for it.
+  const temporal = devTemporalSettings(stack.temporalAddress);
   const registry = await connectRegistryDb(stack.mongodbUri);
   const signer = ensureDevSigningKey(path.resolve(opts.dataDir), config.apiSigningKeyFile);
   const { worker, close: closeWorker, supervisor } = await createSlipwayWorker({
     temporalAddress: stack.temporalAddress,
-    namespace: config.temporalNamespace,
+    namespace: temporal.namespace,
     taskQueue: config.taskQueue,
     db: registry.db,
     codecKeys: config.codecKeys,
@@ -79,7 +82,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
   const clientConnection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({
     connection: clientConnection,
-    namespace: config.temporalNamespace,
+    namespace: temporal.namespace,
     dataConverter: dataConverterFor(config.codecKeys),
     ...(tracing ? { interceptors: clientTracingInterceptors() } : {}),
   });
