@@ -66,11 +66,11 @@ export function loadTemporalSettings(env: NodeJS.ProcessEnv = process.env): Temp
     throw new TemporalSettingsError(`${fileName} (TEMPORAL_CONFIG_FILE) cannot be read as Temporal client config: ${(err as Error).message}`);
   }
   const profileName = vars.TEMPORAL_PROFILE ?? 'default';
-  if (vars.TEMPORAL_PROFILE && !profiles[profileName]) {
+  if (vars.TEMPORAL_PROFILE && !Object.hasOwn(profiles, profileName)) {
     const known = Object.keys(profiles);
     throw new TemporalSettingsError(`TEMPORAL_PROFILE=${profileName}: no [profile.${profileName}] in ${fileName}${known.length ? `; profiles there: ${known.join(', ')}` : ''}`);
   }
-  const fromFile = Boolean(profiles[profileName]);
+  const fromFile = Object.hasOwn(profiles, profileName);
   const where = (envName: string, key: string) => (vars[envName] !== undefined ? envName : `${key} in [profile.${profileName}] of ${fileName}`);
   let profile: ClientConfigProfile;
   try {
