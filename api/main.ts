@@ -57,7 +57,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  const registry = await connectRegistryDb(config.mongodbUri);
+  const registry = await connectRegistryDb(config.mongodbUri, { caFile: config.mongodbCaFile });
   let connection: Connection | undefined;
   let api: FastifyInstance | undefined;
   let exitCode = 0;

@@ -12,7 +12,7 @@ import { explainConnectFailure, loadTemporalSettings, type TemporalSettings } fr
 import { REGISTRY_FAILURES } from '../domain/failures';
 import { PipelineError } from '../domain/pipeline';
 import { InvalidInputError, RegistryError } from '../registry/errors';
-import { connectRegistryDb, type RegistryDb } from '../registry/db';
+import { connectRegistryDb, RegistrySettingsError, type RegistryDb } from '../registry/db';
 import { PolicyStore } from '../registry/policy';
 import { Registry } from '../registry/registry';
 import { ReleaseService } from '../client/releases';
@@ -118,9 +118,10 @@ export class CliContext {
   private async registryDb(): Promise<RegistryDb> {
     if (!this.db) {
       try {
-        this.db = await connectRegistryDb(this.config.mongodbUri);
+        this.db = await connectRegistryDb(this.config.mongodbUri, { caFile: this.config.mongodbCaFile });
       } catch (err) {
-        throw new CliError(ExitCode.unreachable, `cannot reach the registry database at ${redact(this.config.mongodbUri)} (SLIPWAY_MONGODB_URI): ${(err as Error).message}. Is \`slipway dev\` running?`);
+        if (err instanceof RegistrySettingsError) throw new CliError(ExitCode.badInput, err.message);
+        throw new CliError(ExitCode.unreachable, `${(err as Error).message}. Is \`slipway dev\` running?`);
       }
     }
     return this.db;
@@ -162,9 +163,4 @@ export function errorBody(err: unknown): { error: { code: number; type: string; 
       ...(problems ? { problems } : {}),
     },
   };
-}
-
-/** redact hides a password in a connection string before printing it. */
-export function redact(uri: string): string {
-  return uri.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 }

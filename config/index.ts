@@ -12,6 +12,8 @@ import type { PluginSettings } from '../lib/plugins';
 export interface SlipwayConfig {
   taskQueue: string;
   mongodbUri: string;
+  /** SLIPWAY_MONGODB_CA_FILE: PEM CA bundle for a MongoDB whose certificate no system CA signs; turns TLS on (registry/db.ts checks it at start). */
+  mongodbCaFile: string | undefined;
   /** Whether SLIPWAY_MONGODB_URI was given explicitly (dev stack then starts no database). */
   mongodbUriGiven: boolean;
   apiUrl: string;
@@ -57,6 +59,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     taskQueue: env.SLIPWAY_TASK_QUEUE || DEFAULT_TASK_QUEUE,
     mongodbUri: env.SLIPWAY_MONGODB_URI || 'mongodb://127.0.0.1:27017/slipway',
     mongodbUriGiven: Boolean(env.SLIPWAY_MONGODB_URI),
+    mongodbCaFile: env.SLIPWAY_MONGODB_CA_FILE || undefined,
     apiUrl: env.SLIPWAY_API_URL || `http://127.0.0.1:${apiPort}`,
     apiUrlGiven: Boolean(env.SLIPWAY_API_URL),
     apiToken: env.SLIPWAY_TOKEN || undefined,

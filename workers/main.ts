@@ -138,7 +138,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  const registry = await connectRegistryDb(config.mongodbUri);
+  const registry = await connectRegistryDb(config.mongodbUri, { caFile: config.mongodbCaFile });
   let closeWorker: (() => Promise<void>) | undefined;
   let server: http.Server | undefined;
   let exitCode = 0;
