@@ -10,10 +10,12 @@ import type { SlipwayConfig } from '../config';
 import { Signer } from '../lib/signing';
 import { Authenticator, loadTokensFile, remoteJwks, sha256Hex } from './auth';
 import { CiIdentityVerifier, loadCiRulesFile } from './ci-identity';
+import { refusePublishedTokens } from './example-tokens';
 
-/** createAuthenticator loads SLIPWAY_API_TOKENS, OIDC settings and SLIPWAY_CI_OIDC_RULES. */
+/** createAuthenticator loads SLIPWAY_API_TOKENS (refusing published example tokens), OIDC settings and SLIPWAY_CI_OIDC_RULES. */
 export function createAuthenticator(config: SlipwayConfig, tokensFile = config.apiTokensFile): Authenticator {
   const tokens = tokensFile ? loadTokensFile(tokensFile) : { tokens: [] };
+  if (tokensFile) refusePublishedTokens(tokens.tokens.map((t) => ({ user: t.user, sha256: t.sha256 ?? sha256Hex(t.token!) })), tokensFile);
   const oidc = config.oidc ? { issuer: config.oidc.issuer, audience: config.oidc.audience, jwks: remoteJwks(config.oidc.jwksUrl) } : undefined;
   const ci = config.ciOidcRulesFile ? new CiIdentityVerifier(loadCiRulesFile(config.ciOidcRulesFile), remoteJwks) : undefined;
   return new Authenticator(tokens, oidc, undefined, ci);

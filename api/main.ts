@@ -14,6 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { ReleaseService } from '../client/releases';
 import { codecFromKeys, dataConverterFor } from '../codec';
 import { loadConfig } from '../config';
+import { describeTemporal, explainConnectFailure, loadTemporalSettings } from '../config/temporal';
 import { createLogger } from '../observability/logger';
 import { SlipwayMetrics } from '../observability/metrics';
 import { clientTracingInterceptors, tracingFromEnv } from '../observability/tracing';
@@ -25,6 +26,7 @@ import { buildApi } from './server';
 /** main serves the API until a signal, then stops accepting, finishes in-flight requests and closes; resolves to the exit code. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const config = loadConfig(env);
+  const temporal = loadTemporalSettings(env);
   const host = env.SLIPWAY_API_HOST || '0.0.0.0';
   const logger = createLogger({ level: env.SLIPWAY_LOG_LEVEL || 'info' });
   const tracing = tracingFromEnv('slipway-api', env);
@@ -55,15 +57,17 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  const registry = await connectRegistryDb(config.mongodbUri);
+  const registry = await connectRegistryDb(config.mongodbUri, { caFile: config.mongodbCaFile });
   let connection: Connection | undefined;
   let api: FastifyInstance | undefined;
   let exitCode = 0;
   try {
-    connection = await Connection.connect({ address: config.temporalAddress });
+    connection = await Connection.connect({ address: temporal.address, ...temporal.transport }).catch(async (err: unknown) => {
+      throw new Error(`cannot connect to Temporal at ${temporal.address} (${temporal.source}): ${await explainConnectFailure(temporal.address, temporal.transport, err)}`, { cause: err });
+    });
     const client = new Client({
       connection,
-      namespace: config.temporalNamespace,
+      namespace: temporal.namespace,
       dataConverter: dataConverterFor(config.codecKeys),
       ...(tracing ? { interceptors: clientTracingInterceptors() } : {}),
     });
@@ -84,8 +88,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       logger.info(
         {
           address: `${host}:${config.apiPort}`,
-          temporalAddress: config.temporalAddress,
-          namespace: config.temporalNamespace,
+          ...describeTemporal(temporal),
           taskQueue: config.taskQueue,
           codecEndpoint: codec ? '/codec' : 'off',
           tracing: Boolean(tracing),

@@ -8,10 +8,11 @@ import { CommanderError } from 'commander';
 import { MongoServerSelectionError, MongoNetworkError } from 'mongodb';
 import { dataConverterFor } from '../codec';
 import { loadConfig, type SlipwayConfig } from '../config';
+import { explainConnectFailure, loadTemporalSettings, type TemporalSettings } from '../config/temporal';
 import { REGISTRY_FAILURES } from '../domain/failures';
 import { PipelineError } from '../domain/pipeline';
 import { InvalidInputError, RegistryError } from '../registry/errors';
-import { connectRegistryDb, type RegistryDb } from '../registry/db';
+import { connectRegistryDb, RegistrySettingsError, type RegistryDb } from '../registry/db';
 import { PolicyStore } from '../registry/policy';
 import { Registry } from '../registry/registry';
 import { ReleaseService } from '../client/releases';
@@ -27,6 +28,7 @@ export class CliContext {
   readonly config: SlipwayConfig;
   private db: RegistryDb | undefined;
   private connection: Connection | undefined;
+  private temporalSettings: TemporalSettings | undefined;
   private chosen: SlipwayBackend | undefined;
   /** The API client when SLIPWAY_API_URL and a token are both given; verbs then act as the token's identity. */
   readonly api: ApiClient | undefined;
@@ -85,26 +87,41 @@ export class CliContext {
     return `unverified:cli:${as ?? this.config.user}`;
   }
 
+  /** temporal is where direct-mode verbs reach Temporal (config/temporal.ts), resolved on first use so verbs that never connect ignore a broken profile. */
+  temporal(): TemporalSettings {
+    if (!this.temporalSettings) {
+      try {
+        this.temporalSettings = loadTemporalSettings();
+      } catch (err) {
+        throw new CliError(ExitCode.badInput, (err as Error).message);
+      }
+    }
+    return this.temporalSettings;
+  }
+
   /** releases connects to Temporal and the registry for release verbs. */
   async releases(): Promise<ReleaseService> {
+    const settings = this.temporal();
     const db = await this.registryDb();
     if (!this.connection) {
       try {
-        this.connection = await Connection.connect({ address: this.config.temporalAddress, connectTimeout: 5_000 });
+        this.connection = await Connection.connect({ address: settings.address, ...settings.transport, connectTimeout: 5_000 });
       } catch (err) {
-        throw new CliError(ExitCode.unreachable, `cannot reach Temporal at ${this.config.temporalAddress} (TEMPORAL_ADDRESS): ${(err as Error).message}. Is \`slipway dev\` running?`);
+        const reason = await explainConnectFailure(settings.address, settings.transport, err);
+        throw new CliError(ExitCode.unreachable, `cannot reach Temporal at ${settings.address} (${settings.source}): ${reason}${settings.transport.tls ? '' : '. Is `slipway dev` running?'}`);
       }
     }
-    const temporal = new Client({ connection: this.connection, namespace: this.config.temporalNamespace, dataConverter: dataConverterFor(this.config.codecKeys) });
+    const temporal = new Client({ connection: this.connection, namespace: settings.namespace, dataConverter: dataConverterFor(this.config.codecKeys) });
     return new ReleaseService({ temporal, db: db.db, taskQueue: this.config.taskQueue, pipelinesDir: this.config.pipelinesDir, bootstrapFromFolder: true });
   }
 
   private async registryDb(): Promise<RegistryDb> {
     if (!this.db) {
       try {
-        this.db = await connectRegistryDb(this.config.mongodbUri);
+        this.db = await connectRegistryDb(this.config.mongodbUri, { caFile: this.config.mongodbCaFile });
       } catch (err) {
-        throw new CliError(ExitCode.unreachable, `cannot reach the registry database at ${redact(this.config.mongodbUri)} (SLIPWAY_MONGODB_URI): ${(err as Error).message}. Is \`slipway dev\` running?`);
+        if (err instanceof RegistrySettingsError) throw new CliError(ExitCode.badInput, err.message);
+        throw new CliError(ExitCode.unreachable, `${(err as Error).message}. Is \`slipway dev\` running?`);
       }
     }
     return this.db;
@@ -146,9 +163,4 @@ export function errorBody(err: unknown): { error: { code: number; type: string; 
       ...(problems ? { problems } : {}),
     },
   };
-}
-
-/** redact hides a password in a connection string before printing it. */
-export function redact(uri: string): string {
-  return uri.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 }

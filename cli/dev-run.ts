@@ -12,6 +12,7 @@ import { ReleaseService } from '../client/releases';
 import { runDemo } from '../demo/run-demo';
 import { codecFromKeys, dataConverterFor } from '../codec';
 import { loadConfig } from '../config';
+import { devTemporalSettings } from '../config/temporal';
 import { startStack } from '../devstack/stack';
 import { freePort, isPortFree } from '../devstack/processes';
 import pino from 'pino';
@@ -19,7 +20,7 @@ import { createLogger, temporalLogger } from '../observability/logger';
 import { SlipwayMetrics } from '../observability/metrics';
 import { clientTracingInterceptors, tracingFromEnv } from '../observability/tracing';
 import { installRuntime } from '../workers/runtime';
-import { connectRegistryDb } from '../registry/db';
+import { connectRegistryDb, redactUri } from '../registry/db';
 import { createSlipwayWorker } from '../workers/worker';
 import { stackCheckWorkflow } from '../workflows';
 import { ExitCode } from './exit-codes';
@@ -58,11 +59,13 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
     mongodbUri: config.mongodbUriGiven ? config.mongodbUri : undefined,
     uiCodecEndpoint: config.codecKeys ? `http://127.0.0.1:${ports.api}/codec` : undefined,
   });
-  const registry = await connectRegistryDb(stack.mongodbUri);
+  // The server just started, plain loopback: a user's TEMPORAL_* TLS settings or temporal.toml profile are not for it.
+  const temporal = devTemporalSettings(stack.temporalAddress);
+  const registry = await connectRegistryDb(stack.mongodbUri, { caFile: config.mongodbUriGiven ? config.mongodbCaFile : undefined });
   const signer = ensureDevSigningKey(path.resolve(opts.dataDir), config.apiSigningKeyFile);
   const { worker, close: closeWorker, supervisor } = await createSlipwayWorker({
     temporalAddress: stack.temporalAddress,
-    namespace: config.temporalNamespace,
+    namespace: temporal.namespace,
     taskQueue: config.taskQueue,
     db: registry.db,
     codecKeys: config.codecKeys,
@@ -79,7 +82,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
   const clientConnection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({
     connection: clientConnection,
-    namespace: config.temporalNamespace,
+    namespace: temporal.namespace,
     dataConverter: dataConverterFor(config.codecKeys),
     ...(tracing ? { interceptors: clientTracingInterceptors() } : {}),
   });
@@ -131,7 +134,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
       `slipway dev: ready in ${seconds}s (stack check ${check.readBack ? 'passed' : 'FAILED'})`,
       `  Temporal gRPC    ${stack.temporalAddress}   (TEMPORAL_ADDRESS)`,
       `  Temporal Web UI  ${stack.uiUrl}`,
-      `  Registry DB      ${stack.mongodbUri}   (${stack.registryBackend}; SLIPWAY_MONGODB_URI)`,
+      `  Registry DB      ${redactUri(stack.mongodbUri)}   (${stack.registryBackend}; SLIPWAY_MONGODB_URI)`,
       `  HTTP API         http://127.0.0.1:${ports.api}   (OpenAPI at /openapi.json, Prometheus at /metrics)`,
       devTokens ? `  API token        ${devTokens.token}   (admin, local only; in ${devTokens.file})` : `  API tokens       ${config.apiTokensFile}`,
       `  Worker           task queue "${config.taskQueue}"${codec ? ', payloads encrypted (AES-256-GCM), Web UI decodes via /codec' : ''}`,

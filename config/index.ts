@@ -1,16 +1,19 @@
 /**
  * Configuration, read once from the environment with typed defaults.
- * Nothing deeper than the entry points reads process.env.
+ * Nothing deeper than the entry points reads process.env. The Temporal
+ * connection (TEMPORAL_*, temporal.toml profiles) is resolved apart, by
+ * config/temporal.ts, only in the processes that connect to a Temporal they
+ * did not start.
  */
 import os from 'node:os';
 import type { PluginSettings } from '../lib/plugins';
 
 /** SlipwayConfig is everything the CLI, workers and API need to find their services. */
 export interface SlipwayConfig {
-  temporalAddress: string;
-  temporalNamespace: string;
   taskQueue: string;
   mongodbUri: string;
+  /** SLIPWAY_MONGODB_CA_FILE: PEM CA bundle for a MongoDB whose certificate no system CA signs; turns TLS on (registry/db.ts checks it at start). */
+  mongodbCaFile: string | undefined;
   /** Whether SLIPWAY_MONGODB_URI was given explicitly (dev stack then starts no database). */
   mongodbUriGiven: boolean;
   apiUrl: string;
@@ -53,11 +56,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     throw new Error(`SLIPWAY_API_PORT must be a port number (0-65535), got "${env.SLIPWAY_API_PORT}"`);
   }
   return {
-    temporalAddress: env.TEMPORAL_ADDRESS || '127.0.0.1:7233',
-    temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
     taskQueue: env.SLIPWAY_TASK_QUEUE || DEFAULT_TASK_QUEUE,
     mongodbUri: env.SLIPWAY_MONGODB_URI || 'mongodb://127.0.0.1:27017/slipway',
     mongodbUriGiven: Boolean(env.SLIPWAY_MONGODB_URI),
+    mongodbCaFile: env.SLIPWAY_MONGODB_CA_FILE || undefined,
     apiUrl: env.SLIPWAY_API_URL || `http://127.0.0.1:${apiPort}`,
     apiUrlGiven: Boolean(env.SLIPWAY_API_URL),
     apiToken: env.SLIPWAY_TOKEN || undefined,

@@ -38,12 +38,26 @@ function runNodeTests(files: string[], env: NodeJS.ProcessEnv, onStart?: (child:
   });
 }
 
+/**
+ * isolatedEnv is the test processes' environment: none of the shell's
+ * TEMPORAL_* settings and a temporal.toml with one empty profile, so a user's
+ * ~/.config/temporalio/temporal.toml (say, a Temporal Cloud profile) never
+ * sends tests elsewhere. Tests that want TLS or a profile set their own.
+ */
+function isolatedEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const configFile = path.join(REPO_ROOT, '.slipway', 'test-temporal.toml');
+  fs.mkdirSync(path.dirname(configFile), { recursive: true });
+  fs.writeFileSync(configFile, '# written by test/run.ts: tests read no user Temporal profile\n[profile]\n');
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TEMPORAL_')));
+  return { ...env, TEMPORAL_CONFIG_FILE: configFile, ...extra };
+}
+
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   if (args[0] === '--unit') {
     const files = PURE_TEST_DIRS.flatMap((d) => findTests(path.join(REPO_ROOT, d)));
     // No servers: a pure test that reaches for one fails instead of finding the user's.
-    const env = { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1', SLIPWAY_MONGODB_URI: 'mongodb://127.0.0.1:1/none' };
+    const env = isolatedEnv({ TEMPORAL_ADDRESS: '127.0.0.1:1', SLIPWAY_MONGODB_URI: 'mongodb://127.0.0.1:1/none' });
     process.exit(await runNodeTests(files, env));
   }
   const chosen = args;
@@ -71,13 +85,12 @@ async function main(): Promise<number> {
   process.on('SIGINT', () => void stopAll(130));
   process.on('SIGTERM', () => void stopAll(143));
 
-  const env = {
-    ...process.env,
+  const env = isolatedEnv({
     TEMPORAL_ADDRESS: stack.temporalAddress,
     SLIPWAY_MONGODB_URI: stack.mongodbUri,
     SLIPWAY_TEST_UI_URL: stack.uiUrl,
     SLIPWAY_TEST_REGISTRY_BACKEND: stack.registryBackend,
-  };
+  });
   const code = await runNodeTests(files, env, (c) => (child = c));
   await stopAll(code);
   return code;

@@ -17,6 +17,7 @@ import http from 'node:http';
 import type { Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { loadConfig } from '../config';
+import { describeTemporal, loadTemporalSettings } from '../config/temporal';
 import { createLogger, temporalLogger } from '../observability/logger';
 import { SlipwayMetrics } from '../observability/metrics';
 import { tracingFromEnv } from '../observability/tracing';
@@ -115,6 +116,7 @@ async function metricsText(metrics: SlipwayMetrics, runtimeMetricsUrl: string): 
 /** main runs the worker until a signal, then drains it and closes every connection; resolves to the exit code. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const config = loadConfig(env);
+  const temporal = loadTemporalSettings(env);
   const settings = workerSettingsFromEnv(env);
   const logger = createLogger({ level: settings.logLevel });
   installRuntime({ logger: temporalLogger(logger, 'INFO'), metricsAddress: settings.runtimeMetricsAddress });
@@ -136,14 +138,15 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  const registry = await connectRegistryDb(config.mongodbUri);
+  const registry = await connectRegistryDb(config.mongodbUri, { caFile: config.mongodbCaFile });
   let closeWorker: (() => Promise<void>) | undefined;
   let server: http.Server | undefined;
   let exitCode = 0;
   try {
     const created = await createSlipwayWorker({
-      temporalAddress: config.temporalAddress,
-      namespace: config.temporalNamespace,
+      temporalAddress: temporal.address,
+      temporalTransport: temporal.transport,
+      namespace: temporal.namespace,
       taskQueue: config.taskQueue,
       db: registry.db,
       codecKeys: config.codecKeys,
@@ -171,8 +174,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
     if (!stopping) {
       logger.info(
         {
-          temporalAddress: config.temporalAddress,
-          namespace: config.temporalNamespace,
+          ...describeTemporal(temporal),
           taskQueue: config.taskQueue,
           encrypted: Boolean(config.codecKeys),
           tracing: Boolean(tracing),

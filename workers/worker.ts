@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Db } from 'mongodb';
 import { createActivities, type ActivityDeps, type PolicySource } from '../activities';
+import { explainConnectFailure, type TemporalTransport } from '../config/temporal';
 import type { TrustedKeys } from '../domain/decisions';
 import { dataConverterFor } from '../codec';
 import type { SlipwayMetrics } from '../observability/metrics';
@@ -21,6 +22,8 @@ import { buildTargets } from '../targets';
 /** SlipwayWorkerOptions say where the worker connects and what it hands activities. */
 export interface SlipwayWorkerOptions {
   temporalAddress: string;
+  /** TLS, mTLS and API key for both connections (config/temporal.ts); none for the local dev server. */
+  temporalTransport?: TemporalTransport;
   namespace: string;
   taskQueue: string;
   db: Db;
@@ -63,8 +66,14 @@ export interface SlipwayWorker {
 export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promise<SlipwayWorker> {
   installRuntime();
   await Promise.all([new Registry(options.db).ensureIndexes(), new ReleaseStore(options.db).ensureIndexes()]);
-  const connection = await NativeConnection.connect({ address: options.temporalAddress });
-  const clientConnection = await Connection.connect({ address: options.temporalAddress });
+  const connectFailed = async (err: unknown): Promise<never> => {
+    throw new Error(`cannot connect to Temporal at ${options.temporalAddress}: ${await explainConnectFailure(options.temporalAddress, options.temporalTransport ?? {}, err)}`, { cause: err });
+  };
+  const connection = await NativeConnection.connect({ address: options.temporalAddress, ...options.temporalTransport }).catch(connectFailed);
+  const clientConnection = await Connection.connect({ address: options.temporalAddress, ...options.temporalTransport }).catch(async (err: unknown) => {
+    await connection.close();
+    return connectFailed(err);
+  });
   const supervisor = options.localServingDir ? new LocalServingSupervisor({ runDir: options.localServingDir }) : undefined;
   const close = async () => {
     await Promise.allSettled([connection.close(), clientConnection.close(), supervisor?.stopAll()]);

@@ -25,8 +25,9 @@ export function registerDemoCommand(program: Command): void {
         const workDir = path.resolve(__dirname, '..', '..', '.slipway', 'demo');
         const taskQueue = `${ctx.config.taskQueue}-demo`;
         const { worker, close, supervisor } = await createSlipwayWorker({
-          temporalAddress: ctx.config.temporalAddress,
-          namespace: ctx.config.temporalNamespace,
+          temporalAddress: ctx.temporal().address,
+          temporalTransport: ctx.temporal().transport,
+          namespace: ctx.temporal().namespace,
           taskQueue,
           db: service.registry.db,
           codecKeys: ctx.config.codecKeys,

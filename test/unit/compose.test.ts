@@ -115,7 +115,16 @@ function interpolateValues(value: unknown, env: Record<string, string | undefine
 const TEST_KEY = Signer.generate();
 const TEST_KEY_FILE = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-compose-')), 'api-signing-key.pem');
 fs.writeFileSync(TEST_KEY_FILE, TEST_KEY.pem(), { mode: 0o600 });
-const REQUIRED_ENV = { SLIPWAY_API_SIGNING_KEY_FILE: TEST_KEY_FILE, SLIPWAY_API_PUBLIC_KEYS: TEST_KEY.publicKey };
+const TEST_TOKENS_FILE = path.join(path.dirname(TEST_KEY_FILE), 'api-tokens.yaml');
+fs.writeFileSync(TEST_TOKENS_FILE, 'tokens: []\n');
+const REQUIRED_ENV = {
+  SLIPWAY_API_SIGNING_KEY_FILE: TEST_KEY_FILE,
+  SLIPWAY_API_PUBLIC_KEYS: TEST_KEY.publicKey,
+  SLIPWAY_API_TOKENS_FILE: TEST_TOKENS_FILE,
+  SLIPWAY_MONGO_ROOT_PASSWORD: 'root-pw-for-the-test',
+  SLIPWAY_MONGO_PASSWORD: 'slipway-pw-for-the-test',
+  TEMPORAL_DB_PASSWORD: 'temporal-pw-for-the-test',
+};
 
 /** loadCompose parses a compose file the way Compose does: YAML merge keys, then interpolation (with the required variables unless `bare`). */
 function loadCompose(text: string, env: Record<string, string | undefined> = {}, bare = false): Doc {
@@ -285,8 +294,50 @@ describe('docker-compose.yml', () => {
   });
 
   it('refuses to start without the API signing key and its public half (no shared default key)', () => {
-    assert.throws(() => loadCompose(composeText, {}, true), /required variable SLIPWAY_API_PUBLIC_KEYS is missing|required variable SLIPWAY_API_SIGNING_KEY_FILE is missing/);
-    assert.throws(() => loadCompose(composeText, { SLIPWAY_API_PUBLIC_KEYS: 'x' }, true), /SLIPWAY_API_SIGNING_KEY_FILE/);
+    const { SLIPWAY_API_PUBLIC_KEYS: _public, SLIPWAY_API_SIGNING_KEY_FILE: _key, ...others } = REQUIRED_ENV;
+    assert.throws(() => loadCompose(composeText, others, true), /required variable SLIPWAY_API_PUBLIC_KEYS is missing|required variable SLIPWAY_API_SIGNING_KEY_FILE is missing/);
+    assert.throws(() => loadCompose(composeText, { ...others, SLIPWAY_API_PUBLIC_KEYS: 'x' }, true), /SLIPWAY_API_SIGNING_KEY_FILE/);
+  });
+
+  for (const name of ['SLIPWAY_API_TOKENS_FILE', 'SLIPWAY_MONGO_ROOT_PASSWORD', 'SLIPWAY_MONGO_PASSWORD', 'TEMPORAL_DB_PASSWORD'] as const) {
+    it(`refuses to start without ${name}, saying what to set (no default secret, no example tokens)`, () => {
+      const { [name]: _left, ...rest } = REQUIRED_ENV;
+      assert.throws(() => loadCompose(composeText, rest, true), new RegExp(`required variable ${name} is missing: set ${name} `));
+      // An empty value is missing too (`:?`).
+      assert.throws(() => loadCompose(composeText, { ...rest, [name]: '' }, true), new RegExp(`required variable ${name} is missing`));
+    });
+  }
+
+  it('gives no password, signing key or tokens file a default value anywhere', () => {
+    const defaults = [...composeText.matchAll(/\$\{([A-Z0-9_]+):?[-+]([^}]*)\}/g)].filter(([, name]) => /PASSWORD|PWD|TOKENS_FILE|SIGNING_KEY|SECRET/.test(name!));
+    assert.deepEqual(defaults.map(([whole]) => whole), []);
+  });
+
+  it('runs MongoDB with authentication: a root user, Slipway\'s own user, a members\' key file, and Slipway connecting with its credentials', () => {
+    const doc = loadCompose(composeText);
+    const mongo = service(doc, 'mongo');
+    const env = mongo.environment as Record<string, string>;
+    assert.equal(env.MONGO_INITDB_ROOT_USERNAME, 'root');
+    assert.equal(env.MONGO_INITDB_ROOT_PASSWORD, REQUIRED_ENV.SLIPWAY_MONGO_ROOT_PASSWORD);
+    assert.equal(env.SLIPWAY_MONGO_PASSWORD, REQUIRED_ENV.SLIPWAY_MONGO_PASSWORD);
+    assert.match((mongo.command as string[]).join(' '), /--keyFile \/data\/configdb\/keyfile/);
+    assert.match((mongo.entrypoint as string[]).join(' '), /keyfile.*exec docker-entrypoint\.sh "\$@"/);
+    assert.ok((mongo.volumes as string[]).includes('./deploy/mongo/create-slipway-user.sh:/docker-entrypoint-initdb.d/create-slipway-user.sh:ro'));
+    const init = fs.readFileSync(path.join(ROOT, 'deploy', 'mongo', 'create-slipway-user.sh'), 'utf8');
+    assert.match(init, /user: "slipway", pwd: process\.env\.SLIPWAY_MONGO_PASSWORD, roles: \[\{ role: "readWrite", db: "slipway" \}\]/);
+    // The healthcheck authenticates from the container's environment; the password is not written into the file.
+    const healthcheck = ((mongo.healthcheck as { test: string[] }).test).join(' ');
+    assert.match(healthcheck, /--username root --password "\$MONGO_INITDB_ROOT_PASSWORD" --authenticationDatabase admin/);
+    for (const name of ['slipway-worker', 'slipway-api']) {
+      const uri = (service(doc, name).environment as Record<string, string>).SLIPWAY_MONGODB_URI!;
+      assert.equal(uri, `mongodb://slipway:${REQUIRED_ENV.SLIPWAY_MONGO_PASSWORD}@mongo:27017/slipway?replicaSet=rs0&authSource=slipway`);
+    }
+  });
+
+  it('mounts the operator\'s tokens file, never the example one', () => {
+    const volumes = service(loadCompose(composeText), 'slipway-api').volumes as string[];
+    assert.ok(volumes.includes(`${TEST_TOKENS_FILE}:/etc/slipway/api-tokens.yaml:ro`), volumes.join('\n'));
+    assert.doesNotMatch(composeText, /api-tokens\.example\.yaml/);
   });
 
   it('is valid against the Compose Specification with every variable set', () => {
@@ -296,7 +347,7 @@ describe('docker-compose.yml', () => {
       SLIPWAY_MAX_CONCURRENT_WORKFLOW_TASKS: '50',
       SLIPWAY_MAX_CACHED_WORKFLOWS: '500',
       SLIPWAY_MAX_CONCURRENT_ACTIVITIES: '100',
-      SLIPWAY_API_TOKENS_FILE: './deploy/api-tokens.example.yaml',
+      SLIPWAY_PIPELINES_DIR: './examples/pipelines',
     };
     const doc = loadCompose(composeText, env);
     assert.deepEqual(schemaProblems(doc), []);
