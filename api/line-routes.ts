@@ -69,10 +69,10 @@ export function registerLineRoutes(app: FastifyInstance, deps: LineRouteDeps): v
     schema: {
       summary: 'Lift the stop on a scope ("all" or an environment); the releases it held carry on',
       params: z.object({ scope: stopScopeSchema }),
-      body: z.strictObject({ reason: reasonSchema.optional() }).optional(),
+      body: z.strictObject({ reason: reasonSchema.optional() }),
       response: { 200: anyObject, 400: errorSchema, 403: errorSchema, 404: errorSchema },
     },
-  }, async (req) => deps.withTimeout('registry', lines.resume({ scope: req.params.scope, reason: req.body?.reason, by: req.principal!.user })));
+  }, async (req) => deps.withTimeout('registry', lines.resume({ scope: req.params.scope, reason: req.body.reason, by: req.principal!.user })));
 
   api.get('/quarantines', {
     onRequest: deps.requireRole('viewer'),
