@@ -146,7 +146,8 @@ describe('quarantined versions are never released or rolled back to', () => {
 
     const rollbackId = rollbackWorkflowId(model, 'prod', 'raw');
     const handle = await temporal.client.workflow.start('rollbackWorkflow', { workflowId: rollbackId, taskQueue: temporal.taskQueue, args: [{ rollbackId, model, env: 'prod', toVersion: '1.0.0', requestedBy: 'mallory', reason: 'raw' }] });
-    await assert.rejects(handle.result(), (err: unknown) => err instanceof WorkflowFailedError && /quarantined/.test(err.cause?.message ?? ''));
+    // The workflow fails with the activity's non-retryable RollbackTargetNotGood.
+    await assert.rejects(handle.result(), (err: unknown) => err instanceof WorkflowFailedError && /quarantined/.test(String((err.cause?.cause as Error | undefined)?.message)));
     assert.equal((await registry.getLive(model, 'prod'))?.version, '2.0.0');
     const refused = await events(model, 'rollback.refused');
     assert.deepEqual(refused.map((e) => e.actor).sort(), ['rita', 'unverified:claimed:mallory']);
