@@ -69,7 +69,7 @@ export async function holdLineBeforeDeploy(run: ReleaseRun, stage: Stage, stageS
  */
 export async function waitUnlessQuarantined(run: ReleaseRun, env: string, done: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  run.lineRecheck = false;
+  // The flag is not cleared here: a Signal that came while the stage was recording its status still counts.
   for (;;) {
     const left = deadline - Date.now();
     if (left <= 0) return done();
