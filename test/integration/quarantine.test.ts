@@ -5,12 +5,15 @@
  * routes refuse hostile input and callers without the grant, writing nothing.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { Authenticator } from '../../api/auth';
 import { buildApi } from '../../api/server';
 import { ReleaseService } from '../../client/releases';
+import { REPO_ROOT } from '../../devstack/stack';
 import { InvalidInputError } from '../../registry/errors';
 import { PolicyStore } from '../../registry/policy';
 import { Registry } from '../../registry/registry';
@@ -179,4 +182,27 @@ describe('quarantined versions are never released or rolled back to', () => {
     assert.equal((await events(model, 'version.unquarantined'))[0]?.actor, 'quinn');
     assert.equal((await startAsRita(model, '1.0.0')).status, 201);
   });
+
+  it('slipway model quarantine goes through the API as the token (a releaser is refused) and refuses an empty reason with exit 2', async () => {
+    const model = await gatedModel(['1.0.0']);
+    const { NODE_TEST_CONTEXT: _runnerOnly, ...inherited } = process.env;
+    // Nothing listens at these: a verb that bypassed the API would fail with exit 5.
+    const env = { ...inherited, TEMPORAL_ADDRESS: '127.0.0.1:1', SLIPWAY_MONGODB_URI: 'mongodb://127.0.0.1:1/none?serverSelectionTimeoutMS=500', SLIPWAY_API_URL: base };
+    const empty = await slipway(['model', 'quarantine', model, '1.0.0', '--reason', '', '--json'], { ...env, SLIPWAY_TOKEN: TOKENS.quinn });
+    assert.equal(empty.code, 2, empty.stderr);
+    const releaser = await slipway(['model', 'quarantine', model, '1.0.0', '--reason', 'x', '--json'], { ...env, SLIPWAY_TOKEN: TOKENS.rita });
+    assert.match(releaser.stdout, /rita may not quarantine/);
+    assert.deepEqual((await call('GET', `/quarantines?model=${model}`, TOKENS.rita)).body.quarantines, []);
+    const done = await slipway(['model', 'quarantine', model, '1.0.0', '--reason', 'bad outputs', '--json'], { ...env, SLIPWAY_TOKEN: TOKENS.quinn });
+    assert.equal(done.code, 0, done.stderr);
+    assert.equal(JSON.parse(done.stdout).quarantine.by, 'quinn');
+  });
 });
+
+function slipway(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(REPO_ROOT, 'bin', 'slipway.js'), ...args], { cwd: REPO_ROOT, env, timeout: 90_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
+    );
+  });
+}

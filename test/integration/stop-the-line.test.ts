@@ -9,11 +9,13 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { Authenticator } from '../../api/auth';
 import { buildApi } from '../../api/server';
 import { ReleaseService } from '../../client/releases';
 import { REPO_ROOT } from '../../devstack/stack';
+import { NAME_PATTERN } from '../../domain/model-version';
 import { Signer } from '../../lib/signing';
 import { PolicyStore } from '../../registry/policy';
 import { Registry } from '../../registry/registry';
@@ -238,6 +240,22 @@ describe('stop the line: releases wait before their next deploy in a stopped sco
     }
     assert.deepEqual((await call('GET', '/stops', TOKENS.carol)).body.stops, []);
     assert.equal(await registry.audit.events.countDocuments({ chain: '_global' }), before, 'nothing audited, nothing written');
+    // Any env or reason: a valid pair stops (and is resumed), anything else is a 400 naming the field, never a 500, and writes nothing.
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string({ maxLength: 70 }), fc.constantFrom('prod', 'all', '$gt', 'a.b', '')), fc.oneof(fc.string({ maxLength: 40 }), fc.constant(' \t ')), async (env, reason) => {
+        const res = await call('POST', '/stops', TOKENS.ada, { env, reason });
+        const valid = env !== 'all' && NAME_PATTERN.test(env) && reason.trim().length > 0;
+        if (valid) {
+          assert.equal(res.status, 201, JSON.stringify(res.body));
+          assert.equal((await call('POST', `/stops/${encodeURIComponent(env)}/resume`, TOKENS.ada, {})).status, 200);
+        } else {
+          assert.equal(res.status, 400, `${JSON.stringify({ env, reason })}: ${JSON.stringify(res.body)}`);
+          assert.match(res.body.error.message, /env|reason/);
+        }
+        assert.deepEqual((await call('GET', '/stops', TOKENS.carol)).body.stops, []);
+      }),
+      { numRuns: 40 },
+    );
     // The dedicated grant works without admin.
     assert.equal((await call('POST', '/stops', TOKENS.sam, { env: 'dev', reason: 'sam may' })).status, 201);
     assert.equal((await call('POST', '/stops', TOKENS.sam, { env: 'dev', reason: 'again' })).status, 200, 'stopping again changes nothing');

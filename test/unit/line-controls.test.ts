@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { scopeOf } from '../../client/line-controls';
+import { loadConfig } from '../../config';
 import { ALL_SCOPE, reasonSchema, stopFor, stopScopeSchema, type LineStop } from '../../domain/line-controls';
 import { NAME_PATTERN } from '../../domain/model-version';
 import { parsePipeline } from '../../domain/pipeline';
@@ -64,6 +65,14 @@ describe('stop scopes and reasons', () => {
     assert.equal(scopeOf({ all: true }), ALL_SCOPE);
     for (const bad of [{}, { env: 'prod', all: true }, { env: 'all' }]) {
       assert.throws(() => scopeOf(bad), (err: unknown) => err instanceof InvalidInputError && err.problems[0]!.field === 'env');
+    }
+  });
+
+  it('reads SLIPWAY_LINE_RECHECK_INTERVAL as a duration from 1s to 1h, refusing anything else by name', () => {
+    assert.equal(loadConfig({ SLIPWAY_LINE_RECHECK_INTERVAL: '5s' }).lineRecheckMs, 5_000);
+    assert.equal(loadConfig({}).lineRecheckMs, undefined);
+    for (const bad of ['soon', '0s', '2h', '-1s']) {
+      assert.throws(() => loadConfig({ SLIPWAY_LINE_RECHECK_INTERVAL: bad }), /SLIPWAY_LINE_RECHECK_INTERVAL must be a duration from 1s to 1h/);
     }
   });
 
