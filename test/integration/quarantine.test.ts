@@ -28,6 +28,14 @@ stages:
   - env: prod
     approval: { required: 1, approvers: [alice], timeout: 1h, channels: [api] }
 `;
+const BAKING = `
+name: baking
+stages:
+  - env: staging
+    bake: 5s
+    healthChecks: { interval: 1s, minReports: 0 }
+  - env: prod
+`;
 const TOKENS = { ada: 'ada-admin-token-0123456789abcd', rita: 'rita-releaser-token-0123456789', alice: 'alice-approver-token-012345', quinn: 'quinn-quarantiner-token-01234' };
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- JSON bodies are explored by the assertions */
@@ -71,6 +79,7 @@ describe('quarantined versions are never released or rolled back to', () => {
     registry = new Registry(t.db);
     policy = new PolicyStore(t.db);
     await policy.applyPipeline(GATED, 'gated.yaml', 'admin');
+    await policy.applyPipeline(BAKING, 'baking.yaml', 'admin');
     service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, signer: TEST_SIGNER, bootstrapFromFolder: false });
     const auth = new Authenticator({
       tokens: [
@@ -132,6 +141,22 @@ describe('quarantined versions are never released or rolled back to', () => {
     assert.equal((await registry.getLive(model, 'prod'))?.version, '1.0.0');
     assert.deepEqual((await events(model, 'version.quarantined')).map((e) => [e.actor, e.subject.version]), [['quinn', '2.0.0']]);
     await recordHistory(releaseId, 'release-quarantined-while-awaiting-approval');
+  });
+
+  it('ends a release whose version is quarantined during a bake once the bake is over, before the next stage, and undoes its deploy', async () => {
+    const model = await registerModel(registry, { '1.0.0': { accuracy: 0.95 } });
+    await policy.bindModel(model, 'baking', 'admin');
+    const started = await startAsRita(model, '1.0.0');
+    assert.equal(started.status, 201);
+    await waitForState(service, started.body.releaseId, (s) => s.stages[0]?.status === 'baking', 60_000);
+    assert.equal((await quarantine(model, '1.0.0')).status, 201);
+    const ended = await service.result(started.body.releaseId);
+    assert.equal(ended.status, 'rolled_back');
+    assert.match(ended.outcome?.reason ?? '', /quarantined/);
+    assert.ok(ended.stages[0]!.healthChecks.length > 0, 'the bake ran');
+    assert.equal(prodOf(ended).deployedVersion, null);
+    assert.equal((await registry.getLive(model, 'prod')), null);
+    assert.equal((await registry.getLive(model, 'staging'))?.version ?? null, null);
   });
 
   it('refuses a rollback to a quarantined version through the API and a raw Temporal start, audits both, and never picks one as last known good', async () => {
