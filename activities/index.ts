@@ -15,6 +15,7 @@ import { ReleaseStore } from '../registry/releases';
 import { StackChecks } from '../registry/stack-checks';
 import type { SlipwayMetrics } from '../observability/metrics';
 import { DECISION_MAX_AGE_MS, verifyDecision, type SignedDecision, type TrustedKeys } from '../domain/decisions';
+import { quarantineReason, type LineCheck } from '../domain/line-controls';
 import type { Pipeline } from '../domain/pipeline';
 import type { ReleasePolicy } from '../domain/release';
 import type { EnvLockRef } from '../locks/api';
@@ -45,7 +46,12 @@ export interface ActivityDeps {
   policy?: PolicySource;
   /** The API's public keys (SLIPWAY_API_PUBLIC_KEYS): only decisions they verify count as verified. */
   trustedKeys?: TrustedKeys;
+  /** How long a release held by a stopped line waits before asking again (SLIPWAY_LINE_RECHECK_INTERVAL; default 30 s). */
+  lineRecheckMs?: number;
 }
+
+/** DEFAULT_LINE_RECHECK_MS is how often a held release asks again whether the line still stands stopped. */
+export const DEFAULT_LINE_RECHECK_MS = 30_000;
 
 /** PolicySource answers which pipeline a model is bound to, as admins applied it. */
 export interface PolicySource {
@@ -221,12 +227,26 @@ export function createActivities(deps: ActivityDeps) {
      * pipeline its model is bound to (never one from the workflow input) and the API's public keys.
      */
     async loadReleasePolicy(req: { releaseId: string; model: string; version: string }): Promise<ReleasePolicy> {
+      // Checked here too, not only by the API: anyone with Temporal access can start a release.
+      const quarantine = await registry.lineControls.quarantineOf(req.model, req.version);
+      if (quarantine) {
+        const reason = quarantineReason(quarantine);
+        await registry.audit.append({ key: `release.refused:${req.releaseId}:${quarantine.since}`, actor: 'worker', action: 'release.refused', subject: { model: req.model, version: req.version, releaseId: req.releaseId }, reason, details: { quarantinedBy: quarantine.by } });
+        return { ok: false, reason };
+      }
       const bound = deps.policy ? await deps.policy.boundPipeline(req.model) : null;
       if (!bound) {
         return { ok: false, reason: `${req.model} is not bound to a pipeline on this server: an admin applies one (\`slipway pipeline apply <file>\`) and binds the model (\`slipway model bind ${req.model} --pipeline <name>\`)` };
       }
       log.info('release policy loaded', { releaseId: req.releaseId, model: req.model, pipeline: bound.name, hash: bound.hash, revision: bound.revision });
       return { ok: true, pipeline: bound.pipeline, pipelineHash: bound.hash, pipelineRevision: bound.revision, trustedKeys: deps.trustedKeys ?? {} };
+    },
+
+    /** checkLine is what a release learns before a deploy: the stop in force for env, and its version's quarantine. */
+    async checkLine(req: { releaseId: string; model: string; version: string; env: string }): Promise<LineCheck> {
+      const [stop, quarantine] = await Promise.all([registry.lineControls.stopFor(req.env), registry.lineControls.quarantineOf(req.model, req.version)]);
+      if (stop) log.info('line stopped: release held', { releaseId: req.releaseId, env: req.env, scope: stop.scope });
+      return { stop, quarantine, recheckMs: deps.lineRecheckMs ?? DEFAULT_LINE_RECHECK_MS };
     },
 
     /**
@@ -245,6 +265,12 @@ export function createActivities(deps: ActivityDeps) {
           : Promise.resolve();
       if (req.toVersion) {
         await wrap(() => registry.getVersion(req.model, req.toVersion!));
+        const quarantine = await registry.lineControls.quarantineOf(req.model, req.toVersion);
+        if (quarantine) {
+          const refusal = `${quarantineReason(quarantine)} nor rolled back to`;
+          await auditRequest('rollback.refused', refusal);
+          throw ApplicationFailure.nonRetryable(refusal, FailureType.RollbackTargetNotGood);
+        }
         // Checked here too, not only in the client: anyone with Temporal access can start this workflow.
         const refusal = rollbackRefusal(req.model, req.env, req.toVersion, await registry.lastDeploymentOf(req.model, req.env, req.toVersion));
         if (refusal) {
@@ -358,6 +384,28 @@ async function auditDecisions(registry: Registry, state: ReleaseState): Promise<
       });
     }
     const rejected = stage.rejectedBy;
+    const glass = state.breakGlass?.find((b) => b.stage === stage.env);
+    if (glass) {
+      // Counted only from a decision the API signed (messages.ts), so the approver is verified.
+      await registry.audit.append({
+        key: `break-glass:${state.releaseId}:${state.startedAt}:${stage.env}`,
+        actor: glass.approver,
+        action: 'release.break_glass_approved',
+        subject: { ...subject, env: stage.env },
+        ...(glass.comment ? { reason: glass.comment } : {}),
+        details: { at: glass.at, hotfix: state.hotfix === true },
+      });
+      if (glass.passedStop) {
+        await registry.audit.append({
+          key: `break-glass-used:${state.releaseId}:${state.startedAt}:${stage.env}`,
+          actor: glass.approver,
+          action: 'release.passed_line_stop',
+          subject: { ...subject, env: stage.env },
+          reason: `hotfix passed a stopped line: ${glass.passedStop}`,
+          details: { at: glass.usedAt ?? null },
+        });
+      }
+    }
     if (rejected && rejected.verified !== undefined) {
       await registry.audit.append({
         key: `rejected:${state.releaseId}:${state.startedAt}:${stage.env}`,

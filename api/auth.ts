@@ -21,6 +21,10 @@ export interface Principal {
   approves: string[];
   /** Environments this caller may roll back ("*" for all): rolling back is its own permission. */
   rollsBack: string[];
+  /** May stop and resume the line (admins always); see api/permissions.ts. */
+  stopsLine?: boolean;
+  /** May quarantine and unquarantine versions (admins always). */
+  quarantines?: boolean;
   via: 'token' | 'oidc';
   /** For CI identities: the person whose push or merge started the run; recorded with the release, and may not approve it. */
   actor?: string;
@@ -43,6 +47,9 @@ export const tokensFileSchema = z.strictObject({
       approves: z.array(z.string().regex(/^(\*|[a-z0-9][a-z0-9_-]{0,62})$/)).default([]),
       // Optional (absent = none) so token lists written before it still type-check.
       rollsBack: z.array(z.string().regex(/^(\*|[a-z0-9][a-z0-9_-]{0,62})$/)).optional(),
+      // Stopping the line and quarantining versions are their own grants (admins hold both).
+      stopsLine: z.boolean().optional(),
+      quarantines: z.boolean().optional(),
       expiresAt: z.iso.datetime({ offset: true }).optional(),
     }).refine((t) => Boolean(t.sha256) !== Boolean(t.token), 'give exactly one of sha256 or token'),
   ),
@@ -87,7 +94,7 @@ export class Authenticator {
   ) {
     this.entries = tokens.tokens.map((t) => ({
       sha256: Buffer.from(t.sha256 ?? sha256Hex(t.token!), 'hex'),
-      principal: { user: t.user, roles: t.roles, approves: t.approves, rollsBack: t.rollsBack ?? [], via: 'token' },
+      principal: { user: t.user, roles: t.roles, approves: t.approves, rollsBack: t.rollsBack ?? [], via: 'token', ...(t.stopsLine ? { stopsLine: true } : {}), ...(t.quarantines ? { quarantines: true } : {}) },
       expiresAt: t.expiresAt ? new Date(t.expiresAt) : null,
     }));
   }

@@ -2,6 +2,8 @@
  * Per-environment permissions beyond the roles: rolling back is its own
  * permission (a releaser may not, by that alone, put an old version back in
  * prod), granted per token by `rollsBack` or the OIDC claim `slipway_rolls_back`.
+ * Stopping the line (`stopsLine`) and quarantining versions (`quarantines`)
+ * are grants of their own too, held by admins.
  */
 import { AuthFailure, type Principal } from './auth';
 
@@ -18,4 +20,16 @@ export function requireRollBack(principal: Principal, env: string): void {
     403,
     `${principal.user} may not roll back ${env}: rolling back needs "${env}" (or "*") in the token's rollsBack list in SLIPWAY_API_TOKENS, or in the OIDC claim slipway_rolls_back`,
   );
+}
+
+/** requireStopsLine throws a 403 naming the grant unless the principal may stop and resume the line (admins, or `stopsLine: true`). */
+export function requireStopsLine(principal: Principal): void {
+  if (principal.roles.includes('admin') || principal.stopsLine === true) return;
+  throw new AuthFailure(403, `${principal.user} may not stop or resume the line: that needs the admin role or "stopsLine: true" on the token in SLIPWAY_API_TOKENS`);
+}
+
+/** requireQuarantines throws a 403 naming the grant unless the principal may quarantine versions (admins, or `quarantines: true`). */
+export function requireQuarantines(principal: Principal): void {
+  if (principal.roles.includes('admin') || principal.quarantines === true) return;
+  throw new AuthFailure(403, `${principal.user} may not quarantine or unquarantine versions: that needs the admin role or "quarantines: true" on the token in SLIPWAY_API_TOKENS`);
 }

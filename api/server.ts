@@ -33,6 +33,7 @@ import { AuthFailure, can, canApprove, type Authenticator, type Principal, type 
 import type { TrustedKeys } from '../domain/decisions';
 import { registerAuditRoutes } from './audit-routes';
 import { registerCodecRoutes } from './codec-routes';
+import { registerLineRoutes } from './line-routes';
 import { requireRollBack } from './permissions';
 import { registerDoraRoutes } from './dora-routes';
 import { registerPipelineRoutes } from './pipeline-routes';
@@ -214,6 +215,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   await registerDoraRoutes(app, { db: deps.db, requireRole, withTimeout, clock: deps.clock });
   await registerPipelineRoutes(app, { db: deps.db, requireRole, withTimeout, mutating, signer: deps.signer });
+  registerLineRoutes(app, { db: deps.db, temporal: deps.temporal, requireRole, withTimeout, mutating, signer: deps.signer });
   registerAuditRoutes(app, { registry, releases, requireRole, withTimeout, signer: deps.signer, trustedKeys: { ...deps.trustedKeys, ...(deps.signer ? { [deps.signer.keyId]: deps.signer.publicKey } : {}) } });
 
   app.get('/releases', {
@@ -245,7 +247,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     config: mutating,
     schema: {
       summary: 'Start a release (a running release of the same version is returned)',
-      body: z.strictObject({ model: modelNameSchema, version: versionSchema, pipeline: z.string().max(64).optional() }),
+      body: z.strictObject({ model: modelNameSchema, version: versionSchema, pipeline: z.string().max(64).optional(), hotfix: z.boolean().optional().describe('a hotfix may pass a stopped line with a break-glass approval') }),
       response: { 201: anyObject, 200: anyObject, 400: errorSchema, 404: errorSchema },
     },
   }, async (req, reply) => {
@@ -259,11 +261,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     schema: {
       summary: 'Approve or reject a stage as the caller (identity from the token, never the body)',
       params: z.object({ id: releaseIdSchema }),
-      body: z.strictObject({ stage: envNameSchema, decision: z.enum(['approve', 'reject']).default('approve'), comment: z.string().max(2000).optional() }),
+      body: z.strictObject({ stage: envNameSchema, decision: z.enum(['approve', 'reject']).default('approve'), comment: z.string().max(2000).optional(), breakGlass: z.boolean().optional().describe("lets a hotfix pass a stopped line at this stage; only the pipeline's breakGlass approvers count") }),
       response: { 200: anyObject, 400: errorSchema, 403: errorSchema, 404: errorSchema },
     },
   }, async (req, reply) => {
     const principal = req.principal!;
+    // Break-glass approvers are the pipeline's own list, which the release checks; they need no approves grant.
+    if (req.body.breakGlass === true && req.body.decision === 'approve') {
+      const result = await withTimeout('Temporal', releases().approve({ releaseId: req.params.id, stage: req.body.stage, approver: principal.user, comment: req.body.comment, verified: verifiedAs(principal), breakGlass: true }));
+      return reply.code(result.outcome === 'refused' ? 403 : 200).send(result.outcome === 'refused' ? { error: { code: 'forbidden', message: result.reason ?? 'refused' } } : result);
+    }
     if (!canApprove(principal, req.body.stage)) throw new AuthFailure(403, `${principal.user} may not approve ${req.body.stage}`);
     if (req.body.decision === 'reject') {
       if (!req.body.comment) throw new InvalidInputError([{ field: 'comment', reason: 'a rejection needs a reason in comment' }]);

@@ -7,7 +7,9 @@
  * the verb had) in DirectBackend, and one `this.api.get/post` in HttpBackend.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { scopeOf, type ScopeChoice } from '../client/line-controls';
 import type { ReleaseService, StartedRelease } from '../client/releases';
+import { ALL_SCOPE, type LineStop, type Quarantine } from '../domain/line-controls';
 import { doraPeriod, type DoraReport } from '../domain/dora';
 import type { ApproveUpdateResult, ReleaseState, RollbackResult } from '../domain/release';
 import type { Registry } from '../registry/registry';
@@ -45,13 +47,19 @@ export interface SlipwayBackend {
   deployments(model: string, query: { env?: string; limit: number }): Promise<{ model: string; live: ModelDescription['live']; history: Deployment[] }>;
   liveAt(model: string, at: Date, env?: string): Promise<LiveAtMoment>;
   dora(query: { model?: string; env?: string; since: string; allEnvs: boolean }): Promise<DoraReport>;
-  startRelease(req: { model: string; version: string; pipeline?: string; by: string | undefined }): Promise<StartedRelease>;
+  startRelease(req: { model: string; version: string; pipeline?: string; hotfix?: boolean; by: string | undefined }): Promise<StartedRelease>;
   releaseStatus(releaseId: string): Promise<ReleaseState>;
   listReleases(query: { model?: string; status?: string; limit: number }): Promise<ReleaseListItem[]>;
-  approve(req: { releaseId: string; stage: string; comment?: string; by: string | undefined }): Promise<ApproveUpdateResult>;
+  approve(req: { releaseId: string; stage: string; comment?: string; breakGlass?: boolean; by: string | undefined }): Promise<ApproveUpdateResult>;
   /** reject answers who rejected (in API mode, the token's user). */
   reject(req: { releaseId: string; stage: string; reason: string; by: string | undefined }): Promise<{ rejectedBy: string }>;
   rollback(req: { model: string; env: string; toVersion?: string; reason?: string; by: string | undefined }): Promise<RollbackStarted>;
+  /** stopLine stops the line for one environment or all (scopeOf); `changed` is false when it was already stopped. */
+  stopLine(req: { scope: ScopeChoice; reason: string; by: string | undefined }): Promise<{ stop: LineStop; changed: boolean }>;
+  resumeLine(req: { scope: ScopeChoice; reason?: string; by: string | undefined }): Promise<{ resumed: LineStop; woken: number }>;
+  lineStops(): Promise<LineStop[]>;
+  quarantine(req: { model: string; version: string; reason: string; by: string | undefined }): Promise<{ quarantine: Quarantine; changed: boolean }>;
+  unquarantine(req: { model: string; version: string; reason: string; by: string | undefined }): Promise<{ lifted: Quarantine }>;
 }
 
 /** DirectConnections are what DirectBackend opens lazily (CliContext provides them). */
@@ -95,8 +103,9 @@ export class DirectBackend implements SlipwayBackend {
     return readDora(registry.db, { model: query.model, env: query.env, ...doraPeriod(new Date(), query.since), allEnvironments: query.allEnvs });
   }
 
-  async startRelease(req: { model: string; version: string; pipeline?: string; by: string | undefined }) {
-    return (await this.open.releases()).start({ model: req.model, version: req.version, pipeline: req.pipeline, requestedBy: requester(req.by) });
+  async startRelease(req: { model: string; version: string; pipeline?: string; hotfix?: boolean; by: string | undefined }) {
+    // Direct mode signs nothing: a hotfix flag here is a claim the worker records and does not count.
+    return (await this.open.releases()).start({ model: req.model, version: req.version, pipeline: req.pipeline, requestedBy: requester(req.by), ...(req.hotfix ? { hotfix: true } : {}) });
   }
 
   async releaseStatus(releaseId: string) {
@@ -108,8 +117,8 @@ export class DirectBackend implements SlipwayBackend {
     return releases.map(({ _id, ...r }) => ({ releaseId: _id, ...r }));
   }
 
-  async approve(req: { releaseId: string; stage: string; comment?: string; by: string | undefined }) {
-    return (await this.open.releases()).approve({ releaseId: req.releaseId, stage: req.stage, approver: requester(req.by), comment: req.comment });
+  async approve(req: { releaseId: string; stage: string; comment?: string; breakGlass?: boolean; by: string | undefined }) {
+    return (await this.open.releases()).approve({ releaseId: req.releaseId, stage: req.stage, approver: requester(req.by), comment: req.comment, ...(req.breakGlass ? { breakGlass: true } : {}) });
   }
 
   async reject(req: { releaseId: string; stage: string; reason: string; by: string | undefined }) {
@@ -120,6 +129,28 @@ export class DirectBackend implements SlipwayBackend {
   async rollback(req: { model: string; env: string; toVersion?: string; reason?: string; by: string | undefined }) {
     const started = await (await this.open.releases()).rollback({ model: req.model, env: req.env, toVersion: req.toVersion, reason: req.reason, requestedBy: requester(req.by) });
     return { workflowId: started.workflowId, wait: (signal: AbortSignal) => started.wait(signal) };
+  }
+
+  // Direct mode acts as an unverified claim, and says so in the audit chain.
+  async stopLine(req: { scope: ScopeChoice; reason: string; by: string | undefined }) {
+    const scope = scopeOf(req.scope);
+    return (await this.open.releases()).lineControls().stop({ scope, reason: req.reason, by: unverified(req.by) });
+  }
+
+  async resumeLine(req: { scope: ScopeChoice; reason?: string; by: string | undefined }) {
+    return (await this.open.releases()).lineControls().resume({ scope: scopeOf(req.scope), ...(req.reason === undefined ? {} : { reason: req.reason }), by: unverified(req.by) });
+  }
+
+  async lineStops() {
+    return (await (await this.open.releases()).lineControls().status()).stops;
+  }
+
+  async quarantine(req: { model: string; version: string; reason: string; by: string | undefined }) {
+    return (await this.open.releases()).lineControls().quarantine({ model: req.model, version: req.version, reason: req.reason, by: unverified(req.by) });
+  }
+
+  async unquarantine(req: { model: string; version: string; reason: string; by: string | undefined }) {
+    return (await this.open.releases()).lineControls().unquarantine({ model: req.model, version: req.version, reason: req.reason, by: unverified(req.by) });
   }
 }
 
@@ -159,8 +190,8 @@ export class HttpBackend implements SlipwayBackend {
     return report;
   }
 
-  startRelease(req: { model: string; version: string; pipeline?: string }) {
-    return this.api.post<StartedRelease>('/releases', { model: req.model, version: req.version, ...(req.pipeline ? { pipeline: req.pipeline } : {}) });
+  startRelease(req: { model: string; version: string; pipeline?: string; hotfix?: boolean }) {
+    return this.api.post<StartedRelease>('/releases', { model: req.model, version: req.version, ...(req.pipeline ? { pipeline: req.pipeline } : {}), ...(req.hotfix ? { hotfix: true } : {}) });
   }
 
   releaseStatus(releaseId: string) {
@@ -171,8 +202,8 @@ export class HttpBackend implements SlipwayBackend {
     return (await this.api.get<{ items: ReleaseListItem[] }>('/releases', { query })).items;
   }
 
-  approve(req: { releaseId: string; stage: string; comment?: string }) {
-    return this.api.post<ApproveUpdateResult>(`/releases/${enc(req.releaseId)}/approvals`, { stage: req.stage, decision: 'approve', ...(req.comment ? { comment: req.comment } : {}) });
+  approve(req: { releaseId: string; stage: string; comment?: string; breakGlass?: boolean }) {
+    return this.api.post<ApproveUpdateResult>(`/releases/${enc(req.releaseId)}/approvals`, { stage: req.stage, decision: 'approve', ...(req.comment ? { comment: req.comment } : {}), ...(req.breakGlass ? { breakGlass: true } : {}) });
   }
 
   async reject(req: { releaseId: string; stage: string; reason: string }) {
@@ -198,12 +229,37 @@ export class HttpBackend implements SlipwayBackend {
     };
     return { workflowId, wait };
   }
+
+  stopLine(req: { scope: ScopeChoice; reason: string }) {
+    const scope = scopeOf(req.scope);
+    return this.api.post<{ stop: LineStop; changed: boolean }>('/stops', { ...(scope === ALL_SCOPE ? { all: true } : { env: scope }), reason: req.reason });
+  }
+
+  resumeLine(req: { scope: ScopeChoice; reason?: string }) {
+    return this.api.post<{ resumed: LineStop; woken: number }>(`/stops/${enc(scopeOf(req.scope))}/resume`, req.reason === undefined ? {} : { reason: req.reason });
+  }
+
+  async lineStops() {
+    return (await this.api.get<{ stops: LineStop[] }>('/stops')).stops;
+  }
+
+  quarantine(req: { model: string; version: string; reason: string }) {
+    return this.api.post<{ quarantine: Quarantine; changed: boolean }>(`/models/${enc(req.model)}/versions/${enc(req.version)}/quarantine`, { reason: req.reason });
+  }
+
+  unquarantine(req: { model: string; version: string; reason: string }) {
+    return this.api.post<{ lifted: Quarantine }>(`/models/${enc(req.model)}/versions/${enc(req.version)}/unquarantine`, { reason: req.reason });
+  }
 }
 
 function requester(by: string | undefined): string {
   // CliContext.requester always names one in direct mode; an empty name here is a wiring bug.
   if (!by) throw new Error('direct mode needs a requester (--as, SLIPWAY_USER or the OS user)');
   return by;
+}
+
+function unverified(by: string | undefined): string {
+  return `unverified:cli:${requester(by)}`;
 }
 
 function enc(segment: string): string {

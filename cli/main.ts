@@ -6,6 +6,7 @@ import { registerAuditCommands } from './commands/audit';
 import { registerDemoCommand } from './commands/demo';
 import { registerDoraCommand } from './commands/dora';
 import { registerKeysCommands } from './commands/keys';
+import { registerLineCommands } from './commands/line';
 import { registerModelCommands } from './commands/model';
 import { registerPipelineCommands } from './commands/pipeline';
 import { registerReleaseCommands } from './commands/release';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
     });
   registerDevCommand(program);
   registerModelCommands(program);
+  registerLineCommands(program);
   registerPipelineCommands(program);
   registerReleaseCommands(program);
   registerDoraCommand(program);

@@ -7,6 +7,8 @@
 import { createHash } from 'node:crypto';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Db } from 'mongodb';
+import { quarantineReason } from '../domain/line-controls';
+import { LineControlService } from './line-controls';
 import { PipelineError, pipelineNameSchema } from '../domain/pipeline';
 import { versionSchema, modelNameSchema, envNameSchema } from '../domain/model-version';
 import { InvalidInputError, NotFoundError } from '../registry/errors';
@@ -102,6 +104,11 @@ export class ReleaseService {
     return this.deps.bootstrapFromFolder ? new ReleaseService({ ...this.deps, bootstrapFromFolder: false }) : this;
   }
 
+  /** lineControls stops and resumes the line and quarantines versions, waking the releases concerned through this service's Temporal client. */
+  lineControls(): LineControlService {
+    return new LineControlService({ db: this.deps.db, temporal: this.deps.temporal, registry: this.registry });
+  }
+
   /** onTaskQueue is the same service starting workflows on another task queue. */
   onTaskQueue(taskQueue: string): ReleaseService {
     return new ReleaseService({ ...this.deps, taskQueue });
@@ -128,6 +135,7 @@ export class ReleaseService {
     const requestedBy = parseOrThrow(modelNameSchema, 'requester (--as)', req.requestedBy);
     const asked = req.pipeline === undefined ? undefined : parseOrThrow(pipelineNameSchema, 'pipeline', req.pipeline);
     await this.registry.getVersion(model, version);
+    await this.refuseQuarantined(model, version, requestedBy, req.verified);
     const bound = this.deps.bootstrapFromFolder ? await this.bindFromFolder(model, asked, requestedBy) : await this.boundOrRefuse(model, asked);
     const pipelineHash = bound.hash;
     const workflowId = releaseWorkflowId(model, version);
@@ -136,7 +144,7 @@ export class ReleaseService {
       const handle = await this.deps.temporal.workflow.start<typeof releaseWorkflow>('releaseWorkflow', {
         workflowId,
         taskQueue: this.deps.taskQueue,
-        args: [{ releaseId, model, version, pipelineName: bound.name, pipelineHash, requestedBy, requestedAt: new Date().toISOString(), ...this.signed(req.verified, (requester, issuedAt) => ({ startDecision: this.deps.signer!.signDecision({ kind: 'release.start', releaseId, model, version, requester, ...(req.verified?.actor ? { actor: req.verified.actor } : {}), issuedAt }) })) }],
+        args: [{ releaseId, model, version, pipelineName: bound.name, pipelineHash, requestedBy, requestedAt: new Date().toISOString(), ...(req.hotfix ? { hotfix: true } : {}), ...this.signed(req.verified, (requester, issuedAt) => ({ startDecision: this.deps.signer!.signDecision({ kind: 'release.start', releaseId, model, version, requester, ...(req.verified?.actor ? { actor: req.verified.actor } : {}), ...(req.hotfix ? { hotfix: true as const } : {}), issuedAt }) })) }],
         // A second start of the same version while one runs fails here and returns the running
         // release below: exact, and no describe call on every start as USE_EXISTING would need.
         workflowIdConflictPolicy: 'FAIL',
@@ -155,6 +163,15 @@ export class ReleaseService {
       }
       throw err;
     }
+  }
+
+  // The worker refuses too (loadReleasePolicy); refusing here answers the caller clearly and audits who asked.
+  private async refuseQuarantined(model: string, version: string, requestedBy: string, verified: Verified | undefined): Promise<void> {
+    const quarantine = await this.registry.lineControls.quarantineOf(model, version);
+    if (!quarantine) return;
+    const reason = quarantineReason(quarantine);
+    await this.registry.audit.append({ key: `release.refused:${model}:${version}:${randomKey()}`, actor: verified ? verified.identity.user : `unverified:cli:${requestedBy}`, action: 'release.refused', subject: { model, version }, reason }, { fresh: true });
+    throw new InvalidInputError([{ field: 'version', reason: `${reason}; release another version, or an admin lifts it with \`slipway model unquarantine ${model} ${version} --reason …\`` }]);
   }
 
   // Verified front end: the binding decides; a named pipeline must agree with it.
@@ -225,9 +242,12 @@ export class ReleaseService {
   }
 
   private async approveTraced(req: DecisionRequest): Promise<ApproveUpdateResult> {
+    if (req.breakGlass && (!req.verified || !this.deps.signer)) {
+      throw new InvalidInputError([{ field: 'breakGlass', reason: 'a break-glass approval counts only signed by the API: approve through POST /releases/:id/approvals (or the CLI with SLIPWAY_API_URL and a token)' }]);
+    }
     const claim = { stage: req.stage, approver: req.approver, ...(req.comment ? { comment: req.comment } : {}) };
     const arg = this.signed(req.verified, (approver, issuedAt) => ({
-      decision: this.deps.signer!.signDecision({ kind: 'release.approve', releaseId: req.releaseId, stage: req.stage, approver, ...(req.comment ? { comment: req.comment } : {}), issuedAt }),
+      decision: this.deps.signer!.signDecision({ kind: 'release.approve', releaseId: req.releaseId, stage: req.stage, approver, ...(req.comment ? { comment: req.comment } : {}), ...(req.breakGlass ? { breakGlass: true as const } : {}), issuedAt }),
     })) ?? claim;
     try {
       return await this.deps.temporal.workflow.getHandle(req.releaseId).executeUpdate(approveUpdate, { args: [arg] });
@@ -275,6 +295,12 @@ export class ReleaseService {
     if (req.toVersion !== undefined) {
       parseOrThrow(versionSchema, 'to', req.toVersion);
       await this.registry.getVersion(model, req.toVersion);
+      const quarantine = await this.registry.lineControls.quarantineOf(model, req.toVersion);
+      if (quarantine) {
+        const reason = `${quarantineReason(quarantine)} nor rolled back to`;
+        await this.registry.audit.append({ key: `rollback.refused:${model}:${env}:${randomKey()}`, actor: req.verified ? req.verified.identity.user : `unverified:cli:${req.requestedBy}`, action: 'rollback.refused', subject: { model, env, version: req.toVersion }, reason }, { fresh: true });
+        throw new InvalidInputError([{ field: 'to', reason }]);
+      }
       // Only a version that was live here before, and not marked failed, is known good; the worker checks again.
       const refusal = rollbackRefusal(model, env, req.toVersion, await this.registry.lastDeploymentOf(model, env, req.toVersion));
       if (refusal) throw new InvalidInputError([{ field: 'to', reason: refusal }]);
@@ -287,7 +313,7 @@ export class ReleaseService {
         throw new InvalidInputError([{ field: 'to', reason: `${model} has no earlier good version in ${env} to roll back to; name one with --to` }]);
       }
     }
-    const requestKey = req.requestKey ?? createHash('sha256').update(`${Date.now()}:${Math.random()}`).digest('hex').slice(0, 12);
+    const requestKey = req.requestKey ?? randomKey();
     const workflowId = rollbackWorkflowId(model, env, requestKey);
     const reason = req.reason ?? `rollback requested by ${req.requestedBy}`;
     const handle = await this.deps.temporal.workflow.start<typeof rollbackWorkflow>('rollbackWorkflow', {
@@ -318,6 +344,8 @@ export interface StartRequest {
   pipeline?: string;
   requestedBy: string;
   verified?: Verified;
+  /** A hotfix may pass a stopped line with a break-glass approval; it counts only when the API signs the start. */
+  hotfix?: boolean;
 }
 
 /** DecisionRequest is an approval or rejection; `verified` is set only by the API, from the caller's token. */
@@ -327,11 +355,17 @@ export interface DecisionRequest {
   approver: string;
   comment?: string;
   verified?: Verified;
+  /** A break-glass approval (lets a hotfix pass a stopped line at this stage); only the API can sign one. */
+  breakGlass?: boolean;
 }
 
 /** isPipelineError re-exports the pipeline error check for front ends. */
 export function isPipelineError(err: unknown): err is PipelineError {
   return err instanceof PipelineError;
+}
+
+function randomKey(): string {
+  return createHash('sha256').update(`${Date.now()}:${Math.random()}`).digest('hex').slice(0, 12);
 }
 
 function checkReleaseId(releaseId: string): void {

@@ -6,6 +6,7 @@
  * did not start.
  */
 import os from 'node:os';
+import { parseDuration } from '../domain/duration';
 import type { PluginSettings } from '../lib/plugins';
 
 /** SlipwayConfig is everything the CLI, workers and API need to find their services. */
@@ -44,6 +45,8 @@ export interface SlipwayConfig {
   auditSigningKeyFile: string | undefined;
   /** SLIPWAY_API_PUBLIC_KEYS: trusted raw Ed25519 public keys (`base64,…`), parsed by lib/signing.ts parseTrustedKeys. */
   apiPublicKeys: string | undefined;
+  /** SLIPWAY_LINE_RECHECK_INTERVAL: how often a release held by a stopped line asks again (a duration; unset = 30s). */
+  lineRecheckMs: number | undefined;
 }
 
 /** DEFAULT_TASK_QUEUE is the task queue workers poll when SLIPWAY_TASK_QUEUE is unset. */
@@ -75,6 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     apiSigningKeyFile: env.SLIPWAY_API_SIGNING_KEY || undefined,
     auditSigningKeyFile: env.SLIPWAY_AUDIT_SIGNING_KEY || undefined,
     apiPublicKeys: env.SLIPWAY_API_PUBLIC_KEYS || undefined,
+    lineRecheckMs: loadLineRecheck(env.SLIPWAY_LINE_RECHECK_INTERVAL),
     uiOrigins: (env.SLIPWAY_UI_ORIGINS || 'http://127.0.0.1:8233,http://localhost:8233').split(',').map((o) => o.trim()).filter(Boolean),
   };
 }
@@ -82,6 +86,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
 // A snapshot, so plugins never read process.env themselves; empty counts as unset, as for every variable here.
 function loadPluginSettings(env: NodeJS.ProcessEnv): PluginSettings {
   return Object.freeze(Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('SLIPWAY_') && Boolean(e[1]))));
+}
+
+function loadLineRecheck(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  let ms: number;
+  try {
+    ms = parseDuration(value);
+  } catch {
+    ms = NaN;
+  }
+  if (!Number.isFinite(ms) || ms < 1_000 || ms > 3_600_000) {
+    throw new Error(`SLIPWAY_LINE_RECHECK_INTERVAL must be a duration from 1s to 1h such as "30s", got "${value}"`);
+  }
+  return ms;
 }
 
 function loadOidc(env: NodeJS.ProcessEnv): SlipwayConfig['oidc'] {

@@ -21,8 +21,8 @@ export interface VerifiedIdentity {
 
 /** The decisions the API signs; `issuedAt` bounds replays (see verifyDecision). */
 export type DecisionPayload =
-  | { kind: 'release.start'; releaseId: string; model: string; version: string; requester: VerifiedIdentity; actor?: string; issuedAt: string }
-  | { kind: 'release.approve'; releaseId: string; stage: string; approver: VerifiedIdentity; comment?: string; issuedAt: string }
+  | { kind: 'release.start'; releaseId: string; model: string; version: string; requester: VerifiedIdentity; actor?: string; hotfix?: true; issuedAt: string }
+  | { kind: 'release.approve'; releaseId: string; stage: string; approver: VerifiedIdentity; comment?: string; breakGlass?: true; issuedAt: string }
   | { kind: 'release.reject'; releaseId: string; stage: string; approver: VerifiedIdentity; comment: string; issuedAt: string }
   | { kind: 'rollback.request'; rollbackId: string; model: string; env: string; toVersion?: string; requester: VerifiedIdentity; reason: string; issuedAt: string };
 

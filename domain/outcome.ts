@@ -8,6 +8,7 @@ export const RELEASE_STATUSES = [
   'running',
   'awaiting_approval',
   'frozen',
+  'line_stopped',
   'waiting_for_lock',
   'deploying',
   'baking',

@@ -307,6 +307,19 @@ const stageSchema = strictObject({
   { when: (payload) => isPlainObject(payload.value) },
 );
 
+const breakGlassSchema = strictObject({
+  approvers: z
+    .array(z.string().regex(APPROVER_PATTERN, "must be 1-128 letters, digits, '.', '_', '@' or '-'"), { error: 'must be a list of approver names' })
+    .min(1, 'must list at least one break-glass approver')
+    .max(100, 'lists more than 100 approvers'),
+}).superRefine(
+  (breakGlass, ctx) => {
+    const approvers: unknown[] = Array.isArray(breakGlass.approvers) ? breakGlass.approvers : [];
+    reportDuplicates(approvers, (a) => (typeof a === 'string' ? a.toLowerCase() : undefined), ['approvers'], 'is listed twice', ctx);
+  },
+  { when: (payload) => isPlainObject(payload.value) },
+);
+
 /** pipelineNameSchema validates a pipeline's name, in a file and wherever a caller names a pipeline (show, bind, start). */
 export const pipelineNameSchema = z
   .string({ error: 'must be a pipeline name such as "default"' })
@@ -325,6 +338,8 @@ export const pipelineSchema = strictObject({
     .array(stageSchema, { error: 'must be a list of stages' })
     .min(1, 'must list at least one stage')
     .max(20, 'must have at most 20 stages'),
+  // Who may let a hotfix release pass a stopped line: one signed break-glass approval from one of them.
+  breakGlass: breakGlassSchema.optional(),
 }).superRefine(
   (pipeline, ctx) => {
     if (!Array.isArray(pipeline.stages)) return;

@@ -5,6 +5,7 @@
  * and the API.
  */
 import type { SignedDecision } from './decisions';
+import type { LineWait } from './line-controls';
 import type { Pipeline } from './pipeline';
 import type { ApprovalChannel, QuorumState } from './quorum';
 import type { ReleaseStatus } from './outcome';
@@ -31,6 +32,8 @@ export interface ReleaseInput {
   requestedAt: string;
   /** The API's signed `release.start` decision (requester verified at the edge). */
   startDecision?: SignedDecision;
+  /** A hotfix as claimed; it counts only inside startDecision (signed), never from here. */
+  hotfix?: boolean;
 }
 
 /** Requester is who started a release, and whether the API vouched for it. */
@@ -63,6 +66,7 @@ export type StageStatus =
   | 'pending'
   | 'waiting_for_lock'
   | 'frozen'
+  | 'line_stopped'
   | 'gating'
   | 'awaiting_approval'
   | 'deploying'
@@ -135,6 +139,23 @@ export interface ReleaseState {
   updatedAt: string;
   endedAt: string | null;
   outcome: { status: ReleaseStatus; reason: string } | null;
+  /** A hotfix by the API's signed start decision: it may pass a stopped line with a break-glass approval. */
+  hotfix?: boolean;
+  /** What the release waits for before its next deploy (a stopped line), or null. */
+  waitingFor?: LineWait | null;
+  /** Signed break-glass approvals counted for this hotfix, per stage. */
+  breakGlass?: BreakGlassApproval[];
+}
+
+/** BreakGlassApproval lets a hotfix pass a stopped line at one stage: signed, from the pipeline's breakGlass approvers. */
+export interface BreakGlassApproval {
+  stage: string;
+  approver: string;
+  at: string;
+  comment?: string;
+  /** When it was used to pass a stop, and which. */
+  usedAt?: string;
+  passedStop?: string;
 }
 
 /**

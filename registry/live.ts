@@ -220,11 +220,13 @@ export class LivePointers {
    * lastKnownGood is the newest healthy deployment of a version other than
    * `excludingVersion`, before move `beforeRevision` (default: any).
    */
-  async lastKnownGood(model: string, env: string, options: { excludingVersion?: string; beforeRevision?: number } = {}): Promise<Deployment | null> {
+  async lastKnownGood(model: string, env: string, options: { excludingVersion?: string; beforeRevision?: number; excludingVersions?: string[] } = {}): Promise<Deployment | null> {
     checkName(modelNameSchema, 'model', model);
     checkName(envNameSchema, 'env', env);
     const filter: Record<string, unknown> = { model, env, health: 'ok', version: { $ne: null } };
-    if (options.excludingVersion) filter.version = { $nin: [null, checkName(versionSchema, 'version', options.excludingVersion)] };
+    // Quarantined versions (excludingVersions) are never good to go back to.
+    const excluded = [...(options.excludingVersion ? [options.excludingVersion] : []), ...(options.excludingVersions ?? [])].map((v) => checkName(versionSchema, 'version', v));
+    if (excluded.length > 0) filter.version = { $nin: [null, ...excluded] };
     if (options.beforeRevision !== undefined) filter.revision = { $lt: options.beforeRevision };
     return this.deployments.findOne(filter, { sort: { revision: -1 } });
   }

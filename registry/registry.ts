@@ -21,6 +21,7 @@ import {
 } from '../domain/model-version';
 import { canonicalJson, type Pipeline } from '../domain/pipeline';
 import { AuditLog, type AuditSigner } from './audit';
+import { LineControlStore, type LineEventPublisher } from './line-controls';
 import { insertIfAbsent } from './db';
 import { ConcurrentUpdateError, InvalidInputError, NotFoundError, ProtectedAliasError, VersionConflictError, isDuplicateKey } from './errors';
 import { LivePointers } from './live';
@@ -48,6 +49,8 @@ export class Registry implements ModelRegistry {
   readonly aliases: Collection<AliasDoc>;
   readonly pipelines: Collection<PipelineDoc>;
   readonly audit: AuditLog;
+  /** Stops of the line and quarantined versions (registry/line-controls.ts). */
+  readonly lineControls: LineControlStore;
   private readonly live: LivePointers;
   private readonly storedPipelines = new Set<string>();
 
@@ -55,13 +58,14 @@ export class Registry implements ModelRegistry {
     readonly db: Db,
     private readonly clock: () => Date = () => new Date(),
     /** auditSigner signs a checkpoint of the audit chain after each append (registry/audit.ts). */
-    options: { auditSigner?: AuditSigner } = {},
+    options: { auditSigner?: AuditSigner; publishLineEvent?: LineEventPublisher } = {},
   ) {
     this.models = db.collection('models');
     this.versions = db.collection('model_versions');
     this.aliases = db.collection('aliases');
     this.pipelines = db.collection('pipelines');
     this.audit = new AuditLog(db, clock, options.auditSigner);
+    this.lineControls = new LineControlStore(db, this.audit, clock, options.publishLineEvent);
     this.live = new LivePointers(db, this.audit, (model, version) => this.getVersion(model, version), clock);
     this.deployments = this.live.deployments;
   }
@@ -181,9 +185,10 @@ export class Registry implements ModelRegistry {
     return this.live.findMove(opKey);
   }
 
-  /** lastKnownGood is the newest healthy deployment of a version other than `excludingVersion`, before move `beforeRevision`. */
-  lastKnownGood(model: string, env: string, options: { excludingVersion?: string; beforeRevision?: number } = {}): Promise<Deployment | null> {
-    return this.live.lastKnownGood(model, env, options);
+  /** lastKnownGood is the newest healthy deployment of a version other than `excludingVersion` or a quarantined one, before move `beforeRevision`. */
+  async lastKnownGood(model: string, env: string, options: { excludingVersion?: string; beforeRevision?: number } = {}): Promise<Deployment | null> {
+    const quarantined = (await this.lineControls.quarantined(model)).map((q) => q.version);
+    return this.live.lastKnownGood(model, env, { ...options, excludingVersions: quarantined });
   }
 
   /** lastDeploymentOf is the newest move that made `version` live in env, or null if it never was. */

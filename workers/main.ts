@@ -158,6 +158,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       // The `local` target (supervised ONNX model servers) is for single-machine setups.
       localServingDir: config.localServingDir,
       auditSigner: config.auditSigningKeyFile ? Signer.fromPemFile(config.auditSigningKeyFile, 'SLIPWAY_AUDIT_SIGNING_KEY') : undefined,
+      lineRecheckMs: config.lineRecheckMs,
     });
     worker = created.worker;
     closeWorker = created.close;

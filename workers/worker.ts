@@ -50,6 +50,8 @@ export interface SlipwayWorkerOptions {
   policy?: PolicySource;
   /** Signs audit checkpoints after each append (SLIPWAY_AUDIT_SIGNING_KEY); none when absent. */
   auditSigner?: ActivityDeps['auditSigner'];
+  /** How often a release held by a stopped line asks again (SLIPWAY_LINE_RECHECK_INTERVAL). */
+  lineRecheckMs?: number;
   /** Worker tuning (cache size, concurrency) for benchmarks. */
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentActivityTaskExecutions'>;
 }
@@ -106,6 +108,7 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
         trustedKeys: options.trustedKeys ?? {},
         policy: options.policy ?? new PolicyStore(options.db),
         auditSigner: options.auditSigner,
+        lineRecheckMs: options.lineRecheckMs,
         ...options.extensions,
         // Every registered target and health source this worker is configured for, then the caller's, which win by name.
         targets: [...buildTargets(plugins), ...(options.extensions?.targets ?? [])],

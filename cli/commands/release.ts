@@ -24,12 +24,13 @@ export function registerReleaseCommands(program: Command): void {
     .option('--as <user>', 'the requester, who may not approve their own release (default SLIPWAY_USER or the OS user)')
     .option('--wait', 'follow the release to its end; exit 0 if it succeeded, 1 if not')
     .option('--timeout <duration>', 'with --wait: give up after this long (exit 4), e.g. 30m', '24h')
+    .option('--hotfix', 'a hotfix: may pass a stopped line with a break-glass approval (counts only through the API, which signs it)')
     .addHelpText('after', '\nExamples:\n  $ slipway release start fraud 1.4.0 --wait\n  $ slipway release start fraud 1.4.0 --pipeline fast --as ci-bot --json')
     .action(
-      verb(async (ctx, model: string, version: string, opts: { pipeline?: string; as?: string; wait?: boolean; timeout: string }) => {
+      verb(async (ctx, model: string, version: string, opts: { pipeline?: string; as?: string; wait?: boolean; timeout: string; hotfix?: boolean }) => {
         const timeoutMs = parseTimeout(opts.timeout);
         const backend = ctx.backend();
-        const started = await backend.startRelease({ model, version, pipeline: opts.pipeline, by: ctx.requester(opts.as) });
+        const started = await backend.startRelease({ model, version, pipeline: opts.pipeline, by: ctx.requester(opts.as), ...(opts.hotfix ? { hotfix: true } : {}) });
         if (!opts.wait) {
           ctx.print(started, () => `${started.alreadyRunning ? 'already running' : 'started'}: ${started.releaseId} (pipeline ${started.pipeline})\nfollow it: slipway release status ${started.releaseId} --watch`);
           return;
@@ -109,10 +110,11 @@ export function registerReleaseCommands(program: Command): void {
     .requiredOption('--stage <env>', 'the stage (environment) to approve')
     .option('--as <user>', 'the approver (default SLIPWAY_USER or the OS user)')
     .option('--comment <text>', 'why')
+    .option('--break-glass', "let a hotfix pass a stopped line at this stage (the pipeline's breakGlass approvers, through the API only)")
     .addHelpText('after', '\nExample:\n  $ slipway approve release-fraud-1.4.0 --stage prod --as alice --comment "eval looks good"')
     .action(
-      verb(async (ctx, releaseId: string, opts: { stage: string; as?: string; comment?: string }) => {
-        const result = await ctx.backend().approve({ releaseId, stage: opts.stage, comment: opts.comment, by: ctx.requester(opts.as) });
+      verb(async (ctx, releaseId: string, opts: { stage: string; as?: string; comment?: string; breakGlass?: boolean }) => {
+        const result = await ctx.backend().approve({ releaseId, stage: opts.stage, comment: opts.comment, by: ctx.requester(opts.as), ...(opts.breakGlass ? { breakGlass: true } : {}) });
         ctx.print(result, () =>
           result.outcome === 'counted'
             ? `approval counted: ${result.quorum?.approvedBy.length} of ${result.quorum?.required} for ${result.stage}${result.quorum?.met ? ' — quorum met' : ''}`

@@ -15,6 +15,8 @@ export const approveSignal = defineSignal<[unknown]>('approve');
 export const rejectSignal = defineSignal<[unknown]>('reject');
 /** approveUpdate is the validated approval CLI/API send, answered with the quorum state. */
 export const approveUpdate = defineUpdate<ApproveUpdateResult, [ApproveUpdateInput]>('approve');
+/** recheckLineSignal asks a release to ask the registry again about stops and quarantine; it carries no authority. */
+export const recheckLineSignal = defineSignal<[]>('recheck-line');
 /** statusQuery returns the whole ReleaseState. */
 export const statusQuery = defineQuery<ReleaseState>('status');
 

@@ -28,9 +28,11 @@ export interface MessageContext {
   requestedBy: string;
   /** Server-policy releases: the keys that verify signed decisions, when this run started, who may not approve. */
   verification?: { keys: TrustedKeys; runStartedAt: string; requesters: string[] };
+  /** The pipeline's break-glass approvers (its `breakGlass.approvers`): who may let a hotfix pass a stopped line. */
+  breakGlassApprovers?: string[];
 }
 
-type Checked = { ok: true; value: ApprovalInput; channel: ApprovalChannel; verified: boolean } | { ok: false; error: string; channel: ApprovalChannel };
+type Checked = { ok: true; value: ApprovalInput; channel: ApprovalChannel; verified: boolean; breakGlass?: boolean } | { ok: false; error: string; channel: ApprovalChannel };
 
 // What a message says and how far to trust it: a signed decision is the API's word; anything else only claims.
 function checkMessage(ctx: MessageContext, raw: unknown, kind: 'approve' | 'reject', claimedChannel: ApprovalChannel, at: string): Checked {
@@ -50,7 +52,8 @@ function checkMessage(ctx: MessageContext, raw: unknown, kind: 'approve' | 'reje
   if (p.releaseId !== ctx.state.releaseId) return { ok: false, error: `decision was signed for ${p.releaseId}, not ${ctx.state.releaseId}`, channel: 'api' };
   const value: ApprovalInput = { stage: p.stage, approver: p.approver.user, ...(p.comment === undefined ? {} : { comment: p.comment }) };
   const checked = validateApprovalInput(value);
-  return checked.ok ? { ok: true, value: checked.value, channel: 'api', verified: true } : { ok: false, error: checked.error, channel: 'api' };
+  // Break-glass only as the API signed it: no unsigned message can ask for it.
+  return checked.ok ? { ok: true, value: checked.value, channel: 'api', verified: true, ...(kind === 'approve' && (p as { breakGlass?: unknown }).breakGlass === true ? { breakGlass: true } : {}) } : { ok: false, error: checked.error, channel: 'api' };
 }
 
 /** recordIgnored keeps a refused or malformed message visible in the state instead of failing anything. */
@@ -75,6 +78,7 @@ export function applyApproval(ctx: MessageContext, raw: unknown, claimedChannel:
     ignore(checked.error);
     return { outcome: 'refused', reason: checked.error, stage: '', quorum: null };
   }
+  if (checked.breakGlass) return applyBreakGlass(ctx, checked.value, ignore, at);
   const { stage: env, approver, comment } = checked.value;
   const i = stages.findIndex((s) => s.env === env);
   const stage = stages[i];
@@ -100,6 +104,33 @@ export function applyApproval(ctx: MessageContext, raw: unknown, claimedChannel:
   if (decision.outcome === 'refused') ignore(decision.reason ?? 'refused');
   state.updatedAt = at;
   return { outcome: decision.outcome, reason: decision.reason, stage: env, quorum: decision.state };
+}
+
+/**
+ * applyBreakGlass counts a signed break-glass approval: it lets this hotfix pass a stopped line at one stage.
+ * Only the pipeline's break-glass approvers, never the requester, only for a hotfix (by its signed start).
+ */
+function applyBreakGlass(ctx: MessageContext, value: ApprovalInput, ignore: (reason: string) => void, at: string): ApproveUpdateResult {
+  const { state } = ctx;
+  const { stage: env, approver, comment } = value;
+  const i = ctx.stages.findIndex((s) => s.env === env);
+  const stageState = state.stages[i];
+  const refuse = (reason: string): ApproveUpdateResult => {
+    ignore(reason);
+    return { outcome: 'refused', reason, stage: env, quorum: stageState?.quorum ?? null };
+  };
+  if (state.hotfix !== true) return refuse('break-glass approval refused: this release is not a hotfix (only a release the API started with hotfix: true may pass a stopped line)');
+  const approvers = ctx.breakGlassApprovers ?? [];
+  if (approvers.length === 0) return refuse(`break-glass approval refused: pipeline ${ctx.pipelineName} names no breakGlass approvers`);
+  if (!approvers.includes(approver)) return refuse(`break-glass approval refused: ${approver} is not a break-glass approver of pipeline ${ctx.pipelineName}; they are ${approvers.join(', ')}`);
+  if ((ctx.verification?.requesters ?? [ctx.requestedBy]).includes(approver)) return refuse(`break-glass approval refused: ${approver} started this release and may not let it pass a stop`);
+  if (i === -1 || !stageState) return refuse(`break-glass approval refused: stage "${env}" is not in pipeline ${ctx.pipelineName}`);
+  if (stageState.endedAt !== null || state.endedAt !== null) return refuse(`break-glass approval refused: stage "${env}" has already ended (${stageState.status})`);
+  state.breakGlass ??= [];
+  state.updatedAt = at;
+  if (state.breakGlass.some((b) => b.stage === env)) return { outcome: 'duplicate', stage: env, quorum: stageState.quorum };
+  state.breakGlass.push({ stage: env, approver, at, ...(comment === undefined ? {} : { comment }) });
+  return { outcome: 'counted', reason: `break-glass: ${approver} lets this hotfix pass a stopped line at ${env}`, stage: env, quorum: stageState.quorum };
 }
 
 /** applyRejection marks a stage rejected by one of its approvers; the stage loop then ends the release. */

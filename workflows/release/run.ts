@@ -60,6 +60,8 @@ export class ReleaseRun {
   waitingPhase = false;
   /** Locks held or asked for, by lock id. */
   readonly heldLocks = new Map<string, HeldLock>();
+  /** Set by the `recheck-line` Signal: ask checkLine again now. It decides nothing itself. */
+  lineRecheck = false;
 
   constructor(readonly input: ReleaseInput) {
     this.serverPolicy = patched(SERVER_POLICY_PATCH);
@@ -75,7 +77,7 @@ export class ReleaseRun {
     this.pipeline = policy.pipeline;
     this.stages = policy.pipeline.stages;
     const fresh = initialReleaseState({ ...this.input, pipeline: policy.pipeline, pipelineHash: policy.pipelineHash }, this.state.startedAt);
-    const { requester, refused } = resolveRequester(this.input, policy.trustedKeys, workflowInfo().runStartTime.toISOString());
+    const { requester, refused, hotfix } = resolveRequester(this.input, policy.trustedKeys, workflowInfo().runStartTime.toISOString());
     Object.assign(this.state, {
       pipeline: policy.pipeline.name,
       pipelineHash: policy.pipelineHash,
@@ -85,13 +87,24 @@ export class ReleaseRun {
       requester,
     });
     if (refused) this.state.ignoredMessages.push({ at: this.state.startedAt, kind: 'start', channel: 'api', input: 'startDecision', reason: refused });
+    if (hotfix) this.state.hotfix = true;
+    else if (this.input.hotfix === true) {
+      this.state.ignoredMessages.push({ at: this.state.startedAt, kind: 'start', channel: 'cli', input: 'hotfix', reason: 'hotfix claimed in the workflow input but not in a start decision the API signed: the release is not a hotfix (start it with POST /releases {"hotfix": true} or `slipway release start --hotfix` through the API)' });
+    }
     this.verification = { keys: policy.trustedKeys, runStartedAt: workflowInfo().runStartTime.toISOString(), requesters: [requester.user, ...(requester.actor ? [requester.actor] : [])] };
     return requester;
   }
 
   /** messages is what the message handlers read and change. */
   get messages(): MessageContext {
-    return { state: this.state, stages: this.stages, pipelineName: this.pipeline.name, requestedBy: this.state.requestedBy, ...(this.verification ? { verification: this.verification } : {}) };
+    return {
+      state: this.state,
+      stages: this.stages,
+      pipelineName: this.pipeline.name,
+      requestedBy: this.state.requestedBy,
+      ...(this.verification ? { verification: this.verification } : {}),
+      ...(this.pipeline.breakGlass ? { breakGlassApprovers: this.pipeline.breakGlass.approvers } : {}),
+    };
   }
 
   stageIndex(env: string): number {

@@ -31,9 +31,10 @@ export function initialReleaseState(input: ReleaseInput & { pipeline: Pipeline; 
 
 /**
  * resolveRequester is who started the release: the identity in the API's signed start decision
- * when it verifies and matches this release, else the input's claim, unverified (with why).
+ * when it verifies and matches this release, else the input's claim, unverified (with why);
+ * and whether that signed decision made it a hotfix.
  */
-export function resolveRequester(input: ReleaseInput, keys: TrustedKeys, runStartedAt: string): { requester: Requester; refused?: string } {
+export function resolveRequester(input: ReleaseInput, keys: TrustedKeys, runStartedAt: string): { requester: Requester; refused?: string; hotfix?: boolean } {
   const claimed: Requester = { user: input.requestedBy, verified: false };
   if (input.startDecision === undefined) return { requester: claimed };
   const result = verifyDecision(input.startDecision, 'release.start', keys, { now: runStartedAt, maxAgeMs: DECISION_MAX_AGE_MS });
@@ -44,6 +45,8 @@ export function resolveRequester(input: ReleaseInput, keys: TrustedKeys, runStar
   }
   return {
     requester: { user: p.requester.user, verified: true, via: p.requester.via, ...(p.requester.issuer ? { issuer: p.requester.issuer } : {}), ...(p.actor ? { actor: p.actor } : {}) },
+    // A hotfix only by the API's signature: a flag in the input is a claim.
+    ...(p.hotfix === true ? { hotfix: true } : {}),
   };
 }
 

@@ -1,8 +1,9 @@
 /**
  * The steps of one stage, in the order the entry runs them: take the
  * environment lock, wait out a freeze, run the gates, collect approvals,
- * deploy (direct or canary with analysis; each deploy waits out a freeze
- * again and registers its undo first), bake. Each step throws Stop for a
+ * deploy (direct or canary with analysis; each deploy waits while the line
+ * is stopped (line.ts), waits out a freeze again and registers its undo
+ * first), bake. Each step throws Stop for a
  * business outcome (gate failed, rejected, expired, superseded).
  */
 import { CancellationScope, condition, getExternalWorkflowHandle, log, patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
@@ -19,6 +20,7 @@ import type { StageState } from '../../domain/release';
 import { envQueueWorkflowId, lockWorkflowId, giveBackSignal, type EnvLockRef } from '../../locks/api';
 import { retrying10TimesHeartbeating, retrying5Times, retryingUntilDone } from './proxies';
 import { deployOpKey } from './api';
+import { holdLineBeforeDeploy, recheckIfAsked, waitUnlessQuarantined } from './line';
 import { LEASE_PATCH, Stop, type ReleaseRun } from './run';
 import { onlyVerifiedApprovals } from './state';
 
@@ -166,7 +168,8 @@ export async function collectApprovals(run: ReleaseRun, stage: Stage, stageState
     `awaiting approval for ${stage.env}: ${stageState.quorum!.approvedBy.length} of ${stage.approval!.required} from ${stage.approval!.approvers.join(', ')} (expires ${stageState.approvalDeadline})`;
   run.setStatus('awaiting_approval', waitingSummary());
   await run.record();
-  const decided = await condition(() => stageState.quorum!.met || run.rejection() !== null || run.supersededBy !== null, timeoutMs);
+  // A quarantine of this version while it waits ends it (the recheck-line Signal makes it ask).
+  const decided = await waitUnlessQuarantined(run, stage.env, () => stageState.quorum!.met || run.rejection() !== null || run.supersededBy !== null, timeoutMs);
   run.checkStops();
   if (!decided) {
     throw new Stop('approval_expired', `approval for ${stage.env} expired after ${formatDuration(timeoutMs)} with ${stageState.quorum.approvedBy.length} of ${stage.approval.required}`);
@@ -203,6 +206,7 @@ export async function deploy(run: ReleaseRun, stage: Stage, stageState: StageSta
   if ('canary' in stage.strategy) {
     const canary = stage.strategy.canary;
     for (const step of canarySchedule(canary.steps, parseDuration(canary.interval))) {
+      await holdLineBeforeDeploy(run, stage, stageState);
       await holdFreezeBeforeDeploy(run, stage, stageState);
       run.setStatus('deploying', `canary ${stage.env}: ${step.weight}% of traffic on ${input.version}`);
       undoFirst();
@@ -235,6 +239,7 @@ export async function deploy(run: ReleaseRun, stage: Stage, stageState: StageSta
       }
     }
   } else {
+    await holdLineBeforeDeploy(run, stage, stageState);
     await holdFreezeBeforeDeploy(run, stage, stageState);
     run.setStatus('deploying', `deploying ${input.version} to ${stage.env}`);
     undoFirst();
@@ -268,7 +273,11 @@ export async function bake(run: ReleaseRun, stage: Stage, stageState: StageState
     maxPredictionDrift: stage.healthChecks?.maxPredictionDrift,
     minReports: rule.minReports,
   };
-  if (patched(BAKE_ACTIVITY_PATCH)) return bakeInActivity(run, stage, stageState, { query, endsAt: new Date(endsAt).toISOString(), intervalMs, waitingForReports: false }, rule);
+  if (patched(BAKE_ACTIVITY_PATCH)) {
+    await bakeInActivity(run, stage, stageState, { query, endsAt: new Date(endsAt).toISOString(), intervalMs, waitingForReports: false }, rule);
+    // A quarantine that arrived during the bake ends the release here, before the next stage.
+    return recheckIfAsked(run, stage.env);
+  }
   // At least one check, even if recording the snapshot took longer than the bake (e.g. a worker crash).
   do {
     const wait = Math.min(intervalMs, endsAt - Date.now());

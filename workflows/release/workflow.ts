@@ -8,7 +8,7 @@ import { ApplicationFailure, CancellationScope, CancelledFailure, allHandlersFin
 import type { ReleaseStatus } from '../../domain/outcome';
 import type { ReleaseInput, ReleaseState } from '../../domain/release';
 import { lockGrantedSignal, supersededSignal, type EnvLockRef } from '../../locks/api';
-import { approveSignal, approveUpdate, rejectSignal, statusQuery } from './api';
+import { approveSignal, approveUpdate, recheckLineSignal, rejectSignal, statusQuery } from './api';
 import { compensate } from './compensation';
 import { applyApproval, applyRejection, validateApproveUpdate } from './messages';
 import { ReleaseRun, Stop } from './run';
@@ -46,6 +46,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
   };
   if (!run.serverPolicy) handleMessages();
   setHandler(lockGrantedSignal, ({ lockId }) => void run.grants.add(lockId));
+  setHandler(recheckLineSignal, () => void (run.lineRecheck = true)); // only a wake-up: checkLine decides (line.ts)
   setHandler(supersededSignal, (notice) => {
     if (run.waitingPhase && state.currentStage === notice.env) run.supersededBy = notice;
     else log.info('ignoring supersede request while not waiting', { notice, currentStage: state.currentStage });
