@@ -68,7 +68,7 @@ function App() {
   const s = useSession();
   const route = useRoute();
   const me = usePoll<Me>(s.token ? '/board/me' : null, 30_000);
-  const inbox = usePoll<{ items: unknown[] }>(s.token ? '/board/inbox' : null, 5_000);
+  const inbox = usePoll<{ items: unknown[] }>(s.token ? '/board/inbox' : null, 2_000);
   useEffect(() => {
     document.title = `Slipway · ${route === '/' ? 'board' : route.split('/')[1] ?? ''}`;
   }, [route]);

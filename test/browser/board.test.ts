@@ -161,6 +161,13 @@ describe('release board in Chromium against the real stack', { skip }, () => {
     await page.getByLabel('Model').fill(gatedModel.slice(0, 8));
     assert.equal(await page.locator('tr[data-model]').count(), 1, 'the model filter keeps only the matching row');
     await page.getByLabel('Model').fill('');
+    // A few more models live here and there, so the screenshot shows a board rather than one row.
+    for (const [i, envs] of [['dev', 'prod'], ['dev'], ['dev', 'prod']].entries()) {
+      const other = await registerModel(service.registry, { '2.0.0': { accuracy: 0.9 }, '2.1.0': { accuracy: 0.92 } });
+      for (const env of envs) await service.registry.moveLivePointer({ model: other, env, version: i === 1 ? '2.0.0' : '2.1.0', opKey: `shot:${other}:${env}`, by: 'ci', reason: 'screenshot' });
+    }
+    await page.locator('tr[data-model]').nth(3).waitFor();
+    await page.getByRole('heading', { name: 'Release board' }).click();
     await page.screenshot({ path: path.join(SHOT_DIR, 'board.png') });
   });
 

@@ -54,7 +54,7 @@ export function BoardPage() {
         </label>
         {b && (
           <span class="meta" aria-live="polite">
-            {b.rows.length} models · {b.approvalsWaiting} approval{b.approvalsWaiting === 1 ? '' : 's'} waiting
+            {b.rows.length} model{b.rows.length === 1 ? '' : 's'} · {b.approvalsWaiting} approval{b.approvalsWaiting === 1 ? '' : 's'} waiting
           </span>
         )}
       </div>

@@ -102,10 +102,11 @@ export function ReleasePage({ id, me }: { id: string; me: Me | undefined }) {
           {evidenceError && <p class="error" role="alert">{evidenceError}</p>}
           <h2>Stages</h2>
           <ol class="timeline">{r.stages.map((s) => <StageView r={r} stage={s} me={me} />)}</ol>
-          {r.compensations.length > 0 && (
+          {/* The undo stack is registered before each deploy; an entry matters once it ran, or while the release rolls back. */}
+          {r.compensations.some((c) => c.status !== 'pending' || r.status === 'rolling_back') && (
             <>
               <h2>Compensations</h2>
-              <ul>{r.compensations.map((c) => <li>{c.env}: undo {c.version} · {words(c.status)} after {c.attempts} attempt(s){c.restoredTo ? ` · restored ${c.restoredTo}` : ''}{c.error ? ` · ${c.error}` : ''}</li>)}</ul>
+              <ul>{r.compensations.filter((c) => c.status !== 'pending' || r.status === 'rolling_back').map((c) => <li>{c.env}: undo {c.version} · {words(c.status)} after {c.attempts} attempt(s){c.restoredTo ? ` · restored ${c.restoredTo}` : ''}{c.error ? ` · ${c.error}` : ''}</li>)}</ul>
             </>
           )}
           {r.ignoredMessages.length > 0 && (
