@@ -216,6 +216,19 @@ describe('release board in Chromium against the real stack', { skip }, () => {
     await newest.filter({ hasText: '1.0.0' }).filter({ hasText: '(live)' }).waitFor({ timeout: 30_000 });
     assert.match((await newest.textContent()) ?? '', /by ada/);
     await page.getByRole('heading', { name: 'dev · live 1.0.0' }).waitFor();
+    // Three moves of dev in the period: the DORA chart says so in its accessible label.
+    await page.getByRole('img', { name: /Deployments per day per environment: dev \d/ }).waitFor();
+  });
+
+  it('shows the audit chain verified and downloads a release\'s signed evidence bundle', async () => {
+    const page = await openAs(TOKENS.ada, '/audit');
+    await page.getByTestId('audit-verify').filter({ hasText: 'The audit chain verifies' }).waitFor();
+    await page.getByLabel('Release id').fill(releaseId);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download evidence bundle' }).click()]);
+    assert.equal(download.suggestedFilename(), `${releaseId}.evidence.json`);
+    const bundle = JSON.parse(fs.readFileSync(await download.path(), 'utf8')) as { body?: { releaseId?: string }; signature?: string };
+    assert.ok(bundle.signature, 'the bundle is signed');
+    assert.match(JSON.stringify(bundle.body), new RegExp(releaseId));
   });
 
   it('asks an expired session to log in again and keeps the page it was on', async () => {
