@@ -46,7 +46,12 @@ const skip = 'missing' in chromiumFound ? `SKIPPED: ${chromiumFound.missing}` : 
 // Screenshots for the README are rewritten only on request, so test runs leave the tree clean.
 const SHOT_DIR = process.env.SLIPWAY_UPDATE_SCREENSHOTS === '1' ? path.join(REPO_ROOT, 'docs', 'images') : fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-board-shots-'));
 
-describe('release board in Chromium against the real stack', { skip }, () => {
+describe('release board in Chromium against the real stack', () => {
+  if (skip) {
+    // One skipped test, so the run's summary counts it and prints the reason.
+    it('drives the release board in Chromium', { skip }, () => undefined);
+    return;
+  }
   let t: TestDb;
   let temporal: TestTemporal;
   let app: FastifyInstance;

@@ -7,6 +7,7 @@ import { parsePipeline } from '../../domain/pipeline';
 import { loadConfig } from '../../config';
 import type { Deployment } from '../../registry/types';
 import { ago, matchesFilter, temporalWorkflowUrl } from '../../ui/format';
+import { findChromium } from '../support/chromium';
 
 const NOW = new Date('2026-06-01T12:00:00Z');
 const pipeline = parsePipeline(
@@ -134,5 +135,13 @@ describe('release board page helpers', () => {
     assert.equal(loadConfig({}).temporalUiUrl, undefined);
     assert.throws(() => loadConfig({ SLIPWAY_TEMPORAL_UI_URL: 'javascript:alert(1)' }), /SLIPWAY_TEMPORAL_UI_URL must start with http/);
     assert.throws(() => loadConfig({ SLIPWAY_TEMPORAL_UI_URL: 'not a url' }), /SLIPWAY_TEMPORAL_UI_URL must be the Temporal Web UI's address/);
+  });
+
+  it('finds Chromium only where told or installed, and says why and how to fix it when there is none', () => {
+    assert.deepEqual(findChromium({ SLIPWAY_CHROMIUM: '/nonexistent/chromium' }), { missing: 'SLIPWAY_CHROMIUM=/nonexistent/chromium is not an executable file' });
+    assert.deepEqual(findChromium({ SLIPWAY_CHROMIUM: process.execPath }), { path: process.execPath });
+    const none = findChromium({ PATH: '/nonexistent' });
+    if ('missing' in none) assert.match(none.missing, /SLIPWAY_CHROMIUM|apt-get install chromium/);
+    else assert.equal(none.path, '/usr/bin/chromium', 'with an empty PATH only Debian\'s own path is tried');
   });
 });
