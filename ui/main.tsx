@@ -33,12 +33,12 @@ function Login({ expired }: { expired: boolean }) {
     }
   };
   return (
-    <div class="login-backdrop">
-      <form class="login" onSubmit={submit} aria-labelledby="login-title">
+    <div class="login-backdrop" role="dialog" aria-modal="true" aria-labelledby="login-title">
+      <form class="login" onSubmit={submit}>
         <h1 id="login-title">{expired ? 'Your session ended: log in again' : 'Log in to the Slipway release board'}</h1>
         <p>The token stays in this tab only (sessionStorage). You act as its user: approvals are signed by the API as you.</p>
         <label for="token">API token</label>
-        <input id="token" name="token" type="password" autoComplete="off" value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} />
+        <input id="token" name="token" type="password" autoComplete="off" autoFocus value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} />
         {error && <p class="error" role="alert">{error}</p>}
         <button type="submit">Log in</button>
       </form>

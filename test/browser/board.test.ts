@@ -179,7 +179,9 @@ describe('release board in Chromium against the real stack', () => {
   it('refuses the requester approving her own release, and shows the reason on the release page', async () => {
     const page = await openAs(TOKENS.rita, `/releases/${releaseId}`);
     await page.getByTestId('decide-prod').waitFor();
-    await page.getByRole('button', { name: 'Approve prod' }).click();
+    // By keyboard: Enter in the comment field approves.
+    await page.getByLabel('Comment for prod').fill('mine, but urgent');
+    await page.getByLabel('Comment for prod').press('Enter');
     await page.getByTestId('decision-result').filter({ hasText: 'rita requested this release and may not approve it' }).waitFor();
     await page.goto(`${base}/#/inbox`);
     await page.getByTestId('inbox-empty').waitFor();
