@@ -15,7 +15,6 @@ import { BoardReader } from '../registry/board';
 import type { PipelineDoc } from '../registry/types';
 import type { Role } from './auth';
 import { buildBoard, inboxFor, type BoardRelease } from './board-view';
-import { canRollBack } from './permissions';
 import { loadUiAssets } from './ui-bundle';
 
 /** BoardSettings say where the board links to. */
@@ -93,8 +92,8 @@ export async function registerBoardRoutes(app: FastifyInstance, deps: BoardRoute
       user: p.user,
       roles: p.roles,
       approves: p.approves,
+      // Admins may roll back everywhere (api/permissions.ts canRollBack).
       rollsBack: p.roles.includes('admin') ? ['*'] : p.rollsBack,
-      mayRollBackEverywhere: canRollBack(p, '*'),
       temporalUiUrl: deps.settings?.temporalUiUrl ?? null,
       namespace: deps.settings?.namespace ?? 'default',
     };
