@@ -32,6 +32,7 @@ import type { SlipwayMetrics } from '../observability/metrics';
 import { AuthFailure, can, canApprove, type Authenticator, type Principal, type Role } from './auth';
 import type { TrustedKeys } from '../domain/decisions';
 import { registerAuditRoutes } from './audit-routes';
+import { registerBoardRoutes, type BoardSettings } from './board-routes';
 import { registerCodecRoutes } from './codec-routes';
 import { registerLineRoutes } from './line-routes';
 import { requireRollBack } from './permissions';
@@ -69,6 +70,8 @@ export interface ApiDeps {
   };
   /** Keys GET /audit/verify trusts (SLIPWAY_API_PUBLIC_KEYS); the signer's own is added. */
   trustedKeys?: TrustedKeys;
+  /** Where the release board links (the Temporal Web UI); the board is served at / either way. */
+  board?: BoardSettings;
 }
 
 const errorSchema = z.object({
@@ -298,6 +301,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   registerRollbackRoutes(app, { temporal: deps.temporal, requireRole, withTimeout });
+  await registerBoardRoutes(app, { db: deps.db, requireRole, withTimeout, settings: deps.board, clock: deps.clock });
 
   app.post('/health-reports', {
     onRequest: requireRole('releaser'),

@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, startStack, type RunningStack } from '../devstack/stack';
+import { boardBench } from './board.bench';
 import { concurrencyBench } from './concurrency.bench';
 import { decisionsBench } from './decisions.bench';
 import { parkedBench } from './parked.bench';
@@ -33,6 +34,7 @@ const BENCHMARKS: { name: string; run: (ctx: BenchContext) => Promise<BenchRepor
   { name: 'concurrency', run: concurrencyBench },
   { name: 'parked', run: parkedBench },
   { name: 'serving', run: servingBench },
+  { name: 'board', run: boardBench },
   { name: 'sustained', run: sustainedBench, long: true },
 ];
 

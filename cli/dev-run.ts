@@ -101,6 +101,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
     logger,
     // The local Web UI sends no token; in dev, loopback callers may decode.
     codec: codec ? { codec, uiOrigins: [`http://127.0.0.1:${ports.ui}`, `http://localhost:${ports.ui}`], anonymousFromLoopback: true } : undefined,
+    board: { temporalUiUrl: config.temporalUiUrl ?? stack.uiUrl, namespace: config.temporalNamespace },
   });
   await api.listen({ host: '127.0.0.1', port: ports.api });
 
@@ -135,6 +136,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
       `  Temporal gRPC    ${stack.temporalAddress}   (TEMPORAL_ADDRESS)`,
       `  Temporal Web UI  ${stack.uiUrl}`,
       `  Registry DB      ${redactUri(stack.mongodbUri)}   (${stack.registryBackend}; SLIPWAY_MONGODB_URI)`,
+      `  Release board    http://127.0.0.1:${ports.api}/   (log in with the API token below)`,
       `  HTTP API         http://127.0.0.1:${ports.api}   (OpenAPI at /openapi.json, Prometheus at /metrics)`,
       devTokens ? `  API token        ${devTokens.token}   (admin, local only; in ${devTokens.file})` : `  API tokens       ${config.apiTokensFile}`,
       `  Worker           task queue "${config.taskQueue}"${codec ? ', payloads encrypted (AES-256-GCM), Web UI decodes via /codec' : ''}`,

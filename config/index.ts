@@ -39,6 +39,8 @@ export interface SlipwayConfig {
   localServingDir: string | undefined;
   /** Origins allowed to call the codec endpoint from a browser (the Temporal Web UI). */
   uiOrigins: string[];
+  /** SLIPWAY_TEMPORAL_UI_URL: the Temporal Web UI the release board links each release to; unset means no links. */
+  temporalUiUrl: string | undefined;
   /** SLIPWAY_API_SIGNING_KEY: the API's Ed25519 private key (PKCS#8 PEM file); signs decisions, audit checkpoints and evidence bundles. */
   apiSigningKeyFile: string | undefined;
   /** SLIPWAY_AUDIT_SIGNING_KEY: a worker's (or CLI's) key for signing audit checkpoints, same format; unset means it signs none. */
@@ -80,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     apiPublicKeys: env.SLIPWAY_API_PUBLIC_KEYS || undefined,
     lineRecheckMs: loadLineRecheck(env.SLIPWAY_LINE_RECHECK_INTERVAL),
     uiOrigins: (env.SLIPWAY_UI_ORIGINS || 'http://127.0.0.1:8233,http://localhost:8233').split(',').map((o) => o.trim()).filter(Boolean),
+    temporalUiUrl: parseTemporalUiUrl(env.SLIPWAY_TEMPORAL_UI_URL),
   };
 }
 
@@ -117,4 +120,19 @@ function safeOsUser(): string {
   } catch {
     return 'unknown';
   }
+}
+
+// The board puts this URL in links: only http(s), so a setting can never make a link run script.
+function parseTemporalUiUrl(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`SLIPWAY_TEMPORAL_UI_URL must be the Temporal Web UI's address, e.g. http://127.0.0.1:8233; got ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`SLIPWAY_TEMPORAL_UI_URL must start with http:// or https://; got ${JSON.stringify(raw)}`);
+  }
+  return raw.replace(/\/+$/, '');
 }

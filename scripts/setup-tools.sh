@@ -3,6 +3,9 @@
 #   temporal         — Temporal CLI dev server (embeds the Web UI)
 #   slipway-ferretdb — FerretDB (SQLite backend) via our own launcher, unless a
 #                      mongod is on PATH or SLIPWAY_MONGODB_URI is set.
+#   chromium         — Debian's, for the release board's browser tests and bench
+#                      (installed with apt-get when root or sudo allows; never a
+#                      downloaded browser). Without it those tests say SKIPPED.
 # Built binaries live in a per-user cache keyed by version, so fresh clones
 # (and CI's clean clone) reuse them; .slipway/tools/ holds links into it.
 set -euo pipefail
@@ -85,5 +88,22 @@ else
     log "built slipway-ferretdb in $(( $(date +%s) - start ))s -> $dir/slipway-ferretdb"
   fi
   ln -sfn "$dir/slipway-ferretdb" "$tools/slipway-ferretdb"
+fi
+
+# --- Chromium for the board's browser tests --------------------------------------
+if [ -n "${SLIPWAY_CHROMIUM:-}" ]; then
+  [ -x "$SLIPWAY_CHROMIUM" ] || log "SLIPWAY_CHROMIUM=$SLIPWAY_CHROMIUM is not executable: the board's browser tests will be skipped"
+elif [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; then
+  :
+elif command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; }; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo -n"
+  log "installing Debian's chromium with apt-get (for the release board's browser tests)"
+  $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium \
+    || log "apt-get install chromium failed: the board's browser tests will be skipped (see above)"
+else
+  log "no Chromium: the release board's browser tests will be skipped. Install Debian's with
+    sudo apt-get install chromium
+  (or point SLIPWAY_CHROMIUM at a Chromium binary) and run the tests again."
 fi
 log "tools ready in $tools"
