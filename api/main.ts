@@ -82,7 +82,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       trustedKeys: keys.trusted,
       // The Web UI decodes from the browser: only its origins, and only callers with a viewer token.
       codec: codec ? { codec, uiOrigins: config.uiOrigins } : undefined,
-      board: { temporalUiUrl: config.temporalUiUrl, namespace: config.temporalNamespace },
+      board: { temporalUiUrl: config.temporalUiUrl, namespace: temporal.namespace },
     });
     if (!stopping) {
       await api.listen({ host, port: config.apiPort });

@@ -101,7 +101,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
     logger,
     // The local Web UI sends no token; in dev, loopback callers may decode.
     codec: codec ? { codec, uiOrigins: [`http://127.0.0.1:${ports.ui}`, `http://localhost:${ports.ui}`], anonymousFromLoopback: true } : undefined,
-    board: { temporalUiUrl: config.temporalUiUrl ?? stack.uiUrl, namespace: config.temporalNamespace },
+    board: { temporalUiUrl: config.temporalUiUrl ?? stack.uiUrl, namespace: temporal.namespace },
   });
   await api.listen({ host: '127.0.0.1', port: ports.api });
 
