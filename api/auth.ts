@@ -3,11 +3,12 @@
  * file, and optionally OIDC JWTs verified against a JWKS. The approver's
  * identity always comes from here, never from a request body.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { constantTimeEqual } from '../lib/constant-time';
 import type { CiIdentityVerifier } from './ci-identity';
 
 /** Role is what a caller may do: viewers read, releasers start releases and roll back, admins do all of that. */
@@ -100,7 +101,8 @@ export class Authenticator {
     if (token.split('.').length === 3 && this.ci?.handles(token)) return this.ci.verify(token);
     if (token.split('.').length === 3 && this.oidc) return this.verifyJwt(token);
     const digest = Buffer.from(sha256Hex(token), 'hex');
-    const entry = this.entries.find((e) => timingSafeEqual(e.sha256, digest));
+    // Every entry is compared (no early exit), so the time taken does not say which entry matched.
+    const entry = this.entries.filter((e) => constantTimeEqual(e.sha256, digest))[0];
     if (!entry) throw new AuthFailure(401, 'invalid token');
     if (entry.expiresAt && entry.expiresAt <= this.clock()) throw new AuthFailure(401, `token for ${entry.principal.user} expired at ${entry.expiresAt.toISOString()}`);
     return entry.principal;
