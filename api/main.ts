@@ -74,6 +74,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       auth,
       metrics,
       logger,
+      requestsPerMinute: config.apiEdge.requestsPerMinute,
+      metricsToken: config.apiEdge.metricsToken,
       signer,
       trustedKeys: keys.trusted,
       // The Web UI decodes from the browser: only its origins, and only callers with a viewer token.

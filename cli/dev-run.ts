@@ -94,6 +94,8 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
     temporal: client,
     auth: createAuthenticator(config, devTokens?.file),
     metrics,
+    requestsPerMinute: config.apiEdge.requestsPerMinute,
+    metricsToken: config.apiEdge.metricsToken,
     runtimeMetricsUrl: `http://127.0.0.1:${runtimeMetricsPort}/metrics`,
     logger,
     // The local Web UI sends no token; in dev, loopback callers may decode.

@@ -41,6 +41,16 @@ export interface SlipwayConfig {
   auditSigningKeyFile: string | undefined;
   /** SLIPWAY_API_PUBLIC_KEYS: trusted raw Ed25519 public keys (`base64,…`), parsed by lib/signing.ts parseTrustedKeys. */
   apiPublicKeys: string | undefined;
+  /** API edge settings (api/rate-limits.ts, GET /metrics). */
+  apiEdge: ApiEdgeSettings;
+}
+
+/** ApiEdgeSettings are the API's request budget and the token /metrics asks for. */
+export interface ApiEdgeSettings {
+  /** SLIPWAY_API_REQUESTS_PER_MINUTE: requests (refused ones too) per client address and per identity; unset = the API's default. */
+  requestsPerMinute: number | undefined;
+  /** SLIPWAY_METRICS_TOKEN: when set, GET /metrics needs it as a bearer token. */
+  metricsToken: string | undefined;
 }
 
 /** DEFAULT_TASK_QUEUE is the task queue workers poll when SLIPWAY_TASK_QUEUE is unset. */
@@ -73,6 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     apiSigningKeyFile: env.SLIPWAY_API_SIGNING_KEY || undefined,
     auditSigningKeyFile: env.SLIPWAY_AUDIT_SIGNING_KEY || undefined,
     apiPublicKeys: env.SLIPWAY_API_PUBLIC_KEYS || undefined,
+    apiEdge: loadApiEdge(env),
     uiOrigins: (env.SLIPWAY_UI_ORIGINS || 'http://127.0.0.1:8233,http://localhost:8233').split(',').map((o) => o.trim()).filter(Boolean),
   };
 }
@@ -80,6 +91,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
 // A snapshot, so plugins never read process.env themselves; empty counts as unset, as for every variable here.
 function loadPluginSettings(env: NodeJS.ProcessEnv): PluginSettings {
   return Object.freeze(Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('SLIPWAY_') && Boolean(e[1]))));
+}
+
+function loadApiEdge(env: NodeJS.ProcessEnv): ApiEdgeSettings {
+  const { SLIPWAY_API_REQUESTS_PER_MINUTE: perMinute, SLIPWAY_METRICS_TOKEN: metricsToken } = env;
+  let requestsPerMinute: number | undefined;
+  if (perMinute) {
+    requestsPerMinute = Number(perMinute);
+    if (!Number.isInteger(requestsPerMinute) || requestsPerMinute < 1) throw new Error(`SLIPWAY_API_REQUESTS_PER_MINUTE must be a whole number of requests per minute (at least 1), got "${perMinute}"`);
+  }
+  if (metricsToken !== undefined && metricsToken !== '' && metricsToken.length < 16) throw new Error('SLIPWAY_METRICS_TOKEN must be at least 16 characters (make one with: openssl rand -hex 32)');
+  if (metricsToken && /\s/.test(metricsToken)) throw new Error('SLIPWAY_METRICS_TOKEN must not contain spaces (it is sent as "Authorization: Bearer <token>")');
+  return { requestsPerMinute, metricsToken: metricsToken || undefined };
 }
 
 function loadOidc(env: NodeJS.ProcessEnv): SlipwayConfig['oidc'] {
