@@ -23,8 +23,8 @@ export interface SlipwayConfig {
   user: string;
   /** YAML/JSON file of API bearer tokens (see api/auth.ts). */
   apiTokensFile: string | undefined;
-  /** OIDC: JWTs from this issuer/audience, verified against this JWKS URL. */
-  oidc: { issuer: string; audience: string; jwksUrl: string } | undefined;
+  /** OIDC: JWTs from this issuer/audience, verified against this JWKS URL; SLIPWAY_OIDC_USERS maps issuer + subject to users (api/oidc-identity.ts). */
+  oidc: { issuer: string; audience: string; jwksUrl: string; usersFile: string } | undefined;
   /** SLIPWAY_CI_OIDC_RULES: YAML file of CI issuers and the rules mapping their ID tokens' claims to identities (api/ci-identity.ts). */
   ciOidcRulesFile: string | undefined;
   /** Payload encryption keys (`id:base64,…`, first is current); unset means payloads are not encrypted. */
@@ -106,12 +106,13 @@ function loadApiEdge(env: NodeJS.ProcessEnv): ApiEdgeSettings {
 }
 
 function loadOidc(env: NodeJS.ProcessEnv): SlipwayConfig['oidc'] {
-  const { SLIPWAY_OIDC_ISSUER: issuer, SLIPWAY_OIDC_AUDIENCE: audience, SLIPWAY_OIDC_JWKS_URL: jwksUrl } = env;
+  const { SLIPWAY_OIDC_ISSUER: issuer, SLIPWAY_OIDC_AUDIENCE: audience, SLIPWAY_OIDC_JWKS_URL: jwksUrl, SLIPWAY_OIDC_USERS: usersFile } = env;
   if (!issuer && !audience && !jwksUrl) return undefined;
   if (!issuer || !audience || !jwksUrl) {
     throw new Error('OIDC needs all of SLIPWAY_OIDC_ISSUER, SLIPWAY_OIDC_AUDIENCE and SLIPWAY_OIDC_JWKS_URL (or none of them)');
   }
-  return { issuer, audience, jwksUrl };
+  if (!usersFile) throw new Error('OIDC needs SLIPWAY_OIDC_USERS: a YAML file mapping each issuer + subject (the token\'s "sub") to a Slipway user and roles; names from email or preferred_username claims are not trusted');
+  return { issuer, audience, jwksUrl, usersFile };
 }
 
 function safeOsUser(): string {
