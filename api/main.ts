@@ -34,7 +34,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
   if (!config.apiTokensFile && !config.oidc) {
     logger.warn('neither SLIPWAY_API_TOKENS nor SLIPWAY_OIDC_* is set: every route but /healthz, /metrics and /openapi.json will answer 401');
   }
-  const codec = codecFromKeys(config.codecKeys);
+  const codec = codecFromKeys(config.codecKeys, config.temporalNamespace);
   const keys = configuredKeys(config);
   // Fail closed: an API that cannot sign would forward every approval as an unverified claim.
   if (!keys.api) throw new Error('SLIPWAY_API_SIGNING_KEY is not set: the API signs every decision it forwards; make a key with `slipway keys generate api-key.pem`, point SLIPWAY_API_SIGNING_KEY at it, and give workers its public half in SLIPWAY_API_PUBLIC_KEYS (`slipway keys public api-key.pem`)');
@@ -64,7 +64,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
     const client = new Client({
       connection,
       namespace: config.temporalNamespace,
-      dataConverter: dataConverterFor(config.codecKeys),
+      dataConverter: dataConverterFor(config.codecKeys, config.temporalNamespace),
       ...(tracing ? { interceptors: clientTracingInterceptors() } : {}),
     });
     api = await buildApi({

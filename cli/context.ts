@@ -95,7 +95,7 @@ export class CliContext {
         throw new CliError(ExitCode.unreachable, `cannot reach Temporal at ${this.config.temporalAddress} (TEMPORAL_ADDRESS): ${(err as Error).message}. Is \`slipway dev\` running?`);
       }
     }
-    const temporal = new Client({ connection: this.connection, namespace: this.config.temporalNamespace, dataConverter: dataConverterFor(this.config.codecKeys) });
+    const temporal = new Client({ connection: this.connection, namespace: this.config.temporalNamespace, dataConverter: dataConverterFor(this.config.codecKeys, this.config.temporalNamespace) });
     return new ReleaseService({ temporal, db: db.db, taskQueue: this.config.taskQueue, pipelinesDir: this.config.pipelinesDir, bootstrapFromFolder: true });
   }
 

@@ -80,10 +80,10 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
   const client = new Client({
     connection: clientConnection,
     namespace: config.temporalNamespace,
-    dataConverter: dataConverterFor(config.codecKeys),
+    dataConverter: dataConverterFor(config.codecKeys, config.temporalNamespace),
     ...(tracing ? { interceptors: clientTracingInterceptors() } : {}),
   });
-  const codec = codecFromKeys(config.codecKeys);
+  const codec = codecFromKeys(config.codecKeys, config.temporalNamespace);
   const devTokens = config.apiTokensFile ? undefined : ensureDevTokens(path.resolve(opts.dataDir), config.user);
   // One service for the API and the demo; the demo starts in direct mode, the API takes its verified copy (buildApi), which never binds.
   const releases = new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir, bootstrapFromFolder: true, signer });
