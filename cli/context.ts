@@ -19,6 +19,7 @@ import { ApiClient, ApiError } from './api-client';
 import { DirectBackend, HttpBackend, type SlipwayBackend } from './backend';
 import { CliError } from './errors';
 import { ExitCode } from './exit-codes';
+import { printErr, printJson, printOut } from './terminal';
 
 export { CliError };
 
@@ -66,7 +67,7 @@ export class CliContext {
     }
     const user = as ?? this.config.user;
     // stderr, so --json stdout stays one document.
-    process.stderr.write(`slipway: acting as ${user}, unverified (direct to Temporal and MongoDB); set SLIPWAY_API_URL and SLIPWAY_TOKEN to act as a verified identity\n`);
+    printErr(`slipway: acting as ${user}, unverified (direct to Temporal and MongoDB); set SLIPWAY_API_URL and SLIPWAY_TOKEN to act as a verified identity`);
     return user;
   }
 
@@ -112,8 +113,8 @@ export class CliContext {
 
   /** print writes the result: JSON on stdout with --json, else the human text. */
   print(value: unknown, human: () => string): void {
-    if (this.json) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-    else process.stdout.write(`${human()}\n`);
+    if (this.json) printJson(value);
+    else printOut(human());
   }
 
   /** close releases connections so the process can exit. */

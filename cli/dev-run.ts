@@ -23,6 +23,7 @@ import { connectRegistryDb } from '../registry/db';
 import { createSlipwayWorker } from '../workers/worker';
 import { stackCheckWorkflow } from '../workflows';
 import { ExitCode } from './exit-codes';
+import { printErr } from './terminal';
 
 /** runDev starts everything, prints the URLs, and stops it all on SIGINT/SIGTERM. */
 export async function runDev(opts: { temporalPort: string; uiPort: string; mongoPort: string; apiPort?: string; dataDir: string; demo?: boolean }): Promise<void> {
@@ -144,7 +145,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
   );
   if (opts.demo !== false && supervisor) {
     runDemo({ service: releases, supervisor, workDir: path.resolve(opts.dataDir) }).catch((err: unknown) => {
-      if (!stopping) process.stderr.write(`slipway dev: the demo stopped: ${err instanceof Error ? err.message : String(err)}\n`);
+      if (!stopping) printErr(`slipway dev: the demo stopped: ${err instanceof Error ? err.message : String(err)}`);
     });
   }
 }
