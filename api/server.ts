@@ -39,6 +39,7 @@ import { registerDoraRoutes } from './dora-routes';
 import { registerPipelineRoutes } from './pipeline-routes';
 import { registerRollbackRoutes } from './rollback-routes';
 import { DEFAULT_REQUESTS_PER_MINUTE, installEdgeLimits, RateLimited } from './rate-limits';
+import { DEFAULT_REFUSALS_AUDITED_PER_MINUTE, installRefusalAudit } from './refusals';
 
 /** ApiDeps are the parts the API reads from and acts through. */
 export interface ApiDeps {
@@ -54,6 +55,8 @@ export interface ApiDeps {
   requestsPerMinute?: number;
   /** SLIPWAY_METRICS_TOKEN: when set, GET /metrics needs it as a bearer token. */
   metricsToken?: string;
+  /** How many refusals of one identity the audit chain records per window (default 10 per minute, api/refusals.ts); the rest are counted in the next one recorded. */
+  refusalAudit?: { max: number; windowMs: number };
   /** Outbound call budget for Temporal and the database, per request. */
   requestTimeoutMs?: number;
   /** Slipway's Prometheus metrics, served on /metrics with the worker runtime's when runtimeMetricsUrl is set. */
@@ -121,6 +124,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const mutationsPerMinute = deps.mutationsPerMinute ?? 60;
   // Unset, the overall budget is never below the mutation budget (tests and batch callers raise only that one).
   const limits = installEdgeLimits(app, deps.requestsPerMinute ?? Math.max(DEFAULT_REQUESTS_PER_MINUTE, mutationsPerMinute));
+  installRefusalAudit(app, { audit: registry.audit, ...(deps.refusalAudit ?? { max: DEFAULT_REFUSALS_AUDITED_PER_MINUTE, windowMs: 60_000 }), logger: deps.logger });
 
   app.setErrorHandler((err, req, reply) => {
     // An unexpected failure's text can carry internals (hosts, paths, queries): the caller gets an id, the log gets the error.
