@@ -117,7 +117,7 @@ export class Authenticator {
       throw new AuthFailure(401, `invalid token: ${(err as Error).message}`);
     }
     const principal = oidcPrincipal(oidc.users, oidc.issuer, payload.sub!);
-    if (!principal) throw new AuthFailure(401, `no Slipway user for issuer "${oidc.issuer}" and subject "${payload.sub}": an admin adds them to SLIPWAY_OIDC_USERS`);
+    if (!principal) throw new AuthFailure(401, `no Slipway user for issuer "${oidc.issuer}" and subject "${payload.sub!.slice(0, 200)}": an admin adds them to SLIPWAY_OIDC_USERS`);
     return principal;
   }
 }
