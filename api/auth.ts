@@ -3,12 +3,14 @@
  * file, and optionally OIDC JWTs verified against a JWKS. The approver's
  * identity always comes from here, never from a request body.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { constantTimeEqual } from '../lib/constant-time';
 import type { CiIdentityVerifier } from './ci-identity';
+import { jwksUrlProblem, oidcPrincipal, type OidcUsers } from './oidc-identity';
 
 /** Role is what a caller may do: viewers read, releasers start releases and roll back, admins do all of that. */
 export type Role = 'viewer' | 'releaser' | 'admin';
@@ -55,14 +57,12 @@ export const tokensFileSchema = z.strictObject({
   ),
 });
 
-/** OidcConfig verifies JWTs from an identity provider. */
+/** OidcConfig verifies JWTs from an identity provider; `users` maps each issuer + subject to a Slipway user (SLIPWAY_OIDC_USERS). */
 export interface OidcConfig {
   issuer: string;
   audience: string;
   jwks: JWTVerifyGetKey;
-  /** Claim holding the roles list (default `slipway_roles`), and the approvable environments (`slipway_approves`). */
-  rolesClaim?: string;
-  approvesClaim?: string;
+  users: OidcUsers;
 }
 
 /** AuthFailure is a 401 (who are you?) or 403 (you may not). */
@@ -107,7 +107,8 @@ export class Authenticator {
     if (token.split('.').length === 3 && this.ci?.handles(token)) return this.ci.verify(token);
     if (token.split('.').length === 3 && this.oidc) return this.verifyJwt(token);
     const digest = Buffer.from(sha256Hex(token), 'hex');
-    const entry = this.entries.find((e) => timingSafeEqual(e.sha256, digest));
+    // Every entry is compared (no early exit), so the time taken does not say which entry matched.
+    const entry = this.entries.filter((e) => constantTimeEqual(e.sha256, digest))[0];
     if (!entry) throw new AuthFailure(401, 'invalid token');
     if (entry.expiresAt && entry.expiresAt <= this.clock()) throw new AuthFailure(401, `token for ${entry.principal.user} expired at ${entry.expiresAt.toISOString()}`);
     return entry.principal;
@@ -115,18 +116,16 @@ export class Authenticator {
 
   private async verifyJwt(token: string): Promise<Principal> {
     const oidc = this.oidc!;
+    let payload: JWTPayload;
     try {
-      const { payload } = await jwtVerify(token, oidc.jwks, { issuer: oidc.issuer, audience: oidc.audience, currentDate: this.clock() });
-      const user = userSchema.safeParse(payload.preferred_username ?? payload.email ?? payload.sub);
-      if (!user.success) throw new AuthFailure(401, 'token has no usable user claim (preferred_username, email or sub)');
-      const roles = z.array(roleSchema).catch([]).parse(payload[oidc.rolesClaim ?? 'slipway_roles']);
-      const approves = z.array(z.string()).catch([]).parse(payload[oidc.approvesClaim ?? 'slipway_approves']);
-      const rollsBack = z.array(z.string()).catch([]).parse(payload.slipway_rolls_back);
-      return { user: user.data, roles: roles.length > 0 ? roles : ['viewer'], approves, rollsBack, via: 'oidc' };
+      // Without exp a stolen token would work forever; without sub there is no identity to map.
+      ({ payload } = await jwtVerify(token, oidc.jwks, { issuer: oidc.issuer, audience: oidc.audience, requiredClaims: ['exp', 'sub'], currentDate: this.clock() }));
     } catch (err) {
-      if (err instanceof AuthFailure) throw err;
       throw new AuthFailure(401, `invalid token: ${(err as Error).message}`);
     }
+    const principal = oidcPrincipal(oidc.users, oidc.issuer, payload.sub!);
+    if (!principal) throw new AuthFailure(401, `no Slipway user for issuer "${oidc.issuer}" and subject "${payload.sub!.slice(0, 200)}": an admin adds them to SLIPWAY_OIDC_USERS`);
+    return principal;
   }
 }
 
@@ -163,7 +162,9 @@ export function loadTokensFile(file: string): z.infer<typeof tokensFileSchema> {
   return parsed.data;
 }
 
-/** remoteJwks builds a JWKS key getter with a fetch timeout (every outbound call has one). */
-export function remoteJwks(url: string): JWTVerifyGetKey {
+/** remoteJwks builds a JWKS key getter with a fetch timeout (every outbound call has one); `setting` names where the URL came from when it is not https. */
+export function remoteJwks(url: string, setting = 'SLIPWAY_OIDC_JWKS_URL'): JWTVerifyGetKey {
+  const problem = jwksUrlProblem(url);
+  if (problem) throw new Error(`${setting}: ${problem}`);
   return createRemoteJWKSet(new URL(url), { timeoutDuration: 5_000, cooldownDuration: 30_000 });
 }

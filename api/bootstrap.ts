@@ -11,13 +11,16 @@ import { Signer } from '../lib/signing';
 import { Authenticator, loadTokensFile, remoteJwks, sha256Hex } from './auth';
 import { CiIdentityVerifier, loadCiRulesFile } from './ci-identity';
 import { refusePublishedTokens } from './example-tokens';
+import { loadOidcUsersFile } from './oidc-identity';
 
-/** createAuthenticator loads SLIPWAY_API_TOKENS (refusing published example tokens), OIDC settings and SLIPWAY_CI_OIDC_RULES. */
+/** createAuthenticator loads SLIPWAY_API_TOKENS (refusing published example tokens), OIDC settings (with SLIPWAY_OIDC_USERS) and SLIPWAY_CI_OIDC_RULES. */
 export function createAuthenticator(config: SlipwayConfig, tokensFile = config.apiTokensFile): Authenticator {
   const tokens = tokensFile ? loadTokensFile(tokensFile) : { tokens: [] };
   if (tokensFile) refusePublishedTokens(tokens.tokens.map((t) => ({ user: t.user, sha256: t.sha256 ?? sha256Hex(t.token!) })), tokensFile);
-  const oidc = config.oidc ? { issuer: config.oidc.issuer, audience: config.oidc.audience, jwks: remoteJwks(config.oidc.jwksUrl) } : undefined;
-  const ci = config.ciOidcRulesFile ? new CiIdentityVerifier(loadCiRulesFile(config.ciOidcRulesFile), remoteJwks) : undefined;
+  const oidc = config.oidc
+    ? { issuer: config.oidc.issuer, audience: config.oidc.audience, jwks: remoteJwks(config.oidc.jwksUrl), users: loadOidcUsersFile(config.oidc.usersFile, config.oidc.issuer) }
+    : undefined;
+  const ci = config.ciOidcRulesFile ? new CiIdentityVerifier(loadCiRulesFile(config.ciOidcRulesFile), (url) => remoteJwks(url, `SLIPWAY_CI_OIDC_RULES jwksUrl`)) : undefined;
   return new Authenticator(tokens, oidc, undefined, ci);
 }
 

@@ -11,13 +11,10 @@ import { decodeJwt, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jos
 import YAML from 'yaml';
 import { z } from 'zod';
 import { AuthFailure, type Principal, type Role } from './auth';
+import { jwksUrlProblem } from './oidc-identity';
 
 const roleSchema = z.enum(['viewer', 'releaser', 'admin']);
 const claimValue = z.union([z.string(), z.number(), z.boolean()]).transform(String);
-
-function isLoopbackHost(host: string): boolean {
-  return host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
-}
 
 /** ciRulesFileSchema is the format of SLIPWAY_CI_OIDC_RULES. */
 export const ciRulesFileSchema = z.strictObject({
@@ -27,14 +24,7 @@ export const ciRulesFileSchema = z.strictObject({
         issuer: z.url('issuer must be the URL the tokens carry in "iss"'),
         audience: z.string().min(1, 'audience must name what CI asks its token for (e.g. slipway)'),
         // Keys fetched in clear could be swapped on the way; plain http only for local tests.
-        jwksUrl: z.url().refine((u) => {
-          try {
-            const url = new URL(u);
-            return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
-          } catch {
-            return true; // z.url() already named the problem
-          }
-        }, 'jwksUrl must be https:// (http:// only on 127.0.0.1/localhost)'),
+        jwksUrl: z.url().refine((u) => !URL.canParse(u) || jwksUrlProblem(u) === undefined, 'jwksUrl must be https:// (http:// only on 127.0.0.1/localhost)'),
       }),
     )
     .min(1, 'list at least one issuer'),

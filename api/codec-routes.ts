@@ -2,7 +2,8 @@
  * The codec endpoint the Temporal Web UI calls (`--ui-codec-endpoint`) to
  * show decoded payloads: POST /codec/decode and /codec/encode with
  * `{"payloads": [...]}` in Temporal's JSON payload form. Only callers allowed
- * to view releases may decode.
+ * to view releases may decode. Payloads are bound to the API's namespace
+ * (TEMPORAL_NAMESPACE); the Web UI says which one it shows in X-Namespace.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -50,6 +51,11 @@ export function registerCodecRoutes(app: FastifyInstance, options: CodecRouteOpt
       },
       schema: { summary: `Temporal Web UI codec: ${op} payloads`, body: payloadsSchema },
     }, async (req) => {
+      // Payloads are bound to their namespace: decoding another namespace's could only fail, so say why instead.
+      const namespace = req.headers['x-namespace'];
+      if (namespace !== undefined && namespace !== options.codec.namespace) {
+        throw Object.assign(new Error(`X-Namespace "${String(namespace).slice(0, 100)}": this API encodes and decodes payloads of namespace "${options.codec.namespace}" (TEMPORAL_NAMESPACE) only`), { statusCode: 400 });
+      }
       const payloads = req.body.payloads.map((p) => JSONToPayload(p as Parameters<typeof JSONToPayload>[0]));
       try {
         const result = op === 'decode' ? await options.codec.decode(payloads) : await options.codec.encode(payloads);

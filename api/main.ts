@@ -36,7 +36,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
   if (!config.apiTokensFile && !config.oidc) {
     logger.warn('neither SLIPWAY_API_TOKENS nor SLIPWAY_OIDC_* is set: every route but /healthz, /metrics and /openapi.json will answer 401');
   }
-  const codec = codecFromKeys(config.codecKeys);
+  const codec = codecFromKeys(config.codecKeys, temporal.namespace);
   const keys = configuredKeys(config);
   // Fail closed: an API that cannot sign would forward every approval as an unverified claim.
   if (!keys.api) throw new Error('SLIPWAY_API_SIGNING_KEY is not set: the API signs every decision it forwards; make a key with `slipway keys generate api-key.pem`, point SLIPWAY_API_SIGNING_KEY at it, and give workers its public half in SLIPWAY_API_PUBLIC_KEYS (`slipway keys public api-key.pem`)');
@@ -68,7 +68,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
     const client = new Client({
       connection,
       namespace: temporal.namespace,
-      dataConverter: dataConverterFor(config.codecKeys),
+      dataConverter: dataConverterFor(config.codecKeys, temporal.namespace),
       ...(tracing ? { interceptors: clientTracingInterceptors() } : {}),
     });
     api = await buildApi({
@@ -78,6 +78,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       auth,
       metrics,
       logger,
+      requestsPerMinute: config.apiEdge.requestsPerMinute,
+      metricsToken: config.apiEdge.metricsToken,
       signer,
       trustedKeys: keys.trusted,
       // The Web UI decodes from the browser: only its origins, and only callers with a viewer token.

@@ -31,6 +31,7 @@ import type { Signer } from '../lib/signing';
 import type { SlipwayMetrics } from '../observability/metrics';
 import { AuthFailure, can, canApprove, type Authenticator, type Principal, type Role } from './auth';
 import type { TrustedKeys } from '../domain/decisions';
+import { bearerTokenMatches } from '../lib/constant-time';
 import { registerAuditRoutes } from './audit-routes';
 import { registerBoardRoutes, type BoardSettings } from './board-routes';
 import { registerCodecRoutes } from './codec-routes';
@@ -39,6 +40,8 @@ import { requireRollBack } from './permissions';
 import { registerDoraRoutes } from './dora-routes';
 import { registerPipelineRoutes } from './pipeline-routes';
 import { registerRollbackRoutes } from './rollback-routes';
+import { DEFAULT_REQUESTS_PER_MINUTE, installEdgeLimits, RateLimited } from './rate-limits';
+import { DEFAULT_REFUSALS_AUDITED_PER_MINUTE, installRefusalAudit } from './refusals';
 
 /** ApiDeps are the parts the API reads from and acts through. */
 export interface ApiDeps {
@@ -50,6 +53,12 @@ export interface ApiDeps {
   auth: Authenticator;
   /** Mutating requests allowed per caller per minute. */
   mutationsPerMinute?: number;
+  /** Requests of any kind, refused ones included, allowed per client address and per identity per minute (SLIPWAY_API_REQUESTS_PER_MINUTE). */
+  requestsPerMinute?: number;
+  /** SLIPWAY_METRICS_TOKEN: when set, GET /metrics needs it as a bearer token. */
+  metricsToken?: string;
+  /** How many refusals of one identity the audit chain records per window (default 10 per minute, api/refusals.ts); the rest are counted in the next one recorded. */
+  refusalAudit?: { max: number; windowMs: number };
   /** Outbound call budget for Temporal and the database, per request. */
   requestTimeoutMs?: number;
   /** Slipway's Prometheus metrics, served on /metrics with the worker runtime's when runtimeMetricsUrl is set. */
@@ -114,8 +123,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     max: deps.mutationsPerMinute ?? 60,
     timeWindow: '1 minute',
     keyGenerator: (req) => req.principal?.user ?? req.ip,
-    errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, error: { code: 'rate_limited', message: `too many requests: at most ${ctx.max} per ${ctx.after}` } }),
+    errorResponseBuilder: (_req, ctx) => new RateLimited(`too many changes from this caller: at most ${ctx.max} per minute; retry in ${ctx.after}`, Math.ceil(ctx.ttl / 1000)),
   });
+  const mutationsPerMinute = deps.mutationsPerMinute ?? 60;
+  // Unset, the overall budget is never below the mutation budget (tests and batch callers raise only that one).
+  const limits = installEdgeLimits(app, deps.requestsPerMinute ?? Math.max(DEFAULT_REQUESTS_PER_MINUTE, mutationsPerMinute));
+  installRefusalAudit(app, { audit: registry.audit, ...(deps.refusalAudit ?? { max: DEFAULT_REFUSALS_AUDITED_PER_MINUTE, windowMs: 60_000 }), logger: deps.logger });
 
   app.setErrorHandler((err, req, reply) => {
     // An unexpected failure's text can carry internals (hosts, paths, queries): the caller gets an id, the log gets the error.
@@ -133,10 +146,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   // Every route but health and the docs needs a token; the role check is per route.
   const requireRole = (role: Role) => async (req: FastifyRequest) => {
-    req.principal = await deps.auth.authenticate(req.headers.authorization);
-    if (!can(req.principal, role)) throw new AuthFailure(403, `${req.principal.user} lacks the ${role} role`);
+    await limits.checkIdentity(req, await deps.auth.authenticate(req.headers.authorization));
+    if (!can(req.principal!, role)) throw new AuthFailure(403, `${req.principal!.user} lacks the ${role} role`);
   };
-  const mutating = { rateLimit: { max: deps.mutationsPerMinute ?? 60, timeWindow: '1 minute' } };
+  const mutating = { rateLimit: { max: mutationsPerMinute, timeWindow: '1 minute' } };
   // Whatever service it is handed, the API never applies or binds pipelines by starting a release: that is an admin's act.
   const verifiedReleases = deps.releases?.forVerifiedFrontEnd();
   const releases = (): ReleaseService => {
@@ -167,7 +180,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+  app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
+    if (deps.metricsToken !== undefined && !bearerTokenMatches(req.headers.authorization, deps.metricsToken)) {
+      throw new AuthFailure(401, 'GET /metrics needs "Authorization: Bearer <token>" with the token set in SLIPWAY_METRICS_TOKEN');
+    }
     const parts = [deps.metrics ? await deps.metrics.registry.metrics() : ''];
     if (deps.runtimeMetricsUrl) {
       // The worker runtime serves its own Prometheus text; one scrape gets both.
@@ -342,6 +358,7 @@ function sendError(reply: FastifyReply, err: unknown, errorId: string): FastifyR
   }
   if (err instanceof PipelineError) return reply.code(400).send({ error: { code: 'bad_request', message: err.message, problems: err.issues.map((i) => ({ field: `${i.file}:${i.path}`, reason: i.reason })) } });
   const e = err as { statusCode?: number; message?: string; code?: string };
+  if (err instanceof RateLimited) reply.header('retry-after', String(err.retryAfterSeconds));
   if (e.statusCode === 429) return reply.code(429).send({ error: { code: 'rate_limited', message: e.message ?? 'too many requests' } });
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
     return reply.code(e.statusCode).send({ error: { code: e.statusCode === 413 ? 'payload_too_large' : 'bad_request', message: e.message ?? 'bad request' } });

@@ -20,6 +20,7 @@ import { ApiClient, ApiError } from './api-client';
 import { DirectBackend, HttpBackend, type SlipwayBackend } from './backend';
 import { CliError } from './errors';
 import { ExitCode } from './exit-codes';
+import { printErr, printJson, printOut } from './terminal';
 
 export { CliError };
 
@@ -68,7 +69,7 @@ export class CliContext {
     }
     const user = as ?? this.config.user;
     // stderr, so --json stdout stays one document.
-    process.stderr.write(`slipway: acting as ${user}, unverified (direct to Temporal and MongoDB); set SLIPWAY_API_URL and SLIPWAY_TOKEN to act as a verified identity\n`);
+    printErr(`slipway: acting as ${user}, unverified (direct to Temporal and MongoDB); set SLIPWAY_API_URL and SLIPWAY_TOKEN to act as a verified identity`);
     return user;
   }
 
@@ -111,7 +112,7 @@ export class CliContext {
         throw new CliError(ExitCode.unreachable, `cannot reach Temporal at ${settings.address} (${settings.source}): ${reason}${settings.transport.tls ? '' : '. Is `slipway dev` running?'}`);
       }
     }
-    const temporal = new Client({ connection: this.connection, namespace: settings.namespace, dataConverter: dataConverterFor(this.config.codecKeys) });
+    const temporal = new Client({ connection: this.connection, namespace: settings.namespace, dataConverter: dataConverterFor(this.config.codecKeys, settings.namespace) });
     return new ReleaseService({ temporal, db: db.db, taskQueue: this.config.taskQueue, pipelinesDir: this.config.pipelinesDir, bootstrapFromFolder: true });
   }
 
@@ -129,8 +130,8 @@ export class CliContext {
 
   /** print writes the result: JSON on stdout with --json, else the human text. */
   print(value: unknown, human: () => string): void {
-    if (this.json) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-    else process.stdout.write(`${human()}\n`);
+    if (this.json) printJson(value);
+    else printOut(human());
   }
 
   /** close releases connections so the process can exit. */

@@ -24,6 +24,7 @@ import { connectRegistryDb, redactUri } from '../registry/db';
 import { createSlipwayWorker } from '../workers/worker';
 import { stackCheckWorkflow } from '../workflows';
 import { ExitCode } from './exit-codes';
+import { printErr } from './terminal';
 
 /** runDev starts everything, prints the URLs, and stops it all on SIGINT/SIGTERM. */
 export async function runDev(opts: { temporalPort: string; uiPort: string; mongoPort: string; apiPort?: string; dataDir: string; demo?: boolean }): Promise<void> {
@@ -83,10 +84,10 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
   const client = new Client({
     connection: clientConnection,
     namespace: temporal.namespace,
-    dataConverter: dataConverterFor(config.codecKeys),
+    dataConverter: dataConverterFor(config.codecKeys, temporal.namespace),
     ...(tracing ? { interceptors: clientTracingInterceptors() } : {}),
   });
-  const codec = codecFromKeys(config.codecKeys);
+  const codec = codecFromKeys(config.codecKeys, temporal.namespace);
   const devTokens = config.apiTokensFile ? undefined : ensureDevTokens(path.resolve(opts.dataDir), config.user);
   // One service for the API and the demo; the demo starts in direct mode, the API takes its verified copy (buildApi), which never binds.
   const releases = new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir, bootstrapFromFolder: true, signer });
@@ -97,6 +98,8 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
     temporal: client,
     auth: createAuthenticator(config, devTokens?.file),
     metrics,
+    requestsPerMinute: config.apiEdge.requestsPerMinute,
+    metricsToken: config.apiEdge.metricsToken,
     runtimeMetricsUrl: `http://127.0.0.1:${runtimeMetricsPort}/metrics`,
     logger,
     // The local Web UI sends no token; in dev, loopback callers may decode.
@@ -147,7 +150,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
   );
   if (opts.demo !== false && supervisor) {
     runDemo({ service: releases, supervisor, workDir: path.resolve(opts.dataDir) }).catch((err: unknown) => {
-      if (!stopping) process.stderr.write(`slipway dev: the demo stopped: ${err instanceof Error ? err.message : String(err)}\n`);
+      if (!stopping) printErr(`slipway dev: the demo stopped: ${err instanceof Error ? err.message : String(err)}`);
     });
   }
 }

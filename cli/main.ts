@@ -12,6 +12,7 @@ import { registerPipelineCommands } from './commands/pipeline';
 import { registerReleaseCommands } from './commands/release';
 import { errorBody } from './context';
 import { registerDevCommand } from './dev';
+import { printErr, printJson } from './terminal';
 
 /** buildProgram assembles every verb; exported so tests can parse without a subprocess. */
 export function buildProgram(): Command {
@@ -24,7 +25,7 @@ export function buildProgram(): Command {
     // Usage errors exit 2 (bad input), per the CLI contract, not commander's default 1;
     // under --json they are one JSON document on stdout too, like every other error.
     .exitOverride((err) => {
-      if (err.exitCode !== 0 && program.opts().json) process.stdout.write(`${JSON.stringify(errorBody(err), null, 2)}\n`);
+      if (err.exitCode !== 0 && program.opts().json) printJson(errorBody(err));
       process.exit(err.exitCode === 0 ? 0 : 2);
     });
   registerDevCommand(program);
@@ -44,7 +45,7 @@ export async function run(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    process.stderr.write(`slipway: ${err instanceof Error ? err.message : String(err)}\n`);
+    printErr(`slipway: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = 1;
   }
 }

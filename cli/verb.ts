@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { CliContext, errorBody, exitCodeFor } from './context';
+import { printErr, printJson } from './terminal';
 
 /** verb turns an async body into a commander action with Slipway's error and exit-code handling. */
 export function verb<A extends unknown[]>(
@@ -21,8 +22,8 @@ export function verb<A extends unknown[]>(
       process.exitCode = code ?? 0;
     } catch (err) {
       const code = exitCodeFor(err);
-      if (json) process.stdout.write(`${JSON.stringify(errorBody(err), null, 2)}\n`);
-      process.stderr.write(`slipway: ${err instanceof Error ? err.message : String(err)}\n`);
+      if (json) printJson(errorBody(err));
+      printErr(`slipway: ${err instanceof Error ? err.message : String(err)}`);
       process.exitCode = code;
     } finally {
       await ctx?.close();

@@ -4,6 +4,11 @@
  * current key; every listed key still decrypts). Client, worker and the API's
  * codec endpoint share it, so the Temporal Web UI can show decoded payloads
  * to those allowed to see them.
+ *
+ * Format 2 (metadata `encryption-format: 2`) authenticates the key id and the
+ * Temporal namespace as associated data: a ciphertext copied into another
+ * namespace, or relabelled with another key id, no longer decrypts. Payloads
+ * written before (no format header) carry no associated data and still decrypt.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
@@ -13,6 +18,10 @@ import { temporal } from '@temporalio/proto';
 export const ENCODING = 'binary/encrypted';
 /** KEY_ID_HEADER names the metadata key that says which key encrypted a payload. */
 export const KEY_ID_HEADER = 'encryption-key-id';
+/** FORMAT_HEADER names the metadata key holding the payload format; absent means format 1 (no associated data). */
+export const FORMAT_HEADER = 'encryption-format';
+/** FORMAT_BOUND is the format that binds key id and namespace as associated data. */
+export const FORMAT_BOUND = '2';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -27,7 +36,12 @@ export interface CodecKey {
 export class AesGcmCodec implements PayloadCodec {
   private readonly byId: Map<string, Buffer>;
 
-  constructor(private readonly keys: CodecKey[]) {
+  constructor(
+    private readonly keys: CodecKey[],
+    /** The Temporal namespace the payloads live in (TEMPORAL_NAMESPACE), bound into each new ciphertext. */
+    readonly namespace: string,
+  ) {
+    if (!namespace) throw new Error('AesGcmCodec needs the Temporal namespace (TEMPORAL_NAMESPACE) its payloads belong to');
     if (keys.length === 0) throw new Error('AesGcmCodec needs at least one key');
     for (const k of keys) {
       if (k.key.length !== 32) throw new Error(`codec key "${k.id}" must be 32 bytes (AES-256), got ${k.key.length}`);
@@ -42,8 +56,9 @@ export class AesGcmCodec implements PayloadCodec {
       const plain = temporal.api.common.v1.Payload.encode(payload).finish();
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', key, iv);
+      cipher.setAAD(associatedData(id, this.namespace));
       const data = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
-      return { metadata: { encoding: Buffer.from(ENCODING), [KEY_ID_HEADER]: Buffer.from(id) }, data };
+      return { metadata: { encoding: Buffer.from(ENCODING), [KEY_ID_HEADER]: Buffer.from(id), [FORMAT_HEADER]: Buffer.from(FORMAT_BOUND) }, data };
     });
   }
 
@@ -56,12 +71,25 @@ export class AesGcmCodec implements PayloadCodec {
       if (!key) throw new Error(`payload was encrypted with key "${keyId}", which this process does not have (SLIPWAY_CODEC_KEYS)`);
       const data = Buffer.from(payload.data ?? []);
       if (data.length < IV_BYTES + TAG_BYTES) throw new Error('encrypted payload is too short to be valid');
+      const format = payload.metadata?.[FORMAT_HEADER] ? Buffer.from(payload.metadata[FORMAT_HEADER]).toString() : '1';
+      if (format !== '1' && format !== FORMAT_BOUND) throw new Error(`encrypted payload has format "${format.slice(0, 16)}", which this version of Slipway does not know (it reads 1 and ${FORMAT_BOUND})`);
       const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
+      if (format === FORMAT_BOUND) decipher.setAAD(associatedData(keyId, this.namespace));
       decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
-      const plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
+      let plain: Buffer;
+      try {
+        plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
+      } catch {
+        throw new Error(`encrypted payload does not authenticate under key "${keyId}" in namespace "${this.namespace}": it was altered, relabelled, or copied from another namespace`);
+      }
       return temporal.api.common.v1.Payload.decode(plain);
     });
   }
+}
+
+// Length-prefixed by JSON, so no key id and namespace pair can spell another's.
+function associatedData(keyId: string, namespace: string): Buffer {
+  return Buffer.from(JSON.stringify(['slipway-payload', FORMAT_BOUND, keyId, namespace]));
 }
 
 /**

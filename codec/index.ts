@@ -2,13 +2,13 @@
 import type { DataConverter } from '@temporalio/common';
 import { AesGcmCodec, parseCodecKeys } from './aes-gcm';
 
-/** codecFromKeys builds the payload codec from SLIPWAY_CODEC_KEYS, or none when unset. */
-export function codecFromKeys(codecKeys: string | undefined): AesGcmCodec | undefined {
-  return codecKeys ? new AesGcmCodec(parseCodecKeys(codecKeys)) : undefined;
+/** codecFromKeys builds the payload codec from SLIPWAY_CODEC_KEYS for one Temporal namespace, or none when unset. */
+export function codecFromKeys(codecKeys: string | undefined, namespace: string): AesGcmCodec | undefined {
+  return codecKeys ? new AesGcmCodec(parseCodecKeys(codecKeys), namespace) : undefined;
 }
 
-/** dataConverterFor returns the data converter for the configured keys (undefined = Temporal's default). */
-export function dataConverterFor(codecKeys: string | undefined): DataConverter | undefined {
-  const codec = codecFromKeys(codecKeys);
+/** dataConverterFor returns the data converter for the configured keys and namespace (undefined = Temporal's default). */
+export function dataConverterFor(codecKeys: string | undefined, namespace: string): DataConverter | undefined {
+  const codec = codecFromKeys(codecKeys, namespace);
   return codec ? { payloadCodecs: [codec] } : undefined;
 }

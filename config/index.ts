@@ -27,8 +27,8 @@ export interface SlipwayConfig {
   user: string;
   /** YAML/JSON file of API bearer tokens (see api/auth.ts). */
   apiTokensFile: string | undefined;
-  /** OIDC: JWTs from this issuer/audience, verified against this JWKS URL. */
-  oidc: { issuer: string; audience: string; jwksUrl: string } | undefined;
+  /** OIDC: JWTs from this issuer/audience, verified against this JWKS URL; SLIPWAY_OIDC_USERS maps issuer + subject to users (api/oidc-identity.ts). */
+  oidc: { issuer: string; audience: string; jwksUrl: string; usersFile: string } | undefined;
   /** SLIPWAY_CI_OIDC_RULES: YAML file of CI issuers and the rules mapping their ID tokens' claims to identities (api/ci-identity.ts). */
   ciOidcRulesFile: string | undefined;
   /** Payload encryption keys (`id:base64,…`, first is current); unset means payloads are not encrypted. */
@@ -49,6 +49,16 @@ export interface SlipwayConfig {
   apiPublicKeys: string | undefined;
   /** SLIPWAY_LINE_RECHECK_INTERVAL: how often a release held by a stopped line asks again (a duration; unset = 30s). */
   lineRecheckMs: number | undefined;
+  /** API edge settings (api/rate-limits.ts, GET /metrics). */
+  apiEdge: ApiEdgeSettings;
+}
+
+/** ApiEdgeSettings are the API's request budget and the token /metrics asks for. */
+export interface ApiEdgeSettings {
+  /** SLIPWAY_API_REQUESTS_PER_MINUTE: requests (refused ones too) per client address and per identity; unset = the API's default. */
+  requestsPerMinute: number | undefined;
+  /** SLIPWAY_METRICS_TOKEN: when set, GET /metrics needs it as a bearer token. */
+  metricsToken: string | undefined;
 }
 
 /** DEFAULT_TASK_QUEUE is the task queue workers poll when SLIPWAY_TASK_QUEUE is unset. */
@@ -81,6 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     auditSigningKeyFile: env.SLIPWAY_AUDIT_SIGNING_KEY || undefined,
     apiPublicKeys: env.SLIPWAY_API_PUBLIC_KEYS || undefined,
     lineRecheckMs: loadLineRecheck(env.SLIPWAY_LINE_RECHECK_INTERVAL),
+    apiEdge: loadApiEdge(env),
     uiOrigins: (env.SLIPWAY_UI_ORIGINS || 'http://127.0.0.1:8233,http://localhost:8233').split(',').map((o) => o.trim()).filter(Boolean),
     temporalUiUrl: parseTemporalUiUrl(env.SLIPWAY_TEMPORAL_UI_URL),
   };
@@ -105,13 +116,26 @@ function loadLineRecheck(value: string | undefined): number | undefined {
   return ms;
 }
 
+function loadApiEdge(env: NodeJS.ProcessEnv): ApiEdgeSettings {
+  const { SLIPWAY_API_REQUESTS_PER_MINUTE: perMinute, SLIPWAY_METRICS_TOKEN: metricsToken } = env;
+  let requestsPerMinute: number | undefined;
+  if (perMinute) {
+    requestsPerMinute = Number(perMinute);
+    if (!Number.isInteger(requestsPerMinute) || requestsPerMinute < 1) throw new Error(`SLIPWAY_API_REQUESTS_PER_MINUTE must be a whole number of requests per minute (at least 1), got "${perMinute}"`);
+  }
+  if (metricsToken !== undefined && metricsToken !== '' && metricsToken.length < 16) throw new Error('SLIPWAY_METRICS_TOKEN must be at least 16 characters (make one with: openssl rand -hex 32)');
+  if (metricsToken && /\s/.test(metricsToken)) throw new Error('SLIPWAY_METRICS_TOKEN must not contain spaces (it is sent as "Authorization: Bearer <token>")');
+  return { requestsPerMinute, metricsToken: metricsToken || undefined };
+}
+
 function loadOidc(env: NodeJS.ProcessEnv): SlipwayConfig['oidc'] {
-  const { SLIPWAY_OIDC_ISSUER: issuer, SLIPWAY_OIDC_AUDIENCE: audience, SLIPWAY_OIDC_JWKS_URL: jwksUrl } = env;
+  const { SLIPWAY_OIDC_ISSUER: issuer, SLIPWAY_OIDC_AUDIENCE: audience, SLIPWAY_OIDC_JWKS_URL: jwksUrl, SLIPWAY_OIDC_USERS: usersFile } = env;
   if (!issuer && !audience && !jwksUrl) return undefined;
   if (!issuer || !audience || !jwksUrl) {
     throw new Error('OIDC needs all of SLIPWAY_OIDC_ISSUER, SLIPWAY_OIDC_AUDIENCE and SLIPWAY_OIDC_JWKS_URL (or none of them)');
   }
-  return { issuer, audience, jwksUrl };
+  if (!usersFile) throw new Error('OIDC needs SLIPWAY_OIDC_USERS: a YAML file mapping each issuer + subject (the token\'s "sub") to a Slipway user and roles; names from email or preferred_username claims are not trusted');
+  return { issuer, audience, jwksUrl, usersFile };
 }
 
 function safeOsUser(): string {

@@ -4,7 +4,8 @@
  * `<t>.<body>` with the shared secret, and the check receivers run on it
  * (docs/webhook-protocol.md).
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { constantTimeEqual } from './constant-time';
 
 /** WEBHOOK_SIGNATURE_HEADER is the header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. */
 export const WEBHOOK_SIGNATURE_HEADER = 'x-slipway-signature';
@@ -60,7 +61,7 @@ export function verifyWebhookSignature(
   const secrets = typeof secret === 'string' ? [secret] : secret;
   const matches = secrets.some((s) => {
     const expected = Buffer.from(hmacHex(s, timestamp, body), 'hex');
-    return signatures.some((given) => timingSafeEqual(expected, given));
+    return signatures.some((given) => constantTimeEqual(expected, given));
   });
   if (!matches) return { valid: false, reason: 'signature does not match the body: wrong secret, or the body was changed in transit' };
   const skew = Math.floor(now.getTime() / 1000) - timestamp;

@@ -24,6 +24,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
+import { bearerTokenMatches } from '../lib/constant-time';
 import { ArtifactDigestMismatchError, OnnxModel, readManifest } from './model-runtime';
 
 /** ArtifactRef names a version and where its verified bytes are. */
@@ -361,7 +362,7 @@ export class ModelServer {
 
   private authorise(req: http.IncomingMessage): void {
     const token = this.options.adminToken;
-    if (token && req.headers.authorization !== `Bearer ${token}`) throw new HttpError(401, 'Unauthorised', 'admin calls need the bearer token the supervisor gave this server');
+    if (token && !bearerTokenMatches(req.headers.authorization, token)) throw new HttpError(401, 'Unauthorised', 'admin calls need the bearer token the supervisor gave this server');
   }
 
   private pick(): { served: Served; slot: 'stable' | 'canary' } | null {

@@ -13,6 +13,21 @@ import type { DeployResult, PredictResult, ServerStateView, UndoResult } from '.
 
 const SERVER_FILE = path.join(__dirname, 'model-server.ts');
 
+/**
+ * MODEL_SERVER_ENV_ALLOWLIST is all the model server inherits from the worker's
+ * environment: what Node, the OS and onnxruntime need to run. The worker holds
+ * secrets (webhook secrets, API keys, database URIs) the server has no use for.
+ */
+export const MODEL_SERVER_ENV_ALLOWLIST = ['PATH', 'HOME', 'TMPDIR', 'TZ', 'LANG', 'LC_ALL', 'LD_LIBRARY_PATH', 'SYSTEMROOT'] as const;
+
+/** modelServerEnv is the model server's whole environment: the allowlisted parent variables and its admin token. */
+export function modelServerEnv(parent: NodeJS.ProcessEnv, adminToken: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of MODEL_SERVER_ENV_ALLOWLIST) if (parent[name] !== undefined) env[name] = parent[name];
+  env.SLIPWAY_MODEL_SERVER_TOKEN = adminToken;
+  return env;
+}
+
 /** ModelServerError is a non-2xx answer from a model server, with its status and error code. */
 export class ModelServerError extends Error {
   constructor(
@@ -123,6 +138,8 @@ export interface LocalServingOptions {
   runDir: string;
   /** How long a server may take to answer after start (tsx compiles on first start). */
   startTimeoutMs?: number;
+  /** The environment the allowlist picks from (default: this process's). */
+  parentEnv?: NodeJS.ProcessEnv;
 }
 
 /** LocalServingSupervisor owns the model server processes of this worker. */
@@ -199,7 +216,7 @@ export class LocalServingSupervisor {
         command: process.execPath,
         args: ['--require', require.resolve('tsx/cjs'), SERVER_FILE, '--model', model, '--env', env, '--port', String(port), '--state-file', stateFile],
         runDir: this.options.runDir,
-        env: { ...process.env, SLIPWAY_MODEL_SERVER_TOKEN: token },
+        env: modelServerEnv(this.options.parentEnv ?? process.env, token),
       });
       const url = `http://127.0.0.1:${port}`;
       const client = new ModelServerClient(url, token);

@@ -88,7 +88,7 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
       serving: supervisor,
       settings: options.pluginSettings ?? {},
     };
-    const dataConverter = dataConverterFor(options.codecKeys);
+    const dataConverter = dataConverterFor(options.codecKeys, options.namespace);
     const temporal = new Client({
       connection: clientConnection,
       namespace: options.namespace,

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { verb } from '../verb';
+import { printErr, printOut } from '../terminal';
 
 /** registerDemoCommand adds `slipway demo`. */
 export function registerDemoCommand(program: Command): void {
@@ -41,7 +42,7 @@ export function registerDemoCommand(program: Command): void {
             workDir,
             model: opts.model,
             autoApproveAs: opts.approveAs,
-            print: (line) => (ctx.json ? process.stderr : process.stdout).write(`${line}\n`),
+            print: (line) => (ctx.json ? printErr(line) : printOut(line)),
           });
           ctx.print(outcome, () => 'demo: done');
         } finally {

@@ -11,6 +11,7 @@ import type { SlipwayBackend } from '../backend';
 import type { ReleaseState } from '../../workflows/release/api';
 import { CliError, type CliContext } from '../context';
 import { ExitCode } from '../exit-codes';
+import { printErr, printJson, printOut, safeForTerminal } from '../terminal';
 import { verb } from '../verb';
 
 /** registerReleaseCommands adds the release, approval and rollback verbs. */
@@ -35,7 +36,7 @@ export function registerReleaseCommands(program: Command): void {
           ctx.print(started, () => `${started.alreadyRunning ? 'already running' : 'started'}: ${started.releaseId} (pipeline ${started.pipeline})\nfollow it: slipway release status ${started.releaseId} --watch`);
           return;
         }
-        if (!ctx.json) process.stdout.write(`started ${started.releaseId} (pipeline ${started.pipeline})\n`);
+        if (!ctx.json) printOut(`started ${started.releaseId} (pipeline ${started.pipeline})`);
         const final = await follow(ctx, backend, started.releaseId, timeoutMs);
         if (ctx.json) ctx.print({ ...started, status: final.status, stages: final.stages, outcome: final.outcome, state: final }, () => '');
         return exitCodeForStatus(final.status);
@@ -98,9 +99,9 @@ export function registerReleaseCommands(program: Command): void {
           const state = await service.status(releaseId);
           bundle = await buildEvidence(service.registry, state, { signer: keys.api ?? keys.audit });
         }
-        if (!bundle.signature) process.stderr.write('slipway: the evidence bundle is unsigned (signature: null); set SLIPWAY_API_SIGNING_KEY to sign it\n');
+        if (!bundle.signature) printErr('slipway: the evidence bundle is unsigned (signature: null); set SLIPWAY_API_SIGNING_KEY to sign it');
         // The bundle is a JSON document either way: people save it, tools read it.
-        process.stdout.write(`${JSON.stringify(bundle, null, 2)}\n`);
+        printJson(bundle);
       }),
     );
 
@@ -189,7 +190,8 @@ async function follow(ctx: CliContext, backend: SlipwayBackend, releaseId: strin
   let last = '';
   for (;;) {
     const state = await backend.releaseStatus(releaseId);
-    const line = progressLine(state);
+    // The line holds gate messages and names from the server; only the CLI's own \r and erase-line may drive the terminal.
+    const line = safeForTerminal(progressLine(state));
     if (!ctx.json && line !== last) {
       if (tty) process.stdout.write(`\r\x1b[2K${line}`);
       else process.stdout.write(`${new Date().toISOString()} ${line}\n`);
@@ -197,7 +199,7 @@ async function follow(ctx: CliContext, backend: SlipwayBackend, releaseId: strin
     }
     if (isTerminal(state.status)) {
       if (tty) process.stdout.write('\n');
-      if (!ctx.json) process.stdout.write(`${describe(state)}\n`);
+      if (!ctx.json) printOut(describe(state));
       return state;
     }
     if (Date.now() > deadline) throw new CliError(ExitCode.timedOut, `timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${releaseId} (still ${state.status}: ${state.summary})`);

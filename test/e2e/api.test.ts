@@ -64,7 +64,12 @@ describe('HTTP API over real HTTP, with the real stack behind it', () => {
           { user: 'old', token: TOKENS.expired, roles: ['admin'], approves: ['*'], expiresAt: '2020-01-01T00:00:00Z' },
         ],
       },
-      { issuer: 'https://idp.example.test', audience: 'slipway', jwks: createLocalJWKSet({ keys: [jwk] }) },
+      {
+        issuer: 'https://idp.example.test',
+        audience: 'slipway',
+        jwks: createLocalJWKSet({ keys: [jwk] }),
+        users: { users: [{ issuer: 'https://idp.example.test', subject: 'idp-olga-1', user: 'olga', roles: ['viewer'], approves: [], rollsBack: [] }] },
+      },
     );
     app = await buildApi({ db: t.db, releases: service, auth, mutationsPerMinute: 1000 });
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -168,11 +173,12 @@ describe('HTTP API over real HTTP, with the real stack behind it', () => {
     assert.equal((await call('GET', '/releases?status=exploded', TOKENS.viewer)).status, 400);
   });
 
-  it('accepts an OIDC token signed by the trusted issuer and refuses one for another audience', async () => {
+  it('accepts an OIDC token signed by the trusted issuer for a mapped subject and refuses one for another audience', async () => {
     const sign = (aud: string) =>
       new SignJWT({ preferred_username: 'olga', slipway_roles: ['viewer'] })
         .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
         .setIssuer('https://idp.example.test')
+        .setSubject('idp-olga-1')
         .setAudience(aud)
         .setIssuedAt()
         .setExpirationTime('5m')

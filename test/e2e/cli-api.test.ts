@@ -208,17 +208,26 @@ describe('the slipway command through the HTTP API, acting as the token', () => 
     assert.ok(listed.out.releases.some((r: Json) => r.releaseId === started.out.releaseId));
   });
 
-  it('rejects as the token user, and a watched release that ended rejected exits 1', async () => {
+  it('rejects as the token user, a watched release that ended rejected exits 1, and the reason prints without its terminal controls', async () => {
     const started = await cli(['release', 'start', model, '1.2.0', '--pipeline', 'gated', '--json'], TOKENS.rita, 0);
     const deadline = Date.now() + 60_000;
     let status: Json;
     do {
       status = (await cli(['release', 'status', started.out.releaseId, '--json'], TOKENS.vic, 0)).out;
     } while (status.status !== 'awaiting_approval' && Date.now() < deadline);
-    const rejected = await cli(['reject', started.out.releaseId, '--stage', 'prod', '--reason', 'drift on segment B', '--json'], TOKENS.bob, 0);
+    // The reason tries to clear the screen, retitle the window and recolour what follows.
+    const hostileReason = 'drift on segment B\x1b[2J\x1b]0;pwned\x07\x9b31m\rforged line';
+    const rejected = await cli(['reject', started.out.releaseId, '--stage', 'prod', '--reason', hostileReason, '--json'], TOKENS.bob, 0);
     assert.equal(rejected.out.rejectedBy, 'bob');
     const watched = await cli(['release', 'status', started.out.releaseId, '--watch', '--timeout', '60s', '--json'], TOKENS.vic, 1);
     assert.equal(watched.out.status, 'rejected');
+    // People see the words without the controls; --json keeps the text as recorded, escaped.
+    const human = await slipway(['release', 'status', started.out.releaseId], TOKENS.vic);
+    assert.match(human.stdout, /drift on segment B/);
+    const controls = (text: string) => ['\x1b', '\x07', '\x9b', '\r'].filter((c) => text.includes(c));
+    assert.deepEqual(controls(human.stdout), [], `terminal controls reached the output: ${JSON.stringify(human.stdout)}`);
+    assert.ok(JSON.stringify(watched.out).includes('drift on segment B\\u001b[2J'), 'the JSON document keeps the recorded reason');
+    assert.deepEqual(controls(watched.run.stdout), []);
   });
 
   it('releases another version with --wait, rolls prod back with --wait, and shows the deployments', async () => {

@@ -80,7 +80,7 @@ export async function startTestWorker(
   const client = new Client({
     connection,
     namespace: 'default',
-    dataConverter: dataConverterFor(options.codecKeys),
+    dataConverter: dataConverterFor(options.codecKeys, 'default'),
     ...(options.tracing ? { interceptors: clientTracingInterceptors() } : {}),
   });
   return {
