@@ -3,6 +3,7 @@
  * approvals (identity from the bearer token only), health reports, and the
  * OpenAPI document generated from the same zod schemas that validate requests.
  */
+import type { SecretEnvAllow } from '../domain/secret-env';
 import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import rateLimit from '@fastify/rate-limit';
@@ -68,6 +69,8 @@ export interface ApiDeps {
   };
   /** Keys GET /audit/verify trusts (SLIPWAY_API_PUBLIC_KEYS); the signer's own is added. */
   trustedKeys?: TrustedKeys;
+  /** SLIPWAY_SECRET_ENV_ALLOW: what `PUT /pipelines` lets a pipeline name as a secret variable. */
+  secretEnvAllow?: SecretEnvAllow;
 }
 
 const errorSchema = z.object({
@@ -213,7 +216,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }, async (req) => ({ env: req.params.env, live: await withTimeout('registry', registry.liveInEnvironment(req.params.env)) }));
 
   await registerDoraRoutes(app, { db: deps.db, requireRole, withTimeout, clock: deps.clock });
-  await registerPipelineRoutes(app, { db: deps.db, requireRole, withTimeout, mutating, signer: deps.signer });
+  await registerPipelineRoutes(app, { db: deps.db, requireRole, withTimeout, mutating, signer: deps.signer, secretEnvAllow: deps.secretEnvAllow });
   registerAuditRoutes(app, { registry, releases, requireRole, withTimeout, signer: deps.signer, trustedKeys: { ...deps.trustedKeys, ...(deps.signer ? { [deps.signer.keyId]: deps.signer.publicKey } : {}) } });
 
   app.get('/releases', {

@@ -77,7 +77,7 @@ export class CliContext {
 
   /** policy connects to the registry's pipelines and model bindings. */
   async policy(): Promise<PolicyStore> {
-    return new PolicyStore((await this.registryDb()).db);
+    return new PolicyStore((await this.registryDb()).db, { secretEnvAllow: this.config.secretEnvAllow });
   }
 
   /** directActor is who a direct-mode change is recorded as: the claimed user, marked unverified (no token vouches for it). */
@@ -96,7 +96,7 @@ export class CliContext {
       }
     }
     const temporal = new Client({ connection: this.connection, namespace: this.config.temporalNamespace, dataConverter: dataConverterFor(this.config.codecKeys) });
-    return new ReleaseService({ temporal, db: db.db, taskQueue: this.config.taskQueue, pipelinesDir: this.config.pipelinesDir, bootstrapFromFolder: true });
+    return new ReleaseService({ temporal, db: db.db, taskQueue: this.config.taskQueue, pipelinesDir: this.config.pipelinesDir, bootstrapFromFolder: true, secretEnvAllow: this.config.secretEnvAllow });
   }
 
   private async registryDb(): Promise<RegistryDb> {

@@ -3,6 +3,7 @@
  * Nothing deeper than the entry points reads process.env.
  */
 import os from 'node:os';
+import { parseSecretEnvAllow, pickAllowedSecrets, type SecretEnvAllow } from '../domain/secret-env';
 import type { PluginSettings } from '../lib/plugins';
 
 /** SlipwayConfig is everything the CLI, workers and API need to find their services. */
@@ -41,6 +42,11 @@ export interface SlipwayConfig {
   auditSigningKeyFile: string | undefined;
   /** SLIPWAY_API_PUBLIC_KEYS: trusted raw Ed25519 public keys (`base64,…`), parsed by lib/signing.ts parseTrustedKeys. */
   apiPublicKeys: string | undefined;
+  // The worker sandbox's secrets (domain/secret-env.ts; files and outbound calls read their SLIPWAY_* settings from pluginSettings).
+  /** SLIPWAY_SECRET_ENV_ALLOW: the variables pipelines may name as secrets; the API checks `pipeline apply` and workers each use against it. */
+  secretEnvAllow: SecretEnvAllow;
+  /** The values of the allowed variables that are set: all a worker's gates can ever read. */
+  secretEnv: Readonly<Record<string, string>>;
 }
 
 /** DEFAULT_TASK_QUEUE is the task queue workers poll when SLIPWAY_TASK_QUEUE is unset. */
@@ -48,6 +54,7 @@ export const DEFAULT_TASK_QUEUE = 'slipway';
 
 /** loadConfig reads the Slipway environment variables once, applying DESIGN.md's defaults. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig {
+  const secretEnvAllow = parseSecretEnvAllow(env.SLIPWAY_SECRET_ENV_ALLOW);
   const apiPort = Number(env.SLIPWAY_API_PORT ?? 8787);
   if (!Number.isInteger(apiPort) || apiPort < 0 || apiPort > 65535) {
     throw new Error(`SLIPWAY_API_PORT must be a port number (0-65535), got "${env.SLIPWAY_API_PORT}"`);
@@ -73,6 +80,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     apiSigningKeyFile: env.SLIPWAY_API_SIGNING_KEY || undefined,
     auditSigningKeyFile: env.SLIPWAY_AUDIT_SIGNING_KEY || undefined,
     apiPublicKeys: env.SLIPWAY_API_PUBLIC_KEYS || undefined,
+    secretEnvAllow,
+    secretEnv: pickAllowedSecrets(env, secretEnvAllow),
     uiOrigins: (env.SLIPWAY_UI_ORIGINS || 'http://127.0.0.1:8233,http://localhost:8233').split(',').map((o) => o.trim()).filter(Boolean),
   };
 }

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { checkOf, fakeVersion, gateContext } from '../../test/support/gate-context';
+import type { GateContext } from '../types';
+import { checkOf, fakeVersion, gateContext, testSandbox } from '../../test/support/gate-context';
 import { startLocalServer, type LocalServer } from '../../test/support/local-http';
 import { chatCompletionsUrl, createPromptSuiteGate } from './prompt-suite';
 import { promptSuiteGateSchema } from './schema';
@@ -18,8 +19,8 @@ describe('prompt-suite gate', () => {
   let suite: string;
   // The endpoint is unavailable for its first two requests, then echoes the prompt.
   let unavailableFor = 0;
-  const gate = createPromptSuiteGate({ env: {} });
-  const ctx = gateContext(fakeVersion('v2'));
+  const gate = createPromptSuiteGate();
+  let ctx: GateContext;
   const config = (extra: Record<string, unknown> = {}) => promptSuiteGateSchema.parse({ type: 'prompt-suite', suite, baseUrl: server.url, model: '{model}-{version}', timeout: '2s', concurrency: 1, ...extra });
 
   before(async () => {
@@ -34,6 +35,7 @@ describe('prompt-suite gate', () => {
       return { status: 200, body: completion(prompt.replace(/^echo: /, '')) };
     });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-prompts-unit-'));
+    ctx = gateContext(fakeVersion('v2'), null, testSandbox({ SLIPWAY_FILE_ROOTS: dir }));
     suite = path.join(dir, 'suite.yaml');
     fs.writeFileSync(suite, 'cases:\n  - { name: polite, input: "echo: thank you", expect: { contains: thank } }\n  - { name: refuses, input: forbidden, expect: { contains: x } }\n');
   });
@@ -59,14 +61,14 @@ describe('prompt-suite gate', () => {
   });
 
   it('judges answers against contains, regex, JSON schema and latency', async () => {
-    const [c] = await loadPromptSuite(writeSuite('cases:\n  - { name: j, input: hi, expect: { contains: Refund, ignoreCase: true, regex: "/^re/i", jsonSchema: { type: object }, maxLatencyMs: 10 } }\n'));
+    const [c] = await loadPromptSuite(writeSuite('cases:\n  - { name: j, input: hi, expect: { contains: Refund, ignoreCase: true, regex: "/^re/i", jsonSchema: { type: object }, maxLatencyMs: 10 } }\n'), ctx.sandbox.files);
     assert.ok(c);
     assert.deepEqual(judgeAnswer(c, 'refund', 5), ['is not JSON, but the case expects JSON matching a schema']);
     assert.equal(judgeAnswer(c, 'nope', 50).length, 4, 'misses contains, regex, JSON and latency');
   });
 
   it('names the file and the case at fault in a broken suite', async () => {
-    await assert.rejects(loadPromptSuite(writeSuite('cases:\n  - { name: a, input: hi, expect: {} }\n')), /bad\.yaml: cases\[0\]\.expect: expects nothing/);
+    await assert.rejects(loadPromptSuite(writeSuite('cases:\n  - { name: a, input: hi, expect: {} }\n'), ctx.sandbox.files), /bad\.yaml: cases\[0\]\.expect: expects nothing/);
   });
 
   it('joins the chat path once', () => {
