@@ -123,12 +123,15 @@ export function checkOutboundUrl(raw: string, policy: OutboundPolicy, field: str
   return url;
 }
 
+/** Resolve is the DNS lookup whose answers are checked (dns.lookup unless a test hands in one that rebinds). */
+export type Resolve = (hostname: string, options: dns.LookupAllOptions, callback: (err: NodeJS.ErrnoException | null, addresses: dns.LookupAddress[]) => void) => void;
+
 /** guardedLookup is a DNS lookup for sockets that fails when any address a name resolves to is forbidden, or not loopback when only loopback may be reached. */
-export function guardedLookup(policy: OutboundPolicy, field: string, loopbackOnly: boolean): LookupFunction {
+export function guardedLookup(policy: OutboundPolicy, field: string, loopbackOnly: boolean, resolve: Resolve = dns.lookup): LookupFunction {
   return (hostname, options, callback) => {
-    dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
+    resolve(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '', 4);
-      const list = addresses as dns.LookupAddress[];
+      const list = addresses;
       const bad = list.find((a) => (!policy.allowLinkLocal && isForbiddenAddress(a.address)) || (loopbackOnly && !isLoopbackAddress(a.address)));
       if (bad) {
         const why = loopbackOnly && !isLoopbackAddress(bad.address)
@@ -152,6 +155,8 @@ export interface OutboundRequest {
   signal?: AbortSignal;
   /** The pipeline field or setting the URL came from, named in refusals. */
   field: string;
+  /** The DNS lookup checked at connect time (dns.lookup by default). */
+  resolve?: Resolve;
 }
 
 // Statuses a Response may not carry a body with.
@@ -166,7 +171,7 @@ export function outboundFetch(raw: string, init: OutboundRequest, policy: Outbou
   const url = checkOutboundUrl(raw, policy, init.field);
   const loopbackOnly = url.protocol === 'http:' && !policy.allowHttp;
   const literal = net.isIP(url.hostname.replace(/^\[|\]$/g, '')) !== 0;
-  const lookup = literal ? undefined : guardedLookup(policy, init.field, loopbackOnly);
+  const lookup = literal ? undefined : guardedLookup(policy, init.field, loopbackOnly, init.resolve);
   const client = url.protocol === 'https:' ? https : http;
   return new Promise<Response>((resolve, reject) => {
     if (init.signal?.aborted) return reject(init.signal.reason);
