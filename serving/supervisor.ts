@@ -199,7 +199,7 @@ export class LocalServingSupervisor {
         command: process.execPath,
         args: ['--require', require.resolve('tsx/cjs'), SERVER_FILE, '--model', model, '--env', env, '--port', String(port), '--state-file', stateFile],
         runDir: this.options.runDir,
-        env: { ...process.env, SLIPWAY_MODEL_SERVER_TOKEN: token },
+        env: { ...serverEnv(process.env), SLIPWAY_MODEL_SERVER_TOKEN: token },
       });
       const url = `http://127.0.0.1:${port}`;
       const client = new ModelServerClient(url, token);
@@ -221,4 +221,12 @@ export class LocalServingSupervisor {
 // Model and env names are [A-Za-z0-9_-], so this is a safe file name.
 function serverKey(model: string, env: string): string {
   return `${model}.${env}`;
+}
+
+// What a model server inherits: what Node and the OS need, never the worker's keys, passwords or pipeline secrets.
+const SERVER_ENV_NAMES = new Set(['PATH', 'HOME', 'USER', 'TMPDIR', 'TMP', 'TEMP', 'LANG', 'TZ', 'LD_LIBRARY_PATH', 'SYSTEMROOT', 'SystemRoot', 'WINDIR', 'COMSPEC', 'PATHEXT']);
+
+/** serverEnv is the part of the worker's environment a model server process gets: no SLIPWAY_*, TEMPORAL_* or other secrets. */
+export function serverEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => SERVER_ENV_NAMES.has(name) || name.startsWith('LC_') || name.startsWith('NODE_') || name.startsWith('TSX_')));
 }

@@ -6,6 +6,7 @@ import { parsePipeline } from '../../domain/pipeline';
 import { checkPipelineSecrets } from '../../domain/pipeline-secrets';
 import { NO_SECRETS, isReservedEnv, parseSecretEnvAllow, pickAllowedSecrets, secretEnvRefusal } from '../../domain/secret-env';
 import { SecretRefusedError, createSandbox } from '../../lib/sandbox';
+import { serverEnv } from '../../serving/supervisor';
 
 // Slipway's and Temporal's own secrets, which no setting may ever let a pipeline read.
 const OWN = ['SLIPWAY_CODEC_KEYS', 'SLIPWAY_API_SIGNING_KEY', 'SLIPWAY_AUDIT_SIGNING_KEY', 'TEMPORAL_API_KEY', 'TEMPORAL_TLS_CLIENT_KEY_PATH', 'SLIPWAY_MONGODB_URI', 'SLIPWAY_WEBHOOK_SECRET', 'slipway_codec_keys'];
@@ -81,5 +82,16 @@ stages:
     assert.throws(() => sandbox.secret('OTHER', 'apiKeyEnv'), (err: unknown) => err instanceof SecretRefusedError && /^apiKeyEnv: OTHER is not in SLIPWAY_SECRET_ENV_ALLOW/.test(err.message) && !err.message.includes('o-value'));
     assert.throws(() => sandbox.secret('SLIPWAY_CODEC_KEYS', 'secretEnv'), (err: unknown) => err instanceof SecretRefusedError && !err.message.includes('k:abc'));
     assert.throws(() => loadConfig({ SLIPWAY_SECRET_ENV_ALLOW: 'SLIPWAY_*' }), /SLIPWAY_SECRET_ENV_ALLOW: "SLIPWAY_\*" would allow SLIPWAY_\* or TEMPORAL_\* variables/);
+  });
+
+  it('starts local model servers with none of the worker\'s keys, passwords or pipeline secrets', () => {
+    fc.assert(
+      fc.property(envName, (name) => {
+        const env = serverEnv({ PATH: '/usr/bin', LC_ALL: 'C', NODE_OPTIONS: '--max-old-space-size=512', [name]: 'secret-value', SLIPWAY_CODEC_KEYS: 'k', TEMPORAL_API_KEY: 'k', SLIPWAY_MONGODB_URI: 'mongodb://u:p@h/db' });
+        const kept = Object.keys(env).filter((k) => !['PATH', 'LC_ALL', 'NODE_OPTIONS'].includes(k));
+        assert.ok(kept.every((k) => ['HOME', 'USER', 'TMPDIR', 'TMP', 'TEMP', 'LANG', 'TZ', 'LD_LIBRARY_PATH'].includes(k) || /^(LC_|NODE_|TSX_)/.test(k)), kept.join());
+        assert.equal(env.PATH, '/usr/bin');
+      }),
+    );
   });
 });
