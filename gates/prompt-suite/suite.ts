@@ -2,7 +2,7 @@
  * Prompt-suite files: reading and validating a file of cases, and judging an
  * answer against a case's expectations.
  *
- * Suite file (YAML or JSON; relative paths from the repository root):
+ * Suite file (YAML or JSON; relative paths from the repository root; read only inside SLIPWAY_FILE_ROOTS):
  *
  *   cases:
  *     - name: refund-policy

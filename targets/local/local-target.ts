@@ -6,8 +6,7 @@
  * release's gates see what really serves.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { DEFAULT_FILE_MAX_BYTES, DEFAULT_FILE_ROOTS, FileRefusedError, resolveAllowedFile, type FileAccess } from '../../lib/files';
-import { REPO_ROOT } from '../../serving/model-runtime';
+import { FileRefusedError, fileAccessFromSettings, resolveAllowedFile, type FileAccess } from '../../lib/files';
 import { ModelServerError, type LocalServingSupervisor } from '../../serving/supervisor';
 import { registryTarget } from '../registry/registry-target';
 import type { DeployTarget } from '../types';
@@ -22,7 +21,6 @@ export interface LocalTargetOptions {
   files?: FileAccess;
 }
 
-const DEFAULT_ACCESS: FileAccess = { roots: DEFAULT_FILE_ROOTS, maxBytes: DEFAULT_FILE_MAX_BYTES, base: REPO_ROOT };
 
 // Server answers that retrying cannot change.
 const NON_RETRYABLE: Record<number, FailureType> = { 400: FailureType.InvalidInput, 404: FailureType.ArtifactNotFound, 409: FailureType.ArtifactDigestMismatch, 422: FailureType.InvalidModel };
@@ -38,7 +36,7 @@ export function localTarget(options: LocalTargetOptions): DeployTarget {
       let file: string;
       try {
         // The server reads the real path inside the roots and checks the digest of the bytes it loads.
-        file = (await resolveAllowedFile(version.artifact.uri, 'artifact.uri', options.files ?? DEFAULT_ACCESS)).path;
+        file = (await resolveAllowedFile(version.artifact.uri, 'artifact.uri', options.files ?? fileAccessFromSettings({}))).path;
       } catch (err) {
         if (err instanceof FileRefusedError) {
           throw ApplicationFailure.nonRetryable(`${req.model}@${req.version} not deployed to ${req.env}: ${err.message}`, err.kind === 'missing' ? FailureType.ArtifactNotFound : FailureType.InvalidInput);
