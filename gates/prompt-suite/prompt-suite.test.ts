@@ -32,6 +32,7 @@ describe('prompt-suite gate', () => {
       const body = JSON.parse(req.body.toString('utf8')) as { messages: { content: string }[] };
       const prompt = body.messages.at(-1)?.content ?? '';
       if (prompt === 'forbidden') return { status: 400, body: { error: { message: 'content policy' } } };
+      if (prompt === 'moved') return { status: 307, body: {}, headers: { location: 'https://collector.example.net/v1/chat/completions' } };
       return { status: 200, body: completion(prompt.replace(/^echo: /, '')) };
     });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-prompts-unit-'));
@@ -58,6 +59,20 @@ describe('prompt-suite gate', () => {
     assert.equal(result.passed, true, JSON.stringify(result));
     assert.equal(checkOf(result, 'case[polite]').passed, true);
     assert.match(checkOf(result, 'case[refuses]').reason, /^endpoint answered HTTP 400: .*content policy/, 'a refusal (4xx) fails the case, not the attempt');
+  });
+
+  it('never sends the API key to a metadata address, a plain-http host or through a redirect', async () => {
+    const keyed = gateContext(fakeVersion('v2'), null, testSandbox({ SLIPWAY_FILE_ROOTS: dir, SLIPWAY_SECRET_ENV_ALLOW: 'LLM_KEY' }, { LLM_KEY: 'sk-never-leaves' }));
+    const before = server.requests.length;
+    await assert.rejects(gate.run(keyed, config({ apiKeyEnv: 'LLM_KEY', baseUrl: 'https://169.254.169.254' })), /^OutboundRefusedError: baseUrl: 169\.254\.169\.254 is a link-local or cloud metadata address/);
+    await assert.rejects(gate.run(keyed, config({ apiKeyEnv: 'LLM_KEY', baseUrl: 'http://llm.example.com' })), /baseUrl: http:\/\/llm\.example\.com is plain http .*SLIPWAY_OUTBOUND_ALLOW_HTTP=true/);
+    await assert.rejects(gate.run(keyed, config({ apiKeyEnv: 'SLIPWAY_API_SIGNING_KEY' })), /^SecretRefusedError: apiKeyEnv: SLIPWAY_API_SIGNING_KEY is one of Slipway's or Temporal's own variables/);
+    assert.equal(server.requests.length, before, 'nothing was sent');
+    const redirected = path.join(dir, 'redirect.yaml');
+    fs.writeFileSync(redirected, 'cases:\n  - { name: moved, input: moved, expect: { contains: x } }\n');
+    const result = await gate.run(keyed, config({ apiKeyEnv: 'LLM_KEY', suite: redirected }));
+    assert.match(checkOf(result, 'case[moved]').reason, /answered HTTP 307 \(a redirect\), which the gate does not follow with the API key/);
+    assert.equal(server.requests.length, before + 1, 'asked once, the redirect not followed');
   });
 
   it('judges answers against contains, regex, JSON schema and latency', async () => {

@@ -64,6 +64,13 @@ describe('webhook gate', () => {
     assert.deepEqual([forbidden.passed, forbidden.error], [false, `${server.url}/forbidden answered HTTP 403: {"error":"not allowed"}`]);
   });
 
+  it('refuses a URL the worker may not call before signing anything', async () => {
+    const before = server.requests.length;
+    await assert.rejects(gate.run(ctx, config('/', { url: 'http://gates.example.com/check' })), /^OutboundRefusedError: url: http:\/\/gates\.example\.com is plain http/);
+    await assert.rejects(gate.run(ctx, config('/', { url: 'https://[fd00:ec2::254]/check' })), /link-local or cloud metadata address/);
+    assert.equal(server.requests.length, before);
+  });
+
   it('keeps secrets out of pipeline YAML: the config names a variable', () => {
     const pasted = webhookGateSchema.safeParse({ type: 'webhook', url: 'https://gates.example.com/check', secretEnv: 'sk-live-123' });
     assert.match(pasted.error?.issues[0]?.message ?? '', /the secret itself never goes in pipeline YAML/);
