@@ -22,6 +22,8 @@ import type { EnvLockRef } from '../locks/api';
 import { createLockActivities } from '../locks/activities';
 import type { GateResult, ReleaseState } from '../workflows/release/api';
 import { defaultGates, type GateRegistry } from '../gates';
+import { checkPipelineSecrets } from '../domain/pipeline-secrets';
+import { createSandbox, isSandboxRefusal, type Sandbox } from '../lib/sandbox';
 import { failedVerdict } from '../gates/verdicts';
 import type { HealthQuery, HealthSource, HealthVerdict } from '../health/types';
 import type { DeployRequest, DeployTarget, UndoRequest } from '../targets/types';
@@ -34,6 +36,8 @@ export interface ActivityDeps {
   taskQueue?: string;
   clock?: () => Date;
   gates?: GateRegistry;
+  /** What pipelines may reach: allowed secrets, file roots, outbound calls (default: nothing secret, the repository's models/ and examples/, https). */
+  sandbox?: Sandbox;
   /** Deploy targets (the worker builds targets/index.ts's); a later one replaces an earlier one of the same name. */
   targets?: DeployTarget[];
   /** Health sources (the worker builds health/index.ts's), by name likewise. */
@@ -73,6 +77,7 @@ export function createActivities(deps: ActivityDeps) {
   const locks = createLockActivities({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, clock });
   const stackChecks = new StackChecks(deps.db, clock);
   const gates = deps.gates ?? defaultGates();
+  const sandbox = deps.sandbox ?? createSandbox({ settings: {} });
   const targets = new Map<string, DeployTarget>((deps.targets ?? []).map((t) => [t.name, t]));
   const healthSources = new Map<string, HealthSource>((deps.healthSources ?? []).map((h) => [h.name, h]));
 
@@ -112,7 +117,23 @@ export function createActivities(deps: ActivityDeps) {
       const candidate = await wrap(() => registry.getVersion(req.model, req.version));
       const live = await registry.getLive(req.model, req.env);
       const liveVersion = live?.version ? await registry.findVersion(req.model, live.version) : null;
-      const result = await gate.run({ releaseId: req.releaseId, env: req.env, candidate, live: liveVersion, registry }, config.data);
+      let result: GateResult;
+      try {
+        result = await gate.run({ releaseId: req.releaseId, env: req.env, candidate, live: liveVersion, registry, sandbox }, config.data);
+      } catch (err) {
+        if (!isSandboxRefusal(err)) throw err;
+        // The worker's allowlists refused what the pipeline named: a failed verdict (asking again cannot help), on the record.
+        await registry.audit.append({
+          key: `sandbox.refused:${req.releaseId}:${req.env}:${name}`,
+          actor: 'worker',
+          action: 'gate.refused',
+          subject: { model: req.model, version: req.version, env: req.env, releaseId: req.releaseId },
+          reason: err.message,
+          details: { gate: name, type: gate.type, refusal: err.name },
+        });
+        log.warn('gate refused by the worker sandbox', { model: req.model, version: req.version, env: req.env, gate: name, reason: err.message });
+        return failedVerdict(gate.type, name, `refused by the worker: ${err.message}`);
+      }
       log.info('gate evaluated', { model: req.model, version: req.version, env: req.env, gate: result.name, passed: result.passed });
       return result;
     },
@@ -237,6 +258,20 @@ export function createActivities(deps: ActivityDeps) {
       const bound = deps.policy ? await deps.policy.boundPipeline(req.model) : null;
       if (!bound) {
         return { ok: false, reason: `${req.model} is not bound to a pipeline on this server: an admin applies one (\`slipway pipeline apply <file>\`) and binds the model (\`slipway model bind ${req.model} --pipeline <name>\`)` };
+      }
+      // The worker's own allowlist decides, whatever the API that applied the pipeline allowed.
+      const refused = checkPipelineSecrets(bound.pipeline, `pipeline ${bound.name}`, sandbox.secretEnvAllow);
+      if (refused.length > 0) {
+        const reason = `pipeline ${bound.name} (revision ${bound.revision ?? '?'}) names secrets this worker may not read: ${refused.map((i) => `${i.path}: ${i.reason}`).join('; ')}`;
+        await registry.audit.append({
+          key: `policy.refused:${req.releaseId}:${bound.hash}`,
+          actor: 'worker',
+          action: 'release.policy_refused',
+          subject: { model: req.model, version: req.version, releaseId: req.releaseId, pipeline: bound.name },
+          reason,
+          details: { hash: bound.hash, revision: bound.revision, paths: refused.map((i) => i.path) },
+        });
+        return { ok: false, reason };
       }
       log.info('release policy loaded', { releaseId: req.releaseId, model: req.model, pipeline: bound.name, hash: bound.hash, revision: bound.revision });
       return { ok: true, pipeline: bound.pipeline, pipelineHash: bound.hash, pipelineRevision: bound.revision, trustedKeys: deps.trustedKeys ?? {} };

@@ -73,7 +73,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
     });
     api = await buildApi({
       db: registry.db,
-      releases: new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir, bootstrapFromFolder: false, signer }),
+      releases: new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir, bootstrapFromFolder: false, signer, secretEnvAllow: config.secretEnvAllow }),
       temporal: client,
       auth,
       metrics,
@@ -82,6 +82,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       metricsToken: config.apiEdge.metricsToken,
       signer,
       trustedKeys: keys.trusted,
+      secretEnvAllow: config.secretEnvAllow,
       // The Web UI decodes from the browser: only its origins, and only callers with a viewer token.
       codec: codec ? { codec, uiOrigins: config.uiOrigins } : undefined,
       board: { temporalUiUrl: config.temporalUiUrl, namespace: temporal.namespace },

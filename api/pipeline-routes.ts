@@ -4,6 +4,7 @@
  * (registry/policy.ts), the same the `slipway pipeline` and `slipway model
  * bind` verbs call; the audit actor is the token's user.
  */
+import type { SecretEnvAllow } from '../domain/secret-env';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Db } from 'mongodb';
@@ -25,6 +26,8 @@ export interface PipelineRouteDeps {
   mutating?: { rateLimit: { max: number; timeWindow: string } };
   /** Signs audit checkpoints of policy changes (the API's key). */
   signer?: AuditSigner;
+  /** SLIPWAY_SECRET_ENV_ALLOW: the secret variables an applied pipeline may name (the workers check again). */
+  secretEnvAllow?: SecretEnvAllow;
 }
 
 // Reported as the file in a pipeline's problems when the caller names none.
@@ -48,7 +51,7 @@ export const applyPipelineBodySchema = z.strictObject({
 /** registerPipelineRoutes adds /pipelines and /models/:model/binding to the API. */
 export async function registerPipelineRoutes(app: FastifyInstance, deps: PipelineRouteDeps): Promise<void> {
   const typed = app.withTypeProvider<ZodTypeProvider>();
-  const policy = new PolicyStore(deps.db, { auditSigner: deps.signer });
+  const policy = new PolicyStore(deps.db, { auditSigner: deps.signer, secretEnvAllow: deps.secretEnvAllow });
   const withTimeout = deps.withTimeout ?? (<T>(_what: string, p: Promise<T>) => p);
   const mutating = deps.mutating ? { config: deps.mutating } : {};
 

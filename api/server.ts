@@ -3,6 +3,7 @@
  * approvals (identity from the bearer token only), health reports, and the
  * OpenAPI document generated from the same zod schemas that validate requests.
  */
+import type { SecretEnvAllow } from '../domain/secret-env';
 import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import rateLimit from '@fastify/rate-limit';
@@ -81,6 +82,8 @@ export interface ApiDeps {
   trustedKeys?: TrustedKeys;
   /** Where the release board links (the Temporal Web UI); the board is served at / either way. */
   board?: BoardSettings;
+  /** SLIPWAY_SECRET_ENV_ALLOW: what `PUT /pipelines` lets a pipeline name as a secret variable. */
+  secretEnvAllow?: SecretEnvAllow;
 }
 
 const errorSchema = z.object({
@@ -233,7 +236,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }, async (req) => ({ env: req.params.env, live: await withTimeout('registry', registry.liveInEnvironment(req.params.env)) }));
 
   await registerDoraRoutes(app, { db: deps.db, requireRole, withTimeout, clock: deps.clock });
-  await registerPipelineRoutes(app, { db: deps.db, requireRole, withTimeout, mutating, signer: deps.signer });
+  await registerPipelineRoutes(app, { db: deps.db, requireRole, withTimeout, mutating, signer: deps.signer, secretEnvAllow: deps.secretEnvAllow });
   registerLineRoutes(app, { db: deps.db, temporal: deps.temporal, requireRole, withTimeout, mutating, signer: deps.signer });
   registerAuditRoutes(app, { registry, releases, requireRole, withTimeout, signer: deps.signer, trustedKeys: { ...deps.trustedKeys, ...(deps.signer ? { [deps.signer.keyId]: deps.signer.publicKey } : {}) } });
 

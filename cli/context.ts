@@ -80,7 +80,7 @@ export class CliContext {
 
   /** policy connects to the registry's pipelines and model bindings. */
   async policy(): Promise<PolicyStore> {
-    return new PolicyStore((await this.registryDb()).db);
+    return new PolicyStore((await this.registryDb()).db, { secretEnvAllow: this.config.secretEnvAllow });
   }
 
   /** directActor is who a direct-mode change is recorded as: the claimed user, marked unverified (no token vouches for it). */
@@ -113,7 +113,7 @@ export class CliContext {
       }
     }
     const temporal = new Client({ connection: this.connection, namespace: settings.namespace, dataConverter: dataConverterFor(this.config.codecKeys, settings.namespace) });
-    return new ReleaseService({ temporal, db: db.db, taskQueue: this.config.taskQueue, pipelinesDir: this.config.pipelinesDir, bootstrapFromFolder: true });
+    return new ReleaseService({ temporal, db: db.db, taskQueue: this.config.taskQueue, pipelinesDir: this.config.pipelinesDir, bootstrapFromFolder: true, secretEnvAllow: this.config.secretEnvAllow });
   }
 
   private async registryDb(): Promise<RegistryDb> {

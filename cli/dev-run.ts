@@ -75,6 +75,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
     // One key in dev: the worker's audit checkpoints are signed with it too.
     auditSigner: signer,
     pluginSettings: config.pluginSettings,
+    secretEnv: config.secretEnv,
     tracing,
     metrics,
     localServingDir: path.join(path.resolve(opts.dataDir), 'local-serving'),
@@ -90,11 +91,12 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
   const codec = codecFromKeys(config.codecKeys, temporal.namespace);
   const devTokens = config.apiTokensFile ? undefined : ensureDevTokens(path.resolve(opts.dataDir), config.user);
   // One service for the API and the demo; the demo starts in direct mode, the API takes its verified copy (buildApi), which never binds.
-  const releases = new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir, bootstrapFromFolder: true, signer });
+  const releases = new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir, bootstrapFromFolder: true, signer, secretEnvAllow: config.secretEnvAllow });
   const api = await buildApi({
     db: registry.db,
     releases,
     signer,
+    secretEnvAllow: config.secretEnvAllow,
     temporal: client,
     auth: createAuthenticator(config, devTokens?.file),
     metrics,

@@ -4,6 +4,7 @@
  * rollback. Both front ends call these, so the rules (which pipeline, pinning,
  * idempotent start, identities) live in one place.
  */
+import type { SecretEnvAllow } from '../domain/secret-env';
 import { createHash } from 'node:crypto';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Db } from 'mongodb';
@@ -58,6 +59,8 @@ export interface ReleaseServiceDeps {
    * are signed with it, and workers count them as verified. The CLI's direct mode has none.
    */
   signer?: Signer;
+  /** SLIPWAY_SECRET_ENV_ALLOW: direct mode applies folder pipelines, refused when they name other secret variables. */
+  secretEnvAllow?: SecretEnvAllow;
 }
 
 /** Verified is who the API verified a request came from (absent in direct mode: the name is only claimed). */
@@ -96,7 +99,7 @@ export class ReleaseService {
   constructor(private readonly deps: ReleaseServiceDeps) {
     this.registry = new Registry(deps.db);
     this.releases = new ReleaseStore(deps.db);
-    this.policy = new PolicyStore(deps.db, { extraPlugins: deps.extraPlugins });
+    this.policy = new PolicyStore(deps.db, { extraPlugins: deps.extraPlugins, secretEnvAllow: deps.secretEnvAllow });
   }
 
   /** forVerifiedFrontEnd is the same service with bootstrapping off: the API uses it, so no caller of the API ever applies or binds by starting a release. */

@@ -7,6 +7,7 @@
  */
 import os from 'node:os';
 import { parseDuration } from '../domain/duration';
+import { parseSecretEnvAllow, pickAllowedSecrets, type SecretEnvAllow } from '../domain/secret-env';
 import type { PluginSettings } from '../lib/plugins';
 
 /** SlipwayConfig is everything the CLI, workers and API need to find their services. */
@@ -47,6 +48,11 @@ export interface SlipwayConfig {
   auditSigningKeyFile: string | undefined;
   /** SLIPWAY_API_PUBLIC_KEYS: trusted raw Ed25519 public keys (`base64,…`), parsed by lib/signing.ts parseTrustedKeys. */
   apiPublicKeys: string | undefined;
+  // The worker sandbox's secrets (domain/secret-env.ts; files and outbound calls read their SLIPWAY_* settings from pluginSettings).
+  /** SLIPWAY_SECRET_ENV_ALLOW: the variables pipelines may name as secrets; the API checks `pipeline apply` and workers each use against it. */
+  secretEnvAllow: SecretEnvAllow;
+  /** The values of the allowed variables that are set: all a worker's gates can ever read. */
+  secretEnv: Readonly<Record<string, string>>;
   /** SLIPWAY_LINE_RECHECK_INTERVAL: how often a release held by a stopped line asks again (a duration; unset = 30s). */
   lineRecheckMs: number | undefined;
   /** API edge settings (api/rate-limits.ts, GET /metrics). */
@@ -66,6 +72,7 @@ export const DEFAULT_TASK_QUEUE = 'slipway';
 
 /** loadConfig reads the Slipway environment variables once, applying DESIGN.md's defaults. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig {
+  const secretEnvAllow = parseSecretEnvAllow(env.SLIPWAY_SECRET_ENV_ALLOW);
   const apiPort = Number(env.SLIPWAY_API_PORT ?? 8787);
   if (!Number.isInteger(apiPort) || apiPort < 0 || apiPort > 65535) {
     throw new Error(`SLIPWAY_API_PORT must be a port number (0-65535), got "${env.SLIPWAY_API_PORT}"`);
@@ -92,6 +99,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     apiPublicKeys: env.SLIPWAY_API_PUBLIC_KEYS || undefined,
     lineRecheckMs: loadLineRecheck(env.SLIPWAY_LINE_RECHECK_INTERVAL),
     apiEdge: loadApiEdge(env),
+    secretEnvAllow,
+    secretEnv: pickAllowedSecrets(env, secretEnvAllow),
     uiOrigins: (env.SLIPWAY_UI_ORIGINS || 'http://127.0.0.1:8233,http://localhost:8233').split(',').map((o) => o.trim()).filter(Boolean),
     temporalUiUrl: parseTemporalUiUrl(env.SLIPWAY_TEMPORAL_UI_URL),
   };

@@ -131,7 +131,7 @@ export const rateSchema = z.number().min(0, 'must be a fraction between 0 and 1'
 
 /** envVarNameSchema names a secret's environment variable: the worker's environment holds the value, pipeline YAML only its name. */
 export const envVarNameSchema = z
-  .string({ error: 'must be the name of an environment variable, such as "SLIPWAY_GATE_SECRET"' })
+  .string({ error: 'must be the name of an environment variable, such as "GATE_SECRET"' })
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "must be the name of an environment variable (letters, digits, '_'; not starting with a digit): the secret itself never goes in pipeline YAML");
 // A regex rather than URL(): this file stays free of host APIs so workflow code may import it.
 /** httpUrlSchema is an http(s) URL a plugin calls. */

@@ -41,9 +41,26 @@ function keysMatch(pattern: RegExp, what: string) {
   };
 }
 
+/** ARTIFACT_URI_SCHEMES are the schemes an artifact URI may have (what registrations use today); a URI without one is a path, which workers read only inside SLIPWAY_FILE_ROOTS. */
+export const ARTIFACT_URI_SCHEMES = ['file', 's3', 'https'] as const;
+
+/** artifactUriScheme is a URI's scheme, lowercase, or undefined for a path (a one-letter "scheme" is a Windows drive). */
+export function artifactUriScheme(uri: string): string | undefined {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1];
+  return scheme !== undefined && scheme.length > 1 ? scheme.toLowerCase() : undefined;
+}
+
 /** artifactSchema describes where the weights are and how to verify them. */
 export const artifactSchema = z.strictObject({
-  uri: z.string().min(1, 'artifact.uri is required').max(2048, 'artifact.uri is longer than 2048 characters'),
+  uri: z
+    .string()
+    .min(1, 'artifact.uri is required')
+    .max(2048, 'artifact.uri is longer than 2048 characters')
+    .refine((uri) => ![...uri].some((c) => c.charCodeAt(0) < 0x20 || c === '\x7f'), 'artifact.uri contains control characters')
+    .refine((uri) => {
+      const scheme = artifactUriScheme(uri);
+      return scheme === undefined || (ARTIFACT_URI_SCHEMES as readonly string[]).includes(scheme);
+    }, `artifact.uri must be a path or a URI with one of the schemes ${ARTIFACT_URI_SCHEMES.map((s) => `${s}:`).join(', ')}`),
   sha256: z
     .string({ error: 'artifact.sha256 must be a string' })
     .regex(/^[a-f0-9]{64}$/, 'artifact.sha256 must be 64 lowercase hex characters (the output of `sha256sum`)'),

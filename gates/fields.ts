@@ -15,7 +15,7 @@ export function defineGateConfig<T extends string, S extends z.core.$ZodLooseSha
   return strictObject({ type: z.literal(type), name: gateNameSchema.optional(), ...shape });
 }
 
-/** datasetPathSchema is a CSV file a computing gate reads; relative paths are read from the repository root. */
+/** datasetPathSchema is a CSV file a computing gate reads; relative paths are read from the repository root, and only inside the worker's SLIPWAY_FILE_ROOTS. */
 export const datasetPathSchema = z
   .string({ error: 'must be the path of a CSV file such as "models/fraud/data/holdout.csv"' })
   .min(1, 'must not be empty')

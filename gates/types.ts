@@ -8,6 +8,7 @@
  * Pure: type imports only, so pipeline parsing may import the registrations.
  */
 import type { z } from 'zod';
+import type { Sandbox } from '../lib/sandbox';
 import type { ModelRegistry, VersionDoc } from '../registry/types';
 import type { GateResult } from '../workflows/release/api';
 
@@ -19,6 +20,8 @@ export interface GateContext {
   /** The version live in this environment now, if any. */
   live: VersionDoc | null;
   registry: ModelRegistry;
+  /** The only way a gate reads a secret, a file or a URL: the worker's allowlists (lib/sandbox.ts). */
+  sandbox: Sandbox;
 }
 
 /** GateRun checks a candidate with a validated config and answers a verdict. */
@@ -28,6 +31,8 @@ export type GateRun<C> = (ctx: GateContext, config: C) => Promise<GateResult>;
 export interface Gate<C = unknown> {
   type: string;
   configSchema: z.ZodType<C>;
+  /** Config fields naming an environment variable the gate reads a secret from (checked against SLIPWAY_SECRET_ENV_ALLOW). */
+  secretEnvFields: readonly string[];
   run: GateRun<C>;
 }
 
@@ -35,6 +40,8 @@ export interface Gate<C = unknown> {
 export interface GateRegistration<T extends string, C> {
   type: T;
   configSchema: z.ZodType<C>;
+  /** Config fields naming a secret's environment variable; none when absent. */
+  secretEnvFields?: readonly string[];
   load: () => GateRun<C>;
 }
 
@@ -44,6 +51,7 @@ export function defineGate<T extends string, C>(registration: GateRegistration<T
   return {
     type: registration.type,
     configSchema: registration.configSchema,
+    secretEnvFields: registration.secretEnvFields ?? [],
     run: (ctx, config) => (run ??= registration.load())(ctx, config),
   };
 }

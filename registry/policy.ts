@@ -9,6 +9,8 @@
  * with a unique _id (`<name>:<revision>`), never a filtered update, so two
  * concurrent applies both keep their revision.
  */
+import { checkPipelineSecrets } from '../domain/pipeline-secrets';
+import { NO_SECRETS, type SecretEnvAllow } from '../domain/secret-env';
 import { randomUUID } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import { modelNameSchema } from '../domain/model-version';
@@ -50,6 +52,8 @@ export interface PolicyStoreOptions {
   extraPlugins?: Partial<PluginNames>;
   /** Signs a checkpoint of the audit chain after each policy change (the API's key). */
   auditSigner?: AuditSigner;
+  /** SLIPWAY_SECRET_ENV_ALLOW as this process read it: a pipeline naming any other secret variable is refused on apply (default: none allowed). */
+  secretEnvAllow?: SecretEnvAllow;
 }
 
 // Applies racing for the same name retry this often before giving up; each loss means another revision landed.
@@ -64,11 +68,13 @@ export class PolicyStore {
   readonly audit: AuditLog;
   private readonly clock: () => Date;
   private readonly plugins: PluginNames;
+  private readonly secretEnvAllow: SecretEnvAllow;
   // Content by hash and a name's head hint are written once and never removed, so each is written once per process (direct-mode starts apply on every start).
   private readonly written = new Set<string>();
 
   constructor(db: Db, options: PolicyStoreOptions = {}) {
     this.clock = options.clock ?? (() => new Date());
+    this.secretEnvAllow = options.secretEnvAllow ?? NO_SECRETS;
     this.pipelines = db.collection('pipelines');
     this.revisions = db.collection('pipeline_revisions');
     this.heads = db.collection('pipeline_heads');
@@ -90,7 +96,7 @@ export class PolicyStore {
     const by = checkActor(actor);
     if (typeof file !== 'string' || file === '' || file.length > 256) throw new InvalidInputError([{ field: 'file', reason: 'must name where the pipeline text came from (1-256 characters)' }]);
     const pipeline = parsePipeline(source, file);
-    const issues = checkPluginNames(pipeline, file, this.plugins);
+    const issues = [...checkPluginNames(pipeline, file, this.plugins), ...checkPipelineSecrets(pipeline, file, this.secretEnvAllow)];
     if (issues.length > 0) throw new PipelineError(issues);
     const { name } = pipeline;
     const hash = pipelineHash(pipeline);

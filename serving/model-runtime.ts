@@ -6,47 +6,20 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 
 /** REPO_ROOT is the checkout; relative artifact URIs and dataset paths are read from here. */
 export const REPO_ROOT = path.resolve(__dirname, '..');
 
-/** ArtifactDigestMismatchError says the bytes found are not the bytes registered. */
+/** ArtifactDigestMismatchError says the bytes found are not the bytes registered; it names the expected digest only, never the one found (a probe of files the worker does not trust). */
 export class ArtifactDigestMismatchError extends Error {
   constructor(
     readonly file: string,
     readonly expected: string,
-    readonly actual: string,
   ) {
-    super(`artifact digest mismatch for ${file}: registered sha256 ${expected}, file has ${actual}; refusing to load it`);
+    super(`artifact digest mismatch for ${file}: its bytes do not hash to the registered sha256 ${expected}; refusing to load it`);
     this.name = 'ArtifactDigestMismatchError';
   }
-}
-
-/** ArtifactUriError says an artifact URI cannot be served locally. */
-export class ArtifactUriError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ArtifactUriError';
-  }
-}
-
-/** resolveArtifactPath turns `file:///abs/path`, an absolute path or a repo-relative path into an absolute file path. */
-export function resolveArtifactPath(uri: string, base = REPO_ROOT): string {
-  if (/^file:/i.test(uri)) {
-    let file: string;
-    try {
-      file = fileURLToPath(uri);
-    } catch (err) {
-      throw new ArtifactUriError(`artifact uri ${uri} is not a usable file URL (${(err as Error).message}); write file:///absolute/path`);
-    }
-    return file;
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
-    throw new ArtifactUriError(`artifact uri ${uri} cannot be served by the local target: use file:///absolute/path or a path relative to the repository`);
-  }
-  return path.resolve(base, uri);
 }
 
 /** sha256Hex is the lowercase hex sha256 of some bytes. */
@@ -58,7 +31,7 @@ export function sha256Hex(bytes: Uint8Array): string {
 export async function readVerifiedArtifact(file: string, expectedSha256: string): Promise<Buffer> {
   const bytes = await fs.readFile(file);
   const actual = sha256Hex(bytes);
-  if (actual !== expectedSha256.toLowerCase()) throw new ArtifactDigestMismatchError(file, expectedSha256, actual);
+  if (actual !== expectedSha256.toLowerCase()) throw new ArtifactDigestMismatchError(file, expectedSha256);
   return bytes;
 }
 
@@ -78,7 +51,17 @@ export async function readManifest(modelFile: string): Promise<ModelManifest | n
   } catch {
     return null;
   }
-  const value = JSON.parse(text) as ModelManifest;
+  return parseManifest(text, modelFile);
+}
+
+/** parseManifest checks the text of the manifest.json beside a model file. */
+export function parseManifest(text: string, modelFile: string): ModelManifest {
+  let value: ModelManifest;
+  try {
+    value = JSON.parse(text) as ModelManifest;
+  } catch {
+    throw new Error(`manifest.json beside ${modelFile} is not JSON`);
+  }
   if (value.features !== undefined && (!Array.isArray(value.features) || !value.features.every((f) => typeof f === 'string'))) {
     throw new Error(`manifest.json beside ${modelFile}: "features" must be a list of column names`);
   }
@@ -97,7 +80,11 @@ export class OnnxModel {
 
   /** load verifies the file's digest, then creates an inference session from exactly those bytes. */
   static async load(file: string, sha256: string): Promise<OnnxModel> {
-    const bytes = await readVerifiedArtifact(file, sha256);
+    return OnnxModel.fromBytes(await readVerifiedArtifact(file, sha256), sha256, file);
+  }
+
+  /** fromBytes creates an inference session from bytes the caller has already verified against `sha256`. */
+  static async fromBytes(bytes: Uint8Array, sha256: string, file: string): Promise<OnnxModel> {
     // One thread each: serving runs one process per environment on small machines.
     const session = await InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
     const input = session.inputMetadata[0];
@@ -139,7 +126,11 @@ export interface Dataset {
 
 /** readCsvDataset reads a headed CSV of numbers (no quoting: the files are ours), naming the cell at fault. */
 export async function readCsvDataset(file: string): Promise<Dataset> {
-  const text = await fs.readFile(file, 'utf8');
+  return parseCsvDataset(file, await fs.readFile(file, 'utf8'));
+}
+
+/** parseCsvDataset parses the text of a headed CSV of numbers read from `file` (named in errors). */
+export function parseCsvDataset(file: string, text: string): Dataset {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
   const header = lines.shift();
   if (header === undefined) throw new Error(`${file} is empty; expected a header row and data rows`);
@@ -149,7 +140,7 @@ export async function readCsvDataset(file: string): Promise<Dataset> {
     if (cells.length !== columns.length) throw new Error(`${file} line ${i + 2}: ${cells.length} cells, header has ${columns.length}`);
     return cells.map((cell, j) => {
       const value = Number(cell);
-      if (cell.trim() === '' || !Number.isFinite(value)) throw new Error(`${file} line ${i + 2}, column ${columns[j]}: "${cell}" is not a number`);
+      if (cell.trim() === '' || !Number.isFinite(value)) throw new Error(`${file} line ${i + 2}, column ${columns[j]}: the cell is not a number`);
       return value;
     });
   });

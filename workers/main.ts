@@ -152,6 +152,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       codecKeys: config.codecKeys,
       trustedKeys: parseTrustedKeys(config.apiPublicKeys),
       pluginSettings: config.pluginSettings,
+      secretEnv: config.secretEnv,
       tracing,
       metrics,
       tuning: settings.tuning,

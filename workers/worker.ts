@@ -11,6 +11,7 @@ import { dataConverterFor } from '../codec';
 import type { SlipwayMetrics } from '../observability/metrics';
 import { clientTracingInterceptors, workerTracingOptions, type Tracing } from '../observability/tracing';
 import { PolicyStore } from '../registry/policy';
+import { createSandbox, type Sandbox } from '../lib/sandbox';
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import { installRuntime } from './runtime';
@@ -46,6 +47,10 @@ export interface SlipwayWorkerOptions {
   pluginSettings?: PluginSettings;
   /** The API's public keys: only decisions they verify count as verified identities. */
   trustedKeys?: TrustedKeys;
+  /** The values of the variables SLIPWAY_SECRET_ENV_ALLOW lets pipelines read (config's secretEnv); none when absent. */
+  secretEnv?: Readonly<Record<string, string>>;
+  /** What pipelines may reach (lib/sandbox.ts); default: built from pluginSettings and secretEnv. */
+  sandbox?: Sandbox;
   /** Where each model's bound pipeline is read (default: the registry's policy store). */
   policy?: PolicySource;
   /** Signs audit checkpoints after each append (SLIPWAY_AUDIT_SIGNING_KEY); none when absent. */
@@ -68,6 +73,8 @@ export interface SlipwayWorker {
 export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promise<SlipwayWorker> {
   installRuntime();
   await Promise.all([new Registry(options.db).ensureIndexes(), new ReleaseStore(options.db).ensureIndexes()]);
+  // Before connecting: a bad SLIPWAY_SECRET_ENV_ALLOW, SLIPWAY_FILE_ROOTS or SLIPWAY_OUTBOUND_* stops the worker here, naming it.
+  const sandbox = options.sandbox ?? createSandbox({ settings: options.pluginSettings ?? {}, secrets: options.secretEnv });
   const connectFailed = async (err: unknown): Promise<never> => {
     throw new Error(`cannot connect to Temporal at ${options.temporalAddress}: ${await explainConnectFailure(options.temporalAddress, options.temporalTransport ?? {}, err)}`, { cause: err });
   };
@@ -109,6 +116,7 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
         policy: options.policy ?? new PolicyStore(options.db),
         auditSigner: options.auditSigner,
         lineRecheckMs: options.lineRecheckMs,
+        sandbox,
         ...options.extensions,
         // Every registered target and health source this worker is configured for, then the caller's, which win by name.
         targets: [...buildTargets(plugins), ...(options.extensions?.targets ?? [])],

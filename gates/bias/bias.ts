@@ -9,6 +9,7 @@ import path from 'node:path';
 import { demographicParityDifference, equalOpportunityDifference, type GroupGap } from '../../domain/model-metrics';
 import type { GateCheck } from '../../domain/thresholds';
 import { columnValues, loadDataset, scoreVersion } from '../../lib/dataset-scoring';
+import { isSandboxRefusal } from '../../lib/sandbox';
 import type { GateRun } from '../types';
 import { failedVerdict } from '../verdicts';
 import type { BiasGateConfig } from './schema';
@@ -17,10 +18,10 @@ import type { BiasGateConfig } from './schema';
 export const runBiasGate: GateRun<BiasGateConfig> = async (ctx, config) => {
   const name = config.name ?? 'bias';
   try {
-    const dataset = await loadDataset(config.dataset);
+    const dataset = await loadDataset(config.dataset, ctx.sandbox.files);
     const labels = columnValues(dataset, config.label);
     const groups = columnValues(dataset, config.group);
-    const scores = await scoreVersion(ctx.candidate, dataset, { features: config.features, exclude: [config.label, config.group] });
+    const scores = await scoreVersion(ctx.candidate, dataset, { features: config.features, exclude: [config.label, config.group] }, ctx.sandbox.files);
     const keep = labels.map((_, i) => i).filter((i) => Number.isFinite(scores[i]));
     const pick = <T>(values: ArrayLike<T>) => keep.map((i) => values[i] as T);
     const rows = `${keep.length} rows of ${path.basename(dataset.file)}`;
@@ -35,6 +36,8 @@ export const runBiasGate: GateRun<BiasGateConfig> = async (ctx, config) => {
     }
     return { type: 'bias', name, passed: checks.every((c) => c.passed), checks };
   } catch (err) {
+    // A refusal is the gate activity's to record and audit.
+    if (isSandboxRefusal(err)) throw err;
     return failedVerdict('bias', name, `cannot measure bias of ${ctx.candidate.model}@${ctx.candidate.version}: ${(err as Error).message}`);
   }
 };

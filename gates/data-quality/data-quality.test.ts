@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { checkOf, fakeVersion, gateContext } from '../../test/support/gate-context';
+import type { GateContext } from '../types';
+import { checkOf, fakeVersion, gateContext, testSandbox } from '../../test/support/gate-context';
 import { dataQualityGate } from './index';
 import { dataQualityGateSchema } from './schema';
 
@@ -12,10 +13,11 @@ describe('data-quality gate', () => {
   let reference: string;
   let current: string;
   // A candidate whose artifact is not a local file: the columns come from the reference's header.
-  const ctx = gateContext(fakeVersion('v1'));
+  let ctx: GateContext;
 
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-dq-unit-'));
+    ctx = gateContext(fakeVersion('v1'), null, testSandbox({ SLIPWAY_FILE_ROOTS: dir }));
     reference = path.join(dir, 'reference.csv');
     current = path.join(dir, 'current.csv');
     const rows = (f: (i: number) => string) => Array.from({ length: 200 }, (_, i) => f(i)).join('\n');

@@ -7,13 +7,13 @@
  * population-stability index of each column (domain/data-quality.ts), and
  * reports the numbers it measured in every check.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseCsv, profileColumn, psiBetween, rangeViolations, type ColumnProfile, type CsvTable } from '../../domain/data-quality';
 import type { GateCheck } from '../../domain/thresholds';
 import type { VersionDoc } from '../../registry/types';
-import { readManifest, resolveArtifactPath } from '../../serving/model-runtime';
-import { resolveDatasetPath } from '../../lib/dataset-scoring';
+import { artifactManifest } from '../../lib/dataset-scoring';
+import { readAllowedText, type FileAccess } from '../../lib/files';
+import { isSandboxRefusal } from '../../lib/sandbox';
 import type { GateRun } from '../types';
 import { failedVerdict } from '../verdicts';
 import type { DataQualityGateConfig } from './schema';
@@ -24,10 +24,9 @@ export interface DataSample {
   table: CsvTable;
 }
 
-/** readDataSample reads a CSV for the data-quality gate, tolerating nulls and text cells (they are what it counts). */
-export async function readDataSample(file: string): Promise<DataSample> {
-  const resolved = resolveDatasetPath(file);
-  const text = await fs.readFile(resolved, 'utf8');
+/** readDataSample reads a CSV for the data-quality gate from inside the worker's file roots, tolerating nulls and text cells (they are what it counts). */
+export async function readDataSample(file: string, access: FileAccess, field: string): Promise<DataSample> {
+  const { path: resolved, text } = await readAllowedText(file, field, access);
   try {
     return { file: resolved, table: parseCsv(text) };
   } catch (err) {
@@ -39,8 +38,8 @@ export async function readDataSample(file: string): Promise<DataSample> {
 export const runDataQualityGate: GateRun<DataQualityGateConfig> = async (ctx, config) => {
   const name = config.name ?? 'data-quality';
   try {
-    const [reference, current] = await Promise.all([readDataSample(config.reference), readDataSample(config.current)]);
-    const chosen = await expectedColumns(config, ctx.candidate, reference);
+    const [reference, current] = await Promise.all([readDataSample(config.reference, ctx.sandbox.files, 'reference'), readDataSample(config.current, ctx.sandbox.files, 'current')]);
+    const chosen = await expectedColumns(config, ctx.candidate, reference, ctx.sandbox.files);
     const checks: GateCheck[] = [schemaCheck('schema_reference', reference, chosen), schemaCheck('schema_current', current, chosen)];
     const profiles = {
       reference: profileColumns(reference, chosen.columns),
@@ -117,6 +116,8 @@ export const runDataQualityGate: GateRun<DataQualityGateConfig> = async (ctx, co
     }
     return { type: 'data-quality', name, passed: checks.every((c) => c.passed), checks };
   } catch (err) {
+    // A refusal is the gate activity's to record and audit.
+    if (isSandboxRefusal(err)) throw err;
     return failedVerdict('data-quality', name, `cannot check data quality for ${ctx.candidate.model}@${ctx.candidate.version}: ${(err as Error).message}`);
   }
 };
@@ -128,11 +129,11 @@ interface ChosenColumns {
 }
 
 // The columns the config names, else the candidate's model inputs, else whatever the reference has; plus every column a check names.
-async function expectedColumns(config: DataQualityGateConfig, candidate: VersionDoc, reference: DataSample): Promise<ChosenColumns> {
+async function expectedColumns(config: DataQualityGateConfig, candidate: VersionDoc, reference: DataSample, access: FileAccess): Promise<ChosenColumns> {
   let chosen: ChosenColumns;
   if (config.columns) chosen = { columns: config.columns, source: 'the gate config' };
   else {
-    const features = await manifestFeatures(candidate);
+    const features = await manifestFeatures(candidate, access);
     chosen = features
       ? { columns: features, source: `${candidate.model}@${candidate.version}'s manifest.json` }
       : { columns: reference.table.columns, source: `the header of ${path.basename(reference.file)}` };
@@ -141,10 +142,10 @@ async function expectedColumns(config: DataQualityGateConfig, candidate: Version
   return { columns: [...new Set([...chosen.columns, ...named])], source: chosen.source };
 }
 
-// The model's input columns, when its artifact is a local file with a manifest beside it.
-async function manifestFeatures(candidate: VersionDoc): Promise<string[] | undefined> {
+// The model's input columns, when its artifact is a local file (inside the file roots) with a manifest beside it.
+async function manifestFeatures(candidate: VersionDoc, access: FileAccess): Promise<string[] | undefined> {
   try {
-    return (await readManifest(resolveArtifactPath(candidate.artifact.uri)))?.features;
+    return (await artifactManifest(candidate, access))?.features;
   } catch {
     return undefined;
   }

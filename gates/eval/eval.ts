@@ -9,6 +9,8 @@ import path from 'node:path';
 import { classificationMetrics, type ClassificationMetrics } from '../../domain/model-metrics';
 import { checkNoWorseThan, checkThreshold, type GateCheck } from '../../domain/thresholds';
 import { columnValues, loadDataset, scoreVersion } from '../../lib/dataset-scoring';
+import { isSandboxRefusal } from '../../lib/sandbox';
+import type { FileAccess } from '../../lib/files';
 import type { VersionDoc } from '../../registry/types';
 import type { Dataset } from '../../serving/model-runtime';
 import type { GateRun } from '../types';
@@ -22,9 +24,9 @@ export interface MeasuredVersion {
 }
 
 /** measureVersion scores a version and computes its metrics over the rows it scored. */
-export async function measureVersion(version: VersionDoc, dataset: Dataset, config: Pick<EvalGateConfig, 'label' | 'features' | 'threshold'>): Promise<MeasuredVersion> {
+export async function measureVersion(version: VersionDoc, dataset: Dataset, config: Pick<EvalGateConfig, 'label' | 'features' | 'threshold'>, access: FileAccess): Promise<MeasuredVersion> {
   const labels = columnValues(dataset, config.label);
-  const scores = await scoreVersion(version, dataset, { features: config.features, exclude: [config.label] });
+  const scores = await scoreVersion(version, dataset, { features: config.features, exclude: [config.label] }, access);
   const keep = labels.map((_, i) => i).filter((i) => Number.isFinite(scores[i]));
   return {
     metrics: classificationMetrics(keep.map((i) => labels[i] as number), keep.map((i) => scores[i] as number), config.threshold),
@@ -36,8 +38,8 @@ export async function measureVersion(version: VersionDoc, dataset: Dataset, conf
 export const runEvalGate: GateRun<EvalGateConfig> = async (ctx, config) => {
   const name = config.name ?? 'eval';
   try {
-    const dataset = await loadDataset(config.dataset);
-    const candidate = await measureVersion(ctx.candidate, dataset, config);
+    const dataset = await loadDataset(config.dataset, ctx.sandbox.files);
+    const candidate = await measureVersion(ctx.candidate, dataset, config, ctx.sandbox.files);
     const figures = candidate.metrics as unknown as Record<string, number>;
     const rows = `${dataset.rows.length} rows of ${path.basename(dataset.file)}`;
     const checks: GateCheck[] = [
@@ -55,7 +57,7 @@ export const runEvalGate: GateRun<EvalGateConfig> = async (ctx, config) => {
     }
     const compared = Object.entries(config.noWorseThanLive ?? {});
     if (compared.length > 0) {
-      const live = ctx.live && ctx.live.version !== ctx.candidate.version ? await measureVersion(ctx.live, dataset, config) : null;
+      const live = ctx.live && ctx.live.version !== ctx.candidate.version ? await measureVersion(ctx.live, dataset, config, ctx.sandbox.files) : null;
       const liveFigures = live?.metrics as unknown as Record<string, number> | undefined;
       for (const [metric, maxDrop] of compared) {
         const check = checkNoWorseThan(metric, round(figures[metric]), round(liveFigures?.[metric]), maxDrop, true);
@@ -64,6 +66,8 @@ export const runEvalGate: GateRun<EvalGateConfig> = async (ctx, config) => {
     }
     return { type: 'eval', name, passed: checks.every((c) => c.passed), checks };
   } catch (err) {
+    // A refusal is the gate activity's to record and audit.
+    if (isSandboxRefusal(err)) throw err;
     return failedVerdict('eval', name, `cannot evaluate ${ctx.candidate.model}@${ctx.candidate.version}: ${(err as Error).message}`);
   }
 };

@@ -5,6 +5,7 @@ import { promptSuiteGateSchema } from './schema';
 /** promptSuiteGate registers the `prompt-suite` gate: its config schema now, its implementation when it first runs. */
 export const promptSuiteGate = defineGate({
   type: 'prompt-suite',
+  secretEnvFields: ['apiKeyEnv'],
   configSchema: promptSuiteGateSchema,
   load: () => (require('./prompt-suite') as typeof import('./prompt-suite')).createPromptSuiteGate().run,
 });

@@ -8,14 +8,17 @@
  * fails the case; no answer in time, HTTP 5xx (or 408, 425, 429) or a refused
  * connection means the gate could not ask: it throws a retryable failure and
  * the gate activity asks again. The API key comes from the worker's
- * environment, in a variable the config names: never from pipeline YAML.
+ * environment, in a variable the config names and SLIPWAY_SECRET_ENV_ALLOW
+ * lists (never from pipeline YAML); the suite file from SLIPWAY_FILE_ROOTS.
  */
 import { z } from 'zod';
 import { parseDuration } from '../../domain/duration';
 import { truncate } from '../../domain/fields';
 import type { GateCheck } from '../../domain/thresholds';
 import { describeFetchError, isTimeout, isUnavailableStatus, readCapped, snippet } from '../../lib/http';
+import { OutboundRefusedError, checkOutboundUrl, outboundFetch, type OutboundPolicy } from '../../lib/outbound';
 import type { GateResult } from '../../workflows/release/api';
+import { isSandboxRefusal } from '../../lib/sandbox';
 import type { Gate } from '../types';
 import { failedVerdict, gateUnavailable } from '../verdicts';
 import { promptSuiteGateSchema, type PromptSuiteGateConfig } from './schema';
@@ -38,34 +41,33 @@ const chatAnswerSchema = z.object({
     .min(1, 'must hold at least one choice'),
 }).loose();
 
-/** PromptSuiteGateDeps are where the gate reads the API key from (the worker's environment unless a test hands in its own). */
-export interface PromptSuiteGateDeps {
-  env?: Record<string, string | undefined>;
-}
-
-/** createPromptSuiteGate builds the `prompt-suite` gate. */
-export function createPromptSuiteGate(deps: PromptSuiteGateDeps = {}): Gate<PromptSuiteGateConfig> {
+/** createPromptSuiteGate builds the `prompt-suite` gate; its key, suite file and endpoint go through the worker's sandbox. */
+export function createPromptSuiteGate(): Gate<PromptSuiteGateConfig> {
   return {
     type: 'prompt-suite',
+    secretEnvFields: ['apiKeyEnv'],
     configSchema: promptSuiteGateSchema,
     async run(ctx, config) {
       const name = config.name ?? 'prompt-suite';
       const fail = (error: string): GateResult => failedVerdict('prompt-suite', name, error);
       let apiKey: string | undefined;
       if (config.apiKeyEnv !== undefined) {
-        apiKey = (deps.env ?? process.env)[config.apiKeyEnv];
+        apiKey = ctx.sandbox.secret(config.apiKeyEnv, 'apiKeyEnv');
         if (!apiKey) return fail(`environment variable ${config.apiKeyEnv} is not set on the worker; the prompt-suite gate reads the API key for ${config.baseUrl} from it (apiKeyEnv)`);
       }
+      const endpoint = chatCompletionsUrl(config.baseUrl);
+      // Refused before the suite is read: a key is never sent where the worker may not call.
+      checkOutboundUrl(endpoint, ctx.sandbox.outbound, 'baseUrl');
       let cases: PromptCase[];
       try {
-        cases = await loadPromptSuite(config.suite);
+        cases = await loadPromptSuite(config.suite, ctx.sandbox.files);
       } catch (err) {
+        if (isSandboxRefusal(err)) throw err;
         return fail(`cannot load the prompt suite: ${(err as Error).message}`);
       }
       const model = config.model.replaceAll('{model}', ctx.candidate.model).replaceAll('{version}', ctx.candidate.version);
-      const endpoint = chatCompletionsUrl(config.baseUrl);
       const timeoutMs = parseDuration(config.timeout);
-      const run = (c: PromptCase) => runCase(c, { endpoint, model, apiKey, timeoutMs, timeout: config.timeout, temperature: config.temperature, maxTokens: config.maxTokens });
+      const run = (c: PromptCase) => runCase(c, { endpoint, model, apiKey, timeoutMs, timeout: config.timeout, temperature: config.temperature, maxTokens: config.maxTokens, outbound: ctx.sandbox.outbound });
       const outcomes = await mapLimited(cases, config.concurrency, run);
       const passedCount = outcomes.filter((o) => o.passed).length;
       const rate = passedCount / outcomes.length;
@@ -110,6 +112,7 @@ interface CaseRun {
   timeout: string;
   temperature: number;
   maxTokens: number | undefined;
+  outbound: OutboundPolicy;
 }
 
 async function runCase(c: PromptCase, run: CaseRun): Promise<CaseOutcome> {
@@ -118,20 +121,28 @@ async function runCase(c: PromptCase, run: CaseRun): Promise<CaseOutcome> {
   let status: number;
   let text: string;
   try {
-    const response = await fetch(run.endpoint, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...(run.apiKey ? { authorization: `Bearer ${run.apiKey}` } : {}) },
-      body: JSON.stringify({ model: run.model, messages: c.messages, temperature: run.temperature, ...(run.maxTokens ? { max_tokens: run.maxTokens } : {}) }),
-      signal: AbortSignal.timeout(run.timeoutMs),
-    });
+    const response = await outboundFetch(
+      run.endpoint,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...(run.apiKey ? { authorization: `Bearer ${run.apiKey}` } : {}) },
+        body: JSON.stringify({ model: run.model, messages: c.messages, temperature: run.temperature, ...(run.maxTokens ? { max_tokens: run.maxTokens } : {}) }),
+        signal: AbortSignal.timeout(run.timeoutMs),
+        field: 'baseUrl',
+      },
+      run.outbound,
+    );
     status = response.status;
     text = await readCapped(response, MAX_ANSWER_BYTES);
   } catch (err) {
+    if (err instanceof OutboundRefusedError) throw err;
     if (isTimeout(err)) throw gateUnavailable(`${run.endpoint} gave no answer to case ${c.name} within ${run.timeout}`);
     throw gateUnavailable(`${run.endpoint} is unreachable (${describeFetchError(err)})`);
   }
   const latencyMs = performance.now() - started;
   if (isUnavailableStatus(status)) throw gateUnavailable(`${run.endpoint} answered HTTP ${status} to case ${c.name}${snippet(text)}`);
+  // Never followed: the bearer key would go wherever the endpoint pointed.
+  if (status >= 300 && status <= 399) return failed(`endpoint answered HTTP ${status} (a redirect), which the gate does not follow with the API key; set baseUrl to the address that answers`, latencyMs);
   if (status < 200 || status > 299) return failed(`endpoint answered HTTP ${status}: ${truncate(text.trim(), 200)}`, latencyMs);
   let answer: string;
   try {

@@ -2,7 +2,7 @@
  * Prompt-suite files: reading and validating a file of cases, and judging an
  * answer against a case's expectations.
  *
- * Suite file (YAML or JSON; relative paths from the repository root):
+ * Suite file (YAML or JSON; relative paths from the repository root; read only inside SLIPWAY_FILE_ROOTS):
  *
  *   cases:
  *     - name: refund-policy
@@ -15,13 +15,11 @@
  *         jsonSchema: { type: object, required: [answer] }   # the answer must be JSON matching it
  *         maxLatencyMs: 2000
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import Ajv, { type ValidateFunction } from 'ajv';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { truncate } from '../../domain/fields';
-import { REPO_ROOT } from '../../serving/model-runtime';
+import { readAllowedText, type FileAccess } from '../../lib/files';
 
 const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1).max(100)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
 
@@ -82,11 +80,10 @@ export interface PromptCase {
 // Suite files are text a person writes; anything this big is a mistake.
 const MAX_SUITE_BYTES = 1024 * 1024;
 
-/** loadPromptSuite reads and validates a suite file, compiling regexes and JSON schemas; errors name the file, case path and reason. */
-export async function loadPromptSuite(file: string): Promise<PromptCase[]> {
-  const resolved = path.resolve(REPO_ROOT, file);
-  const text = await fs.readFile(resolved, 'utf8');
-  if (text.length > MAX_SUITE_BYTES) throw new Error(`${resolved} is ${text.length} characters; a suite may be at most ${MAX_SUITE_BYTES}`);
+/** loadPromptSuite reads (inside the worker's file roots) and validates a suite file, compiling regexes and JSON schemas; errors name the file, case path and reason. */
+export async function loadPromptSuite(file: string, access: FileAccess): Promise<PromptCase[]> {
+  // The suite's own limit is tighter than the worker's.
+  const { path: resolved, text } = await readAllowedText(file, 'suite', { ...access, maxBytes: Math.min(access.maxBytes, MAX_SUITE_BYTES) });
   let value: unknown;
   try {
     value = YAML.parse(text, { maxAliasCount: 100 });

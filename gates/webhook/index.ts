@@ -5,6 +5,7 @@ import { webhookGateSchema } from './schema';
 /** webhookGate registers the `webhook` gate: its config schema now, its implementation when it first runs. */
 export const webhookGate = defineGate({
   type: 'webhook',
+  secretEnvFields: ['secretEnv'],
   configSchema: webhookGateSchema,
   load: () => (require('./webhook') as typeof import('./webhook')).createWebhookGate().run,
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { WEBHOOK_SIGNATURE_HEADER, verifyWebhookSignature } from '../../lib/request-signing';
-import { fakeVersion, gateContext } from '../../test/support/gate-context';
+import { fakeVersion, gateContext, testSandbox } from '../../test/support/gate-context';
 import { startLocalServer, type LocalServer } from '../../test/support/local-http';
 import { webhookGateSchema } from './schema';
 import { createWebhookGate } from './webhook';
@@ -19,8 +19,8 @@ const SCRIPTS: Record<string, [number, unknown][]> = {
 
 describe('webhook gate', () => {
   let server: LocalServer;
-  const gate = createWebhookGate({ env: { GATE_SECRET: SECRET } });
-  const ctx = gateContext(fakeVersion('v2'));
+  const gate = createWebhookGate();
+  const ctx = gateContext(fakeVersion('v2'), null, testSandbox({ SLIPWAY_SECRET_ENV_ALLOW: 'GATE_SECRET' }, { GATE_SECRET: SECRET }));
   const config = (path: string, extra: Record<string, unknown> = {}) => webhookGateSchema.parse({ type: 'webhook', url: `${server.url}${path}`, secretEnv: 'GATE_SECRET', timeout: '300ms', ...extra });
   const unavailable = (pattern: RegExp) => (err: unknown) => {
     assert.ok(err instanceof ApplicationFailure, String(err));
@@ -62,6 +62,13 @@ describe('webhook gate', () => {
     assert.deepEqual([no.passed, no.error, no.checks[0]?.reason], [false, undefined, 'toxicity 4% > 1%']);
     const forbidden = await gate.run(ctx, config('/forbidden'));
     assert.deepEqual([forbidden.passed, forbidden.error], [false, `${server.url}/forbidden answered HTTP 403: {"error":"not allowed"}`]);
+  });
+
+  it('refuses a URL the worker may not call before signing anything', async () => {
+    const before = server.requests.length;
+    await assert.rejects(gate.run(ctx, config('/', { url: 'http://gates.example.com/check' })), /^OutboundRefusedError: url: http:\/\/gates\.example\.com is plain http/);
+    await assert.rejects(gate.run(ctx, config('/', { url: 'https://[fd00:ec2::254]/check' })), /link-local or cloud metadata address/);
+    assert.equal(server.requests.length, before);
   });
 
   it('keeps secrets out of pipeline YAML: the config names a variable', () => {

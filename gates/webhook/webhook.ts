@@ -14,7 +14,8 @@ import { parseDuration } from '../../domain/duration';
 import type { GateCheck } from '../../domain/thresholds';
 import type { GateResult } from '../../workflows/release/api';
 import { describeFetchError, isTimeout, isUnavailableStatus, readCapped, snippet } from '../../lib/http';
-import { WEBHOOK_SIGNATURE_HEADER, signWebhookBody } from '../../lib/request-signing';
+import { OutboundRefusedError, outboundFetch } from '../../lib/outbound';
+import { WEBHOOK_SIGNATURE_HEADER, signWebhookRequest } from '../../lib/request-signing';
 import type { Gate } from '../types';
 import { failedVerdict, gateUnavailable } from '../verdicts';
 import { webhookGateSchema, type WebhookGateConfig } from './schema';
@@ -58,20 +59,17 @@ export const webhookVerdictSchema = z.object({
 // Verdicts bigger than this are not verdicts.
 const MAX_VERDICT_BYTES = 256 * 1024;
 
-/** WebhookGateDeps are where the gate reads secrets from (the worker's environment unless a test hands in its own). */
-export interface WebhookGateDeps {
-  env?: Record<string, string | undefined>;
-}
-
-/** createWebhookGate builds the `webhook` gate; the signing secret is read from the variable the config names. */
-export function createWebhookGate(deps: WebhookGateDeps = {}): Gate<WebhookGateConfig> {
+/** createWebhookGate builds the `webhook` gate; the signing secret is read, through the worker's sandbox, from the variable the config names. */
+export function createWebhookGate(): Gate<WebhookGateConfig> {
   return {
     type: 'webhook',
+    secretEnvFields: ['secretEnv'],
     configSchema: webhookGateSchema,
     async run(ctx, config) {
       const name = config.name ?? 'webhook';
       const fail = (error: string): GateResult => failedVerdict('webhook', name, error);
-      const secret = (deps.env ?? process.env)[config.secretEnv];
+      // Refusals (a variable not allowed, a URL the worker may not call) throw: the gate activity records and audits them.
+      const secret = ctx.sandbox.secret(config.secretEnv, 'secretEnv');
       if (!secret) return fail(`environment variable ${config.secretEnv} is not set on the worker; it must hold the secret this gate signs its requests to ${config.url} with`);
       const { candidate, live } = ctx;
       const request: WebhookGateRequest = {
@@ -92,25 +90,32 @@ export function createWebhookGate(deps: WebhookGateDeps = {}): Gate<WebhookGateC
       let status: number;
       let text: string;
       try {
-        const response = await fetch(config.url, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/json',
-            'user-agent': 'slipway-webhook/1',
-            [WEBHOOK_SIGNATURE_HEADER]: signWebhookBody(secret, body),
+        const response = await outboundFetch(
+          config.url,
+          {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              accept: 'application/json',
+              'user-agent': 'slipway-webhook/1',
+              [WEBHOOK_SIGNATURE_HEADER]: signWebhookRequest(secret, { method: 'POST', url: config.url, body }),
+            },
+            body,
+            signal: AbortSignal.timeout(parseDuration(config.timeout)),
+            field: 'url',
           },
-          body,
-          redirect: 'error',
-          signal: AbortSignal.timeout(parseDuration(config.timeout)),
-        });
+          ctx.sandbox.outbound,
+        );
         status = response.status;
         text = await readCapped(response, MAX_VERDICT_BYTES);
       } catch (err) {
+        if (err instanceof OutboundRefusedError) throw err;
         if (isTimeout(err)) throw gateUnavailable(`${config.url} gave no verdict within ${config.timeout}`);
         throw gateUnavailable(`${config.url} is unreachable (${describeFetchError(err)})`);
       }
       if (isUnavailableStatus(status)) throw gateUnavailable(`${config.url} answered HTTP ${status}${snippet(text)}`);
+      // Redirects are never followed: the signed request (and its secret-derived signature) goes only where the pipeline said.
+      if (status >= 300 && status <= 399) return fail(`${config.url} answered HTTP ${status} (a redirect), which the gate does not follow; set url to the address that answers`);
       if (status < 200 || status > 299) return fail(`${config.url} answered HTTP ${status}${snippet(text)}`);
       let value: unknown;
       try {

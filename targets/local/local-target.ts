@@ -6,7 +6,7 @@
  * release's gates see what really serves.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { ArtifactUriError, REPO_ROOT, resolveArtifactPath } from '../../serving/model-runtime';
+import { FileRefusedError, fileAccessFromSettings, resolveAllowedFile, type FileAccess } from '../../lib/files';
 import { ModelServerError, type LocalServingSupervisor } from '../../serving/supervisor';
 import { registryTarget } from '../registry/registry-target';
 import type { DeployTarget } from '../types';
@@ -17,9 +17,10 @@ import type { ModelRegistry } from '../../registry/types';
 export interface LocalTargetOptions {
   registry: ModelRegistry;
   supervisor: LocalServingSupervisor;
-  /** Folder that relative artifact URIs are read from; the repository by default. */
-  artifactBase?: string;
+  /** Where artifacts may be read from (SLIPWAY_FILE_ROOTS, SLIPWAY_FILE_MAX_BYTES); relative URIs are read from its base, the repository. */
+  files?: FileAccess;
 }
+
 
 // Server answers that retrying cannot change.
 const NON_RETRYABLE: Record<number, FailureType> = { 400: FailureType.InvalidInput, 404: FailureType.ArtifactNotFound, 409: FailureType.ArtifactDigestMismatch, 422: FailureType.InvalidModel };
@@ -34,9 +35,12 @@ export function localTarget(options: LocalTargetOptions): DeployTarget {
       const version = await options.registry.getVersion(req.model, req.version);
       let file: string;
       try {
-        file = resolveArtifactPath(version.artifact.uri, options.artifactBase ?? REPO_ROOT);
+        // The server reads the real path inside the roots and checks the digest of the bytes it loads.
+        file = (await resolveAllowedFile(version.artifact.uri, 'artifact.uri', options.files ?? fileAccessFromSettings({}))).path;
       } catch (err) {
-        if (err instanceof ArtifactUriError) throw ApplicationFailure.nonRetryable(err.message, FailureType.InvalidInput);
+        if (err instanceof FileRefusedError) {
+          throw ApplicationFailure.nonRetryable(`${req.model}@${req.version} not deployed to ${req.env}: ${err.message}`, err.kind === 'missing' ? FailureType.ArtifactNotFound : FailureType.InvalidInput);
+        }
         throw err;
       }
       const server = await options.supervisor.ensure(req.model, req.env);

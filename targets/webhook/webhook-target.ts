@@ -23,7 +23,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { describeFetchError, isTimeout, isUnavailableStatus, readCapped, snippet } from '../../lib/http';
-import { WEBHOOK_SIGNATURE_HEADER, signWebhookBody } from '../../lib/request-signing';
+import { OutboundRefusedError, SAFE_OUTBOUND, checkOutboundUrl, outboundFetch, sameOrigin, type OutboundPolicy } from '../../lib/outbound';
+import { WEBHOOK_SIGNATURE_HEADER, signWebhookRequest } from '../../lib/request-signing';
 import { registryTarget } from '../registry/registry-target';
 import type { DeployTarget } from '../types';
 import { FailureType } from '../../domain/failures';
@@ -50,6 +51,8 @@ export const webhookTargetConfigSchema = z.strictObject({
  */
 export type WebhookTargetOptions = z.input<typeof webhookTargetConfigSchema> & {
   registry?: ModelRegistry;
+  /** Which calls the worker may make (SLIPWAY_OUTBOUND_*); https outside loopback, no link-local or metadata address, by default. */
+  outbound?: OutboundPolicy;
 };
 
 /** WebhookStatus is where an operation stands on the user's platform. */
@@ -100,16 +103,26 @@ type Answer = z.output<typeof answerSchema>;
 
 // Answers bigger than this are not protocol answers; reading stops there.
 const MAX_ANSWER_BYTES = 64 * 1024;
+// A Location header longer than a statusUrl may be is not one.
+const MAX_LOCATION_CHARS = 4096;
 
 /** webhookTarget creates a deploy target that drives the user's platform through signed webhooks; idempotent by opKey. */
 export function webhookTarget(options: WebhookTargetOptions): DeployTarget {
-  const { registry, ...settings } = options;
+  const { registry, outbound = SAFE_OUTBOUND, ...settings } = options;
   const parsed = webhookTargetConfigSchema.safeParse(settings);
   if (!parsed.success) {
     throw new Error(`webhook target: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ')}`);
   }
   const config = parsed.data;
   const undoUrl = config.undoUrl ?? defaultUndoUrl(config.url);
+  // At worker start: a URL the worker may not call is a configuration error, not a failed release.
+  for (const [field, url] of [['SLIPWAY_WEBHOOK_URL', config.url], ['undoUrl', undoUrl]] as const) {
+    try {
+      checkOutboundUrl(url, outbound, field);
+    } catch (err) {
+      throw new Error(`webhook target: ${(err as Error).message}`, { cause: err });
+    }
+  }
   const pointers = registry ? registryTarget(registry) : undefined;
 
   // One deploy or undo: POST, then poll the status URL if the work is asynchronous.
@@ -139,6 +152,13 @@ export function webhookTarget(options: WebhookTargetOptions): DeployTarget {
     } catch {
       throw ApplicationFailure.nonRetryable(`${what}: ${url} gave a statusUrl that is not a URL: ${JSON.stringify(statusUrl.slice(0, 200))}`, FailureType.WebhookProtocolError);
     }
+    // Signed polls go only back to the endpoint that was configured: an answer cannot send them elsewhere.
+    if (!sameOrigin(pollUrl, url)) {
+      throw ApplicationFailure.nonRetryable(
+        `${what}: ${url} gave a statusUrl on another origin (${JSON.stringify(pollUrl.slice(0, 200))}); the status URL must be on ${new URL(url).origin}, relative or absolute`,
+        FailureType.WebhookProtocolError,
+      );
+    }
     const deadline = Date.now() + config.maxPollMs;
     let last = `${status}`;
     while (Date.now() < deadline) {
@@ -148,6 +168,7 @@ export function webhookTarget(options: WebhookTargetOptions): DeployTarget {
         polled = await request(pollUrl, { method: 'GET', body: '', opKey: body.opKey });
       } catch (err) {
         if (isCancellation(err)) throw err;
+        if (err instanceof OutboundRefusedError) throw unreachable(err, pollUrl, what);
         last = `unanswered (${describeError(err)})`;
         continue;
       }
@@ -171,24 +192,30 @@ export function webhookTarget(options: WebhookTargetOptions): DeployTarget {
   async function request(url: string, init: { method: 'GET' | 'POST'; body: string; opKey: string }): Promise<HttpAnswer> {
     const timeout = AbortSignal.timeout(config.timeoutMs);
     const cancel = cancellation();
-    const response = await fetch(url, {
-      method: init.method,
-      headers: {
-        [WEBHOOK_SIGNATURE_HEADER]: signWebhookBody(config.secret, init.body),
-        'idempotency-key': init.opKey,
-        'user-agent': 'slipway-webhook/1',
-        ...(init.method === 'POST' ? { 'content-type': 'application/json' } : {}),
-        accept: 'application/json',
+    const response = await outboundFetch(
+      url,
+      {
+        method: init.method,
+        headers: {
+          [WEBHOOK_SIGNATURE_HEADER]: signWebhookRequest(config.secret, { method: init.method, url, body: init.body }),
+          'idempotency-key': init.opKey,
+          'user-agent': 'slipway-webhook/1',
+          ...(init.method === 'POST' ? { 'content-type': 'application/json' } : {}),
+          accept: 'application/json',
+        },
+        ...(init.method === 'POST' ? { body: init.body } : {}),
+        signal: cancel ? AbortSignal.any([timeout, cancel]) : timeout,
+        field: 'the webhook target URL',
       },
-      ...(init.method === 'POST' ? { body: init.body } : {}),
-      redirect: 'error',
-      signal: cancel ? AbortSignal.any([timeout, cancel]) : timeout,
-    });
-    return { status: response.status, text: await readCapped(response, MAX_ANSWER_BYTES), location: response.headers.get('location') ?? undefined };
+      outbound,
+    );
+    const location = response.headers.get('location') ?? undefined;
+    return { status: response.status, text: await readCapped(response, MAX_ANSWER_BYTES), location: location && location.length <= MAX_LOCATION_CHARS ? location : undefined };
   }
 
   function unreachable(err: unknown, url: string, what: string): Error {
     if (isCancellation(err)) return err as Error;
+    if (err instanceof OutboundRefusedError) return ApplicationFailure.nonRetryable(`${what}: ${err.message}`, FailureType.WebhookRejected);
     const why = isTimeout(err) ? `gave no answer within ${config.timeoutMs} ms` : `is unreachable (${describeError(err)})`;
     return ApplicationFailure.retryable(`${what}: ${url} ${why}`, FailureType.WebhookUnavailable);
   }

@@ -235,6 +235,12 @@ describe('HTTP API over real HTTP, with the real stack behind it', () => {
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.problems[0].field, 'bad.yaml:stages[0].target');
     assert.match(bad.body.error.message, /unknown deploy target "k8s"/);
+    // This API lists no SLIPWAY_SECRET_ENV_ALLOW: no pipeline may name a secret variable.
+    const secret = await call('PUT', '/pipelines', TOKENS.admin, { source: 'name: leaky\nstages:\n  - env: dev\n    gates:\n      - { type: webhook, url: "https://x.example.com/", secretEnv: SLIPWAY_API_SIGNING_KEY }\n', file: 'leaky.yaml' });
+    assert.equal(secret.status, 400);
+    assert.equal(secret.body.error.problems[0].field, 'leaky.yaml:stages[0].gates[0].secretEnv');
+    assert.match(secret.body.error.problems[0].reason, /SLIPWAY_API_SIGNING_KEY is one of Slipway's or Temporal's own variables/);
+    assert.equal((await call('GET', '/pipelines/leaky', TOKENS.viewer)).status, 404, 'nothing stored');
 
     const model = await registerModel(service.registry, { '1': { accuracy: 0.9 } });
     const missing = await call('PUT', `/models/${model}/binding`, TOKENS.admin, { pipeline: 'never-applied' });

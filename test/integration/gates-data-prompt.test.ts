@@ -12,10 +12,12 @@ import { dataQualityGateSchema } from '../../gates/data-quality/schema';
 import { chatCompletionsUrl, createPromptSuiteGate } from '../../gates/prompt-suite/prompt-suite';
 import { promptSuiteGateSchema } from '../../gates/prompt-suite/schema';
 import type { GateContext } from '../../gates/types';
+import type { Sandbox } from '../../lib/sandbox';
 import { Registry } from '../../registry/registry';
 import type { VersionDoc } from '../../registry/types';
 import { REPO_ROOT, sha256Hex } from '../../serving/model-runtime';
 import type { GateResult } from '../../workflows/release/api';
+import { testSandbox } from '../support/gate-context';
 import { openTestDb, uniqueName, type TestDb } from '../support/stack';
 
 const HOLDOUT = 'models/fraud/data/holdout.csv';
@@ -33,7 +35,8 @@ describe('data-quality gate on the committed fraud data', () => {
   let v1: VersionDoc;
   let elsewhere: VersionDoc;
   let tmp: string;
-  const ctx = (candidate: VersionDoc): GateContext => ({ releaseId: 'rel-dq', env: 'prod', candidate, live: null, registry });
+  let sandbox: Sandbox;
+  const ctx = (candidate: VersionDoc): GateContext => ({ releaseId: 'rel-dq', env: 'prod', candidate, live: null, registry, sandbox });
 
   before(async () => {
     t = await openTestDb();
@@ -44,6 +47,7 @@ describe('data-quality gate on the committed fraud data', () => {
     v1 = (await registry.registerVersion({ model, version: 'v1', artifact: { uri: 'models/fraud/v1/model.onnx', sha256: sha } }, 'ci')).version;
     elsewhere = (await registry.registerVersion({ model, version: 'remote', artifact: { uri: 's3://models/fraud/remote.onnx', sha256: sha } }, 'ci')).version;
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-dq-'));
+    sandbox = testSandbox({ SLIPWAY_FILE_ROOTS: [path.join(REPO_ROOT, 'models'), tmp].join(path.delimiter) });
   });
   after(async () => {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -113,7 +117,7 @@ describe('data-quality gate on the committed fraud data', () => {
     assert.equal(check(result, 'schema_current').reason, 'traffic-sample.csv does not match the 8 columns from the header of holdout.csv: missing column label');
     const missing = await dataQualityGate.run(ctx(v1), dataQualityGateSchema.parse({ type: 'data-quality', reference: HOLDOUT, current: 'models/fraud/data/nope.csv' }));
     assert.equal(missing.passed, false);
-    assert.match(missing.error ?? '', /cannot check data quality for .*@v1: ENOENT: no such file or directory, open '.*nope\.csv'/);
+    assert.match(missing.error ?? '', /cannot check data quality for .*@v1: current: "models\/fraud\/data\/nope\.csv" does not exist/);
   });
 });
 
@@ -170,14 +174,24 @@ describe('prompt-suite gate against an OpenAI-compatible server on 127.0.0.1', (
   let tmp: string;
   let suite: string;
   const candidate = { _id: 'support-bot:2025-06', model: 'support-bot', version: '2025-06', artifact: { uri: 's3://prompts/support-bot/2025-06.json', sha256: 'ef'.repeat(32) }, metrics: {} } as unknown as VersionDoc;
-  const ctx: GateContext = { releaseId: 'rel-ps', env: 'staging', candidate, live: null, registry: {} as Registry };
-  const gate = createPromptSuiteGate({ env: { FAKE_LLM_KEY: KEY } });
+  // The suite files live in tmp; the key variable is allowed and, unless a test says otherwise, set.
+  const ctxWith = (secrets: Record<string, string>): GateContext => ({
+    releaseId: 'rel-ps',
+    env: 'staging',
+    candidate,
+    live: null,
+    registry: {} as Registry,
+    sandbox: testSandbox({ SLIPWAY_FILE_ROOTS: tmp, SLIPWAY_SECRET_ENV_ALLOW: 'FAKE_LLM_KEY' }, secrets),
+  });
+  let ctx: GateContext;
+  const gate = createPromptSuiteGate();
   const config = (extra: Record<string, unknown> = {}) =>
     promptSuiteGateSchema.parse({ type: 'prompt-suite', suite, baseUrl: chat.baseUrl, model: '{model}-{version}', apiKeyEnv: 'FAKE_LLM_KEY', timeout: '2s', concurrency: 2, ...extra });
 
   before(async () => {
     chat = await startFakeChat(KEY);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-prompts-'));
+    ctx = ctxWith({ FAKE_LLM_KEY: KEY });
     suite = path.join(tmp, 'support.yaml');
     fs.writeFileSync(
       suite,
@@ -263,14 +277,14 @@ describe('prompt-suite gate against an OpenAI-compatible server on 127.0.0.1', (
 
   it('names the API key variable when it is not set, before calling the endpoint', async () => {
     const calls = chat.seen.length;
-    const result = await createPromptSuiteGate({ env: {} }).run(ctx, config());
+    const result = await gate.run(ctxWith({}), config());
     assert.equal(result.passed, false);
     assert.equal(result.error, `environment variable FAKE_LLM_KEY is not set on the worker; the prompt-suite gate reads the API key for ${chat.baseUrl} from it (apiKeyEnv)`);
     assert.equal(chat.seen.length, calls, 'nothing was sent');
   });
 
   it('fails every case with the endpoint\'s answer when the key is wrong', async () => {
-    const result = await createPromptSuiteGate({ env: { FAKE_LLM_KEY: 'sk-wrong' } }).run(ctx, config());
+    const result = await gate.run(ctxWith({ FAKE_LLM_KEY: 'sk-wrong' }), config());
     assert.equal(check(result, 'pass_rate').value, 0);
     assert.match(check(result, 'case[refund-window]').reason, /^endpoint answered HTTP 401: .*Incorrect API key provided/);
   });

@@ -15,6 +15,7 @@ import { Registry } from '../../registry/registry';
 import type { VersionDoc } from '../../registry/types';
 import { REPO_ROOT, sha256Hex } from '../../serving/model-runtime';
 import type { GateResult } from '../../workflows/release/api';
+import { testSandbox } from '../support/gate-context';
 import { openTestDb, uniqueName, type TestDb } from '../support/stack';
 
 const execFileAsync = promisify(execFile);
@@ -39,6 +40,8 @@ describe('eval and bias gates on the committed fraud models', () => {
     candidate: versions[candidate] as VersionDoc,
     live: live === null ? null : (versions[live] as VersionDoc),
     registry,
+    // The committed models, and the datasets tests write to the temp folder.
+    sandbox: testSandbox({ SLIPWAY_FILE_ROOTS: [path.join(REPO_ROOT, 'models'), os.tmpdir()].join(path.delimiter) }),
   });
 
   before(async () => {
@@ -107,7 +110,8 @@ describe('eval and bias gates on the committed fraud models', () => {
     const config = evalGateSchema.parse({ type: 'eval', dataset: HOLDOUT, require: { auc: '>= 0.5' } });
     const result = await evalGate.run(ctx('tampered'), config);
     assert.equal(result.passed, false);
-    assert.match(result.error ?? '', /digest mismatch .*v2\/model\.onnx: registered sha256 [0-9a-f]{64}, file has/);
+    assert.match(result.error ?? '', /digest mismatch .*v2\/model\.onnx: its bytes do not hash to the registered sha256 [0-9a-f]{64}/);
+    assert.equal(result.error?.match(/[0-9a-f]{64}/g)?.length, 1, 'the digest of the bytes found is not told');
   });
 
   it('measures the parity and opportunity gaps of v1 across the sensitive group', async (tc) => {

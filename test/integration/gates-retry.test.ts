@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ReleaseService } from '../../client/releases';
-import { defaultGates } from '../../gates';
-import type { Gate } from '../../gates/types';
-import { createWebhookGate } from '../../gates/webhook/webhook';
+import { parseSecretEnvAllow } from '../../domain/secret-env';
 import { WEBHOOK_SIGNATURE_HEADER, verifyWebhookSignature } from '../../lib/request-signing';
+import { testSandbox } from '../support/gate-context';
 import { startLocalServer } from '../support/local-http';
 import { registerModel, writePipelines } from '../support/releases';
 import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
@@ -49,15 +48,15 @@ stages:
     gates:
       - { type: webhook, name: red-team, url: "${verdicts.url}${path}", secretEnv: RETRY_GATE_SECRET, timeout: 2s }
 `;
-    // The worker's own webhook gate, reading its secret from this map instead of the process environment.
-    const gates = new Map<string, Gate>([...defaultGates(), ['webhook', createWebhookGate({ env: { RETRY_GATE_SECRET: SECRET } }) as Gate]]);
-    temporal = await startTestWorker(t.db, { extensions: { gates } });
+    // The worker allows the variable and holds its value, as config would read them from its environment.
+    temporal = await startTestWorker(t.db, { sandbox: testSandbox({ SLIPWAY_SECRET_ENV_ALLOW: 'RETRY_GATE_SECRET' }, { RETRY_GATE_SECRET: SECRET }) });
     service = new ReleaseService({
       temporal: temporal.client,
       db: t.db,
       taskQueue: temporal.taskQueue,
       pipelinesDir: await writePipelines({ flaky: pipeline('flaky', '/flaky'), strict: pipeline('strict', '/strict') }),
       bootstrapFromFolder: true,
+      secretEnvAllow: parseSecretEnvAllow('RETRY_GATE_SECRET'),
     });
   });
   after(async () => {

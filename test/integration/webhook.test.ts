@@ -13,11 +13,12 @@ import { webhookTarget, type WebhookDeployBody, type WebhookUndoBody } from '../
 import type { GateContext } from '../../gates/types';
 import { webhookGateSchema } from '../../gates/webhook/schema';
 import { createWebhookGate } from '../../gates/webhook/webhook';
-import { WEBHOOK_SIGNATURE_HEADER, signWebhookBody, verifyWebhookSignature } from '../../lib/request-signing';
+import { WEBHOOK_SIGNATURE_HEADER, signWebhookBody, signWebhookRequest, verifyWebhookRequest, verifyWebhookSignature } from '../../lib/request-signing';
 import { Registry } from '../../registry/registry';
 import type { VersionDoc } from '../../registry/types';
 import { REPO_ROOT } from '../../serving/model-runtime';
 import { openTestDb, uniqueName, type TestDb } from '../support/stack';
+import { testSandbox } from '../support/gate-context';
 
 const SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
 
@@ -29,10 +30,11 @@ interface Operation {
 
 /**
  * A deploy platform speaking the webhook protocol on 127.0.0.1: it verifies
- * every signature with verifyWebhookSignature, dedupes by opKey, answers 202
+ * every v2 signature (method, URL, body) with verifyWebhookRequest, dedupes by opKey, answers 202
  * and finishes after two polls. The version (or failed version) picks a
  * behaviour: `sync` answers 200 at once, `fail` ends failed, `hang` never
- * finishes, `slow-post` answers the POST after 2 s, `flaky` answers 503.
+ * finishes, `slow-post` answers the POST after 2 s, `flaky` answers 503,
+ * `elsewhere` gives a status URL on another origin, `redirect` answers 307.
  */
 class FakePlatform {
   readonly server: http.Server;
@@ -65,7 +67,7 @@ class FakePlatform {
     const send = (code: number, json: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(code, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(json));
     };
-    const check = verifyWebhookSignature(SECRET, req.headers[WEBHOOK_SIGNATURE_HEADER], body);
+    const check = verifyWebhookRequest(SECRET, req.headers[WEBHOOK_SIGNATURE_HEADER], { method: req.method ?? '', url: `${this.url}${req.url ?? ''}`, body });
     if (!check.valid) {
       this.refused.push(check.reason);
       return send(401, { error: check.reason });
@@ -85,6 +87,8 @@ class FakePlatform {
     this.bodies.push(request);
     const behaviour = request.action === 'deploy' ? request.version : request.failedVersion;
     if (behaviour === 'flaky') return send(503, { error: 'deployer restarting' });
+    if (behaviour === 'redirect') return send(307, {}, { location: 'http://127.0.0.2:1/deploy' });
+    if (behaviour === 'elsewhere') return send(202, { status: 'pending', statusUrl: `http://localhost:${new URL(this.url).port}/status/x` });
     if (behaviour === 'slow-post') await sleep(2_000);
     let op = this.ops.get(request.opKey);
     if (!op) {
@@ -141,7 +145,7 @@ describe('webhook signatures', () => {
   it('accepts a fresh signature over the exact body, with a rotated secret too', () => {
     const header = signWebhookBody(SECRET, body, now);
     assert.match(header, /^t=1767225600,v1=[0-9a-f]{64}$/);
-    assert.deepEqual(verifyWebhookSignature(SECRET, header, body, 300, now), { valid: true, timestamp: 1767225600 });
+    assert.deepEqual(verifyWebhookSignature(SECRET, header, body, 300, now), { valid: true, timestamp: 1767225600, version: 'v1' });
     assert.equal(verifyWebhookSignature(['next-secret-aaaaaaaaaaaa', SECRET], header, Buffer.from(body), 300, new Date(now.getTime() + 299_000)).valid, true);
   });
 
@@ -179,7 +183,7 @@ describe('webhook deploy target against a signing receiver on 127.0.0.1', () => 
     registry = new Registry(t.db);
     await registry.ensureIndexes();
     model = uniqueName('hook').replace(/_/g, '-');
-    for (const v of ['v1', 'v2', 'sync', 'fail', 'hang', 'slow-post', 'flaky']) {
+    for (const v of ['v1', 'v2', 'sync', 'fail', 'hang', 'slow-post', 'flaky', 'elsewhere', 'redirect']) {
       await registry.registerVersion({ model, version: v, artifact: { uri: `s3://models/${model}/${v}.onnx`, sha256: sha } }, 'ci');
     }
     platform = new FakePlatform();
@@ -261,21 +265,44 @@ describe('webhook deploy target against a signing receiver on 127.0.0.1', () => 
     assert.equal(platform.ops.get('rel-3:prod:deploy:100')?.polls, 0);
   });
 
+  it('polls a status URL only on the deploy endpoint\'s origin, and never follows a redirect', async () => {
+    const polls = [...platform.ops.values()].reduce((n, op) => n + op.polls, 0);
+    // localhost is the same machine, but another origin than 127.0.0.1: signed polls go nowhere the worker was not configured for.
+    await assert.rejects(target().deploy(deployReq('elsewhere', 'rel-11:prod:deploy')), failure('WebhookProtocolError', false, /gave a statusUrl on another origin .*must be on http:\/\/127\.0\.0\.1:\d+/));
+    await assert.rejects(target().deploy(deployReq('redirect', 'rel-12:prod:deploy')), failure('WebhookRejected', false, /answered HTTP 307/));
+    assert.equal([...platform.ops.values()].reduce((n, op) => n + op.polls, 0), polls, 'nothing was polled');
+  });
+
+  it('refuses at construction an endpoint the worker may not call, naming the setting', () => {
+    assert.throws(() => target({ url: 'http://deploy.example.com/hook' }), /SLIPWAY_WEBHOOK_URL: http:\/\/deploy\.example\.com is plain http .*SLIPWAY_OUTBOUND_ALLOW_HTTP=true/);
+    assert.throws(() => target({ url: 'https://169.254.169.254/latest' }), /link-local or cloud metadata address.*SLIPWAY_OUTBOUND_ALLOW_LINK_LOCAL/);
+    assert.throws(() => target({ url: 'https://deploy.example.com/hook', undoUrl: 'https://metadata.google.internal/undo' }), /undoUrl: metadata\.google\.internal is a link-local or cloud metadata address/);
+    assert.equal(target({ url: 'http://deploy.example.com/hook', outbound: { allowHttp: true, allowLinkLocal: false } }).name, 'platform', 'allowed when the setting says so');
+  });
+
   it('is refused by the receiver when it signs with the wrong secret, and does not retry', async () => {
     const refused = platform.refused.length;
     await assert.rejects(target({ secret: 'not-the-platform-secret-000' }).deploy(deployReq('v1', 'rel-4:prod:deploy')), failure('WebhookRejected', false, /refused: .* answered HTTP 401: .*signature does not match.*is the secret/));
-    assert.deepEqual(platform.refused.slice(refused), ['signature does not match the body: wrong secret, or the body was changed in transit']);
+    assert.deepEqual(platform.refused.slice(refused), ['v2 signature does not match: wrong secret, or the method, URL or body differ from what was signed (is the URL the one the sender used?)']);
     assert.equal(platform.ops.has('rel-4:prod:deploy:100'), false);
   });
 
   it('is refused when an old request is replayed, or its body is swapped under a valid signature', async () => {
     const body = JSON.stringify({ action: 'deploy', opKey: 'rel-5:prod:deploy:100', deployKey: 'rel-5:prod:deploy', releaseId: 'rel-5', model, env: 'prod', version: 'v2', weight: 100, by: 'mallory' });
     const post = (header: string, payload: string) => fetch(`${platform.url}/deploy`, { method: 'POST', headers: { [WEBHOOK_SIGNATURE_HEADER]: header, 'content-type': 'application/json' }, body: payload });
-    const replayed = await post(signWebhookBody(SECRET, body, new Date(Date.now() - 10 * 60_000)), body);
+    const signed = (at?: Date) => signWebhookRequest(SECRET, { method: 'POST', url: `${platform.url}/deploy`, body }, at);
+    const replayed = await post(signed(new Date(Date.now() - 10 * 60_000)), body);
     assert.equal(replayed.status, 401);
     assert.match(((await replayed.json()) as { error: string }).error, /outside the 300 s window/);
-    const swapped = await post(signWebhookBody(SECRET, body), body.replace('"v2"', '"v1"'));
+    const swapped = await post(signed(), body.replace('"v2"', '"v1"'));
     assert.equal(swapped.status, 401);
+    // The same signed body sent to the undo route: v2 covers the URL.
+    const moved = await fetch(`${platform.url}/deploy/undo`, { method: 'POST', headers: { [WEBHOOK_SIGNATURE_HEADER]: signed(), 'content-type': 'application/json' }, body });
+    assert.equal(moved.status, 401);
+    // A v1-only header is a downgrade the receiver does not accept.
+    const downgraded = await post(signWebhookBody(SECRET, body), body);
+    assert.equal(downgraded.status, 401);
+    assert.match(((await downgraded.json()) as { error: string }).error, /no v2=/);
     assert.equal(platform.ops.has('rel-5:prod:deploy:100'), false, 'nothing was deployed');
   });
 
@@ -368,10 +395,17 @@ describe('webhook gate against a signing verdict service on 127.0.0.1', () => {
   let server: http.Server;
   let url: string;
   const received: { body: Record<string, unknown>; verified: boolean }[] = [];
-  const gate = createWebhookGate({ env: { GATE_SECRET: SECRET } });
+  const gate = createWebhookGate();
   const candidate = (version: string): VersionDoc =>
     ({ _id: `m:${version}`, model: 'fraud', version, artifact: { uri: 'models/fraud/v1/model.onnx', sha256: 'cd'.repeat(32) }, metrics: { auc: 0.91 }, tags: {}, codeCommit: 'abc123', registeredBy: 'ci', registeredAt: new Date(), contentHash: 'x' }) as VersionDoc;
-  const ctx = (version: string): GateContext => ({ releaseId: 'rel-g', env: 'staging', candidate: candidate(version), live: candidate('v0'), registry: {} as Registry });
+  const ctx = (version: string, secrets: Record<string, string> = { GATE_SECRET: SECRET }): GateContext => ({
+    releaseId: 'rel-g',
+    env: 'staging',
+    candidate: candidate(version),
+    live: candidate('v0'),
+    registry: {} as Registry,
+    sandbox: testSandbox({ SLIPWAY_SECRET_ENV_ALLOW: 'GATE_SECRET' }, secrets),
+  });
   const config = (extra: Record<string, unknown> = {}) => webhookGateSchema.parse({ type: 'webhook', name: 'red-team', url, secretEnv: 'GATE_SECRET', timeout: '500ms', ...extra });
 
   before(async () => {
@@ -380,7 +414,7 @@ describe('webhook gate against a signing verdict service on 127.0.0.1', () => {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const raw = Buffer.concat(chunks);
-        const check = verifyWebhookSignature(SECRET, req.headers[WEBHOOK_SIGNATURE_HEADER], raw);
+        const check = verifyWebhookRequest(SECRET, req.headers[WEBHOOK_SIGNATURE_HEADER], { method: req.method ?? '', url: `${url.replace(/\/gate$/, '')}${req.url ?? ''}`, body: raw });
         const body = JSON.parse(raw.toString('utf8')) as { version: string };
         received.push({ body, verified: check.valid });
         const send = (code: number, answer: string) => res.writeHead(code, { 'content-type': 'application/json' }).end(answer);
@@ -443,15 +477,28 @@ describe('webhook gate against a signing verdict service on 127.0.0.1', () => {
     const garbled = await gate.run(ctx('garbled'), config());
     assert.equal(garbled.passed, false);
     assert.match(garbled.error ?? '', /answered with something other than \{passed, checks\?, reason\?\} \(passed: must be true or false\)/);
-    const forged = await createWebhookGate({ env: { GATE_SECRET: 'wrong-secret-0123456789' } }).run(ctx('good'), config());
+    const forged = await gate.run(ctx('good', { GATE_SECRET: 'wrong-secret-0123456789' }), config());
     assert.equal(forged.passed, false);
     assert.match(forged.error ?? '', /answered HTTP 401: .*signature does not match/);
     assert.equal(received.at(-1)?.verified, false);
   });
 
+  it('refuses a secret variable the worker does not allow, sending nothing', async () => {
+    const count = received.length;
+    const denied = gate.run({ ...ctx('good'), sandbox: testSandbox({}, { GATE_SECRET: SECRET }) }, config());
+    await assert.rejects(denied, /secretEnv: GATE_SECRET is not in SLIPWAY_SECRET_ENV_ALLOW; add it .* to SLIPWAY_SECRET_ENV_ALLOW/);
+    const reserved = gate.run(ctx('good'), config({ secretEnv: 'SLIPWAY_CODEC_KEYS' }));
+    await assert.rejects(reserved, (err: unknown) => {
+      assert.match(String(err), /SLIPWAY_CODEC_KEYS is one of Slipway's or Temporal's own variables/);
+      assert.ok(!String(err).includes(SECRET));
+      return true;
+    });
+    assert.equal(received.length, count, 'nothing was sent');
+  });
+
   it('names the missing secret variable instead of sending unsigned requests', async () => {
     const count = received.length;
-    const result = await createWebhookGate({ env: {} }).run(ctx('good'), config());
+    const result = await gate.run(ctx('good', {}), config());
     assert.equal(result.passed, false);
     assert.match(result.error ?? '', /^environment variable GATE_SECRET is not set on the worker/);
     assert.equal(received.length, count, 'nothing was sent');

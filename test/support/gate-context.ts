@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GateContext } from '../../gates/types';
+import { createSandbox, type Sandbox } from '../../lib/sandbox';
 import type { ModelRegistry, VersionDoc } from '../../registry/types';
 import { REPO_ROOT, sha256Hex } from '../../serving/model-runtime';
 import type { GateResult } from '../../workflows/release/api';
@@ -30,9 +31,14 @@ export function fraudVersion(v: string): VersionDoc {
   return fakeVersion(v, { artifact: { uri, sha256: sha256Hex(fs.readFileSync(path.join(REPO_ROOT, uri))) } });
 }
 
-/** gateContext is what the gate activity hands a gate, with no registry behind it. */
-export function gateContext(candidate: VersionDoc, live: VersionDoc | null = null): GateContext {
-  return { releaseId: 'rel-unit', env: 'dev', candidate, live, registry: {} as ModelRegistry };
+/** testSandbox is a worker sandbox for tests: the given settings (SLIPWAY_SECRET_ENV_ALLOW, SLIPWAY_FILE_ROOTS, …) and secret values; defaults otherwise. */
+export function testSandbox(settings: Record<string, string> = {}, secrets: Record<string, string> = {}): Sandbox {
+  return createSandbox({ settings, secrets });
+}
+
+/** gateContext is what the gate activity hands a gate, with no registry behind it (the default sandbox unless one is given). */
+export function gateContext(candidate: VersionDoc, live: VersionDoc | null = null, sandbox: Sandbox = testSandbox()): GateContext {
+  return { releaseId: 'rel-unit', env: 'dev', candidate, live, registry: {} as ModelRegistry, sandbox };
 }
 
 /** checkOf finds one check of a verdict by metric, failing with the verdict when it is missing. */

@@ -11,7 +11,7 @@ export interface LocalServer {
 
 /** startLocalServer listens on a free loopback port; `handle` answers each request (status and JSON body) or returns null to never answer. */
 export async function startLocalServer(
-  handle: (req: { path: string; headers: http.IncomingHttpHeaders; body: Buffer }, index: number) => { status: number; body: unknown } | null,
+  handle: (req: { path: string; headers: http.IncomingHttpHeaders; body: Buffer }, index: number) => { status: number; body: unknown; headers?: Record<string, string> } | null,
 ): Promise<LocalServer> {
   const requests: LocalServer['requests'] = [];
   const server = http.createServer((req, res) => {
@@ -21,7 +21,7 @@ export async function startLocalServer(
       const got = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks) };
       requests.push(got);
       const answer = handle(got, requests.length - 1);
-      if (answer) res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));
+      if (answer) res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers }).end(JSON.stringify(answer.body));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

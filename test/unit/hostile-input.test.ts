@@ -99,3 +99,20 @@ describe('hostile input never crashes and always gets a clear error', () => {
     );
   });
 });
+
+describe('artifact URIs', () => {
+  it('registers only paths and the file:, s3: and https: schemes, naming the field', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z][a-z0-9+.-]{1,10}$/), fc.string({ maxLength: 40 }), (scheme, rest) => {
+        const uri = `${scheme}:${rest}`;
+        const parsed = registerVersionInputSchema.safeParse({ model: 'm', version: '1', artifact: { uri, sha256: 'a'.repeat(64) } });
+        const controls = [...uri].some((c) => c.charCodeAt(0) < 0x20 || c === '\x7f');
+        assert.equal(parsed.success, ['file', 's3', 'https'].includes(scheme) && !controls, uri);
+        if (!parsed.success) assert.match(parsed.error.issues[0]?.message ?? '', /^artifact\.uri /);
+      }),
+    );
+    for (const ok of ['models/fraud/v1/model.onnx', '/srv/models/a.onnx', 'C:\\models\\a.onnx', 's3://b/k', 'file:///srv/a.onnx', 'https://models.example.com/a.onnx']) {
+      assert.equal(registerVersionInputSchema.safeParse({ model: 'm', version: '1', artifact: { uri: ok, sha256: 'a'.repeat(64) } }).success, true, ok);
+    }
+  });
+});
