@@ -30,6 +30,8 @@ export interface TemporalSettings {
   transport: TemporalTransport;
   /** Where the settings came from, for logs and errors (never a secret). */
   source: string;
+  /** The setting that chose the address (TEMPORAL_ADDRESS, or the profile key), for "cannot reach" messages. */
+  addressFrom: string;
 }
 
 /** DEFAULT_TEMPORAL_ADDRESS is where Slipway looks for Temporal when nothing names an address (the local dev server). */
@@ -108,6 +110,7 @@ export function loadTemporalSettings(env: NodeJS.ProcessEnv = process.env): Temp
     namespace: namespace || 'default',
     transport,
     source: fromFile ? `profile "${profileName}" of ${fileName}, then TEMPORAL_* variables` : 'TEMPORAL_* variables',
+    addressFrom: vars.TEMPORAL_ADDRESS || !fromFile || !profiles[profileName]?.address ? 'TEMPORAL_ADDRESS' : where('TEMPORAL_ADDRESS', 'address'),
   };
 }
 
@@ -117,7 +120,7 @@ export function loadTemporalSettings(env: NodeJS.ProcessEnv = process.env): Temp
  * must not leak into the local stack); TEMPORAL_NAMESPACE still applies.
  */
 export function devTemporalSettings(address: string, env: NodeJS.ProcessEnv = process.env): TemporalSettings {
-  return { address, namespace: env.TEMPORAL_NAMESPACE || 'default', transport: {}, source: 'the dev stack slipway started' };
+  return { address, namespace: env.TEMPORAL_NAMESPACE || 'default', transport: {}, source: 'the dev stack slipway started', addressFrom: 'slipway dev' };
 }
 
 /** describeTemporal says where a process connects, for logs: address, namespace, TLS/mTLS/API key, never a secret. */

@@ -74,6 +74,8 @@ describe('loadTemporalSettings', () => {
     assert.equal(s.namespace, 'prod-override');
     assert.equal(s.transport.apiKey, 'from-file');
     assert.match(s.source, /profile "prod"/);
+    assert.match(s.addressFrom, /^address in \[profile\.prod\] of .*profiles\.toml$/);
+    assert.equal(loadTemporalSettings({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod', TEMPORAL_ADDRESS: 'x:1' }).addressFrom, 'TEMPORAL_ADDRESS');
     // TEMPORAL_TLS=false turns a profile's TLS off, as for the temporal CLI.
     assert.equal(loadTemporalSettings({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod', TEMPORAL_TLS: 'false' }).transport.tls, false);
     // Without TEMPORAL_PROFILE, the "default" profile.
