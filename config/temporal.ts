@@ -184,7 +184,12 @@ export async function explainConnectFailure(address: string, transport: Temporal
   if (failure.code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     return `TLS refused: the server's certificate does not name ${serverName} (${failure.message}); set TEMPORAL_TLS_SERVER_NAME to a name it has`;
   }
-  return `TLS handshake failed (${failure.code ?? 'error'}: ${failure.message}); check the TEMPORAL_TLS_* settings`;
+  // Certificate codes are upper-case words (CERT_HAS_EXPIRED, …); ERR_SSL_*/ERR_TLS_* are handshake failures.
+  if (failure.code && (/^ERR_(SSL|TLS)_/.test(failure.code) || /CERT/.test(failure.code))) {
+    return `TLS handshake failed (${failure.code}: ${failure.message}); check the TEMPORAL_TLS_* settings`;
+  }
+  // Not TLS at all (refused, unknown host, …): say what the network said.
+  return `${original} (${failure.code ?? 'error'}: ${failure.message})`;
 }
 
 function splitAddress(address: string): { host: string; port: number } {
