@@ -109,7 +109,7 @@ export class CliContext {
         this.connection = await Connection.connect({ address: settings.address, ...settings.transport, connectTimeout: 5_000 });
       } catch (err) {
         const reason = await explainConnectFailure(settings.address, settings.transport, err);
-        throw new CliError(ExitCode.unreachable, `cannot reach Temporal at ${settings.address} (${settings.source}): ${reason}${settings.transport.tls ? '' : '. Is `slipway dev` running?'}`);
+        throw new CliError(ExitCode.unreachable, `cannot reach Temporal at ${settings.address} (${settings.addressFrom}): ${reason}${settings.transport.tls ? '' : '. Is `slipway dev` running?'}`);
       }
     }
     const temporal = new Client({ connection: this.connection, namespace: settings.namespace, dataConverter: dataConverterFor(this.config.codecKeys, settings.namespace) });

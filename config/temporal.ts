@@ -30,6 +30,8 @@ export interface TemporalSettings {
   transport: TemporalTransport;
   /** Where the settings came from, for logs and errors (never a secret). */
   source: string;
+  /** The setting that chose the address (TEMPORAL_ADDRESS, or the profile key), for "cannot reach" messages. */
+  addressFrom: string;
 }
 
 /** DEFAULT_TEMPORAL_ADDRESS is where Slipway looks for Temporal when nothing names an address (the local dev server). */
@@ -108,6 +110,7 @@ export function loadTemporalSettings(env: NodeJS.ProcessEnv = process.env): Temp
     namespace: namespace || 'default',
     transport,
     source: fromFile ? `profile "${profileName}" of ${fileName}, then TEMPORAL_* variables` : 'TEMPORAL_* variables',
+    addressFrom: vars.TEMPORAL_ADDRESS || !fromFile || !profiles[profileName]?.address ? 'TEMPORAL_ADDRESS' : where('TEMPORAL_ADDRESS', 'address'),
   };
 }
 
@@ -117,7 +120,7 @@ export function loadTemporalSettings(env: NodeJS.ProcessEnv = process.env): Temp
  * must not leak into the local stack); TEMPORAL_NAMESPACE still applies.
  */
 export function devTemporalSettings(address: string, env: NodeJS.ProcessEnv = process.env): TemporalSettings {
-  return { address, namespace: env.TEMPORAL_NAMESPACE || 'default', transport: {}, source: 'the dev stack slipway started' };
+  return { address, namespace: env.TEMPORAL_NAMESPACE || 'default', transport: {}, source: 'the dev stack slipway started', addressFrom: 'slipway dev' };
 }
 
 /** describeTemporal says where a process connects, for logs: address, namespace, TLS/mTLS/API key, never a secret. */
@@ -181,7 +184,12 @@ export async function explainConnectFailure(address: string, transport: Temporal
   if (failure.code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     return `TLS refused: the server's certificate does not name ${serverName} (${failure.message}); set TEMPORAL_TLS_SERVER_NAME to a name it has`;
   }
-  return `TLS handshake failed (${failure.code ?? 'error'}: ${failure.message}); check the TEMPORAL_TLS_* settings`;
+  // Certificate codes are upper-case words (CERT_HAS_EXPIRED, …); ERR_SSL_*/ERR_TLS_* are handshake failures.
+  if (failure.code && (/^ERR_(SSL|TLS)_/.test(failure.code) || /CERT/.test(failure.code))) {
+    return `TLS handshake failed (${failure.code}: ${failure.message}); check the TEMPORAL_TLS_* settings`;
+  }
+  // Not TLS at all (refused, unknown host, …): say what the network said.
+  return `${original} (${failure.code ?? 'error'}: ${failure.message})`;
 }
 
 function splitAddress(address: string): { host: string; port: number } {

@@ -117,6 +117,22 @@ describe('Temporal over mTLS with an API key, configured as the temporal CLI is'
     assert.equal(proxy.calls.length, before);
   });
 
+  it('stops the worker process at start when the CA in its TEMPORAL_* settings did not sign the server, naming the setting', async () => {
+    const worker = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'workers', 'main.ts')], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...baseEnv(), ...mtlsVars, TEMPORAL_TLS_SERVER_CA_CERT_PATH: files.otherCa, SLIPWAY_MONGODB_URI: db.uri, SLIPWAY_WORKER_HTTP_PORT: '0', SLIPWAY_TASK_QUEUE: uniqueName('tq') },
+    });
+    let output = '';
+    worker.stdout.on('data', (b: Buffer) => (output += b.toString()));
+    worker.stderr.on('data', (b: Buffer) => (output += b.toString()));
+    const timer = setTimeout(() => worker.kill('SIGKILL'), 60_000);
+    const code = await new Promise<number | null>((resolve) => worker.on('exit', (c) => resolve(c)));
+    clearTimeout(timer);
+    assert.equal(code, 1, output);
+    assert.match(output, /cannot connect to Temporal at 127\.0\.0\.1:\d+: TLS refused: the server's certificate is not signed by the CA in TEMPORAL_TLS_SERVER_CA_CERT_PATH/);
+  });
+
   it('connects the API process through a TOML profile (TEMPORAL_CONFIG_FILE + TEMPORAL_PROFILE) and answers a request that needs Temporal', async () => {
     const key = `api-key-${randomUUID()}`;
     const toml = path.join(dir, 'temporal.toml');
@@ -199,7 +215,7 @@ describe('Temporal over mTLS with an API key, configured as the temporal CLI is'
 
     const wrongCa = await run({ ...mtlsVars, TEMPORAL_API_KEY: key, TEMPORAL_TLS_SERVER_CA_CERT_PATH: files.otherCa });
     assert.equal(wrongCa.code, 5, `expected "unreachable"\n${wrongCa.stdout}\n${wrongCa.stderr}`);
-    assert.match(wrongCa.stderr, /cannot reach Temporal at 127\.0\.0\.1:\d+ \(TEMPORAL_\* variables\): TLS refused: the server's certificate is not signed by the CA in TEMPORAL_TLS_SERVER_CA_CERT_PATH/);
+    assert.match(wrongCa.stderr, /cannot reach Temporal at 127\.0\.0\.1:\d+ \(TEMPORAL_ADDRESS\): TLS refused: the server's certificate is not signed by the CA in TEMPORAL_TLS_SERVER_CA_CERT_PATH/);
 
     const missingKey = await run({ ...mtlsVars, TEMPORAL_TLS_CLIENT_KEY_PATH: path.join(dir, 'nope.pem') });
     assert.equal(missingKey.code, 2);

@@ -8,7 +8,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { describeTemporal, devTemporalSettings, loadTemporalSettings, TemporalSettingsError } from '../../config/temporal';
+import { describeTemporal, devTemporalSettings, explainConnectFailure, loadTemporalSettings, TemporalSettingsError } from '../../config/temporal';
+import { freePort } from '../../devstack/processes';
 import { createTestCa, writePemFiles } from '../support/tls';
 
 describe('loadTemporalSettings', () => {
@@ -74,6 +75,8 @@ describe('loadTemporalSettings', () => {
     assert.equal(s.namespace, 'prod-override');
     assert.equal(s.transport.apiKey, 'from-file');
     assert.match(s.source, /profile "prod"/);
+    assert.match(s.addressFrom, /^address in \[profile\.prod\] of .*profiles\.toml$/);
+    assert.equal(loadTemporalSettings({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod', TEMPORAL_ADDRESS: 'x:1' }).addressFrom, 'TEMPORAL_ADDRESS');
     // TEMPORAL_TLS=false turns a profile's TLS off, as for the temporal CLI.
     assert.equal(loadTemporalSettings({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod', TEMPORAL_TLS: 'false' }).transport.tls, false);
     // Without TEMPORAL_PROFILE, the "default" profile.
@@ -127,6 +130,14 @@ describe('loadTemporalSettings', () => {
   it('names the profile key when the bad path comes from the TOML file', async () => {
     const file = await writeToml('badpath.toml', `[profile.prod.tls]\nclient_cert_path = "${path.join(dir, 'gone.pem')}"\nclient_key_path = "${pem.key}"\n`);
     assert.throws(() => loadTemporalSettings({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod' }), /^TemporalSettingsError: tls\.client_cert_path in \[profile\.prod\] of .*badpath\.toml: cannot read/);
+  });
+
+  it('does not blame the TLS settings when the address does not answer at all', async () => {
+    const port = await freePort();
+    const message = await explainConnectFailure(`127.0.0.1:${port}`, { tls: true, apiKey: 'k' }, new Error('Failed to connect before the deadline'));
+    assert.match(message, /^Failed to connect before the deadline \(ECONNREFUSED: /);
+    assert.doesNotMatch(message, /TEMPORAL_TLS/);
+    assert.equal(await explainConnectFailure('127.0.0.1:1', {}, new Error('plain')), 'plain');
   });
 
   it('refuses a client key that is not the certificate\'s key', () => {
