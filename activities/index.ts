@@ -19,6 +19,8 @@ import type { Pipeline } from '../domain/pipeline';
 import type { ReleasePolicy } from '../domain/release';
 import type { EnvLockRef } from '../locks/api';
 import { createLockActivities } from '../locks/activities';
+import type { PluginSettings } from '../lib/plugins';
+import { createEventActivities } from './events';
 import type { GateResult, ReleaseState } from '../workflows/release/api';
 import { defaultGates, type GateRegistry } from '../gates';
 import { failedVerdict } from '../gates/verdicts';
@@ -45,6 +47,10 @@ export interface ActivityDeps {
   policy?: PolicySource;
   /** The API's public keys (SLIPWAY_API_PUBLIC_KEYS): only decisions they verify count as verified. */
   trustedKeys?: TrustedKeys;
+  /** The worker's SLIPWAY_* settings: event subscriptions' signing secrets are read from here (allowlisted names only). */
+  settings?: PluginSettings;
+  /** SLIPWAY_PUBLIC_URL: the base of links into the release board in events. */
+  publicUrl?: string;
 }
 
 /** PolicySource answers which pipeline a model is bound to, as admins applied it. */
@@ -66,6 +72,7 @@ export function createActivities(deps: ActivityDeps) {
   const releases = new ReleaseStore(deps.db, clock);
   const locks = createLockActivities({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, clock });
   const stackChecks = new StackChecks(deps.db, clock);
+  const events = createEventActivities({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, clock, settings: deps.settings ?? {}, publicUrl: deps.publicUrl ?? DEFAULT_PUBLIC_URL });
   const gates = deps.gates ?? defaultGates();
   const targets = new Map<string, DeployTarget>((deps.targets ?? []).map((t) => [t.name, t]));
   const healthSources = new Map<string, HealthSource>((deps.healthSources ?? []).map((h) => [h.name, h]));
@@ -92,6 +99,9 @@ export function createActivities(deps: ActivityDeps) {
 
     // The environment lock's activities, under the names histories record.
     ...locks.activities,
+
+    // Event delivery and approval reminders (workflows/events/).
+    ...events.activities,
 
     /**
      * runGate runs one gate. An unknown type or a bad config is a failed verdict (asking again cannot help);
@@ -214,6 +224,8 @@ export function createActivities(deps: ActivityDeps) {
         const version = await registry.findVersion(state.model, state.version);
         deps.metrics.observeFinishedRelease(state, version?.codeCommittedAt);
       }
+      // Stale too: a retry after a failed publish finds its snapshot already stored, and must still publish (ids de-duplicate).
+      await events.publishRelease(state);
     },
 
     /**
@@ -265,6 +277,9 @@ export function createActivities(deps: ActivityDeps) {
     },
   };
 }
+
+/** DEFAULT_PUBLIC_URL is the link base when the worker is given none: the API on its default port. */
+export const DEFAULT_PUBLIC_URL = 'http://127.0.0.1:8787';
 
 /** BAKE_RECENT_CHECKS bounds the checks a bake hands back for the release state (a 7-day bake at 1 s makes 604,800). */
 export const BAKE_RECENT_CHECKS = 20;

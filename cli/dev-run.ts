@@ -71,6 +71,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
     // One key in dev: the worker's audit checkpoints are signed with it too.
     auditSigner: signer,
     pluginSettings: config.pluginSettings,
+    publicUrl: config.publicUrl,
     tracing,
     metrics,
     localServingDir: path.join(path.resolve(opts.dataDir), 'local-serving'),

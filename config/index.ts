@@ -41,6 +41,8 @@ export interface SlipwayConfig {
   auditSigningKeyFile: string | undefined;
   /** SLIPWAY_API_PUBLIC_KEYS: trusted raw Ed25519 public keys (`base64,…`), parsed by lib/signing.ts parseTrustedKeys. */
   apiPublicKeys: string | undefined;
+  /** SLIPWAY_PUBLIC_URL: where people reach the release board; links in events start with it (default: apiUrl). */
+  publicUrl: string;
 }
 
 /** DEFAULT_TASK_QUEUE is the task queue workers poll when SLIPWAY_TASK_QUEUE is unset. */
@@ -73,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     apiSigningKeyFile: env.SLIPWAY_API_SIGNING_KEY || undefined,
     auditSigningKeyFile: env.SLIPWAY_AUDIT_SIGNING_KEY || undefined,
     apiPublicKeys: env.SLIPWAY_API_PUBLIC_KEYS || undefined,
+    publicUrl: loadPublicUrl(env, apiPort),
     uiOrigins: (env.SLIPWAY_UI_ORIGINS || 'http://127.0.0.1:8233,http://localhost:8233').split(',').map((o) => o.trim()).filter(Boolean),
   };
 }
@@ -80,6 +83,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
 // A snapshot, so plugins never read process.env themselves; empty counts as unset, as for every variable here.
 function loadPluginSettings(env: NodeJS.ProcessEnv): PluginSettings {
   return Object.freeze(Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('SLIPWAY_') && Boolean(e[1]))));
+}
+
+// Events: the base of links into the board, checked here so a typo fails at start, not in every message.
+function loadPublicUrl(env: NodeJS.ProcessEnv, apiPort: number): string {
+  const url = env.SLIPWAY_PUBLIC_URL || env.SLIPWAY_API_URL || `http://127.0.0.1:${apiPort}`;
+  if (!/^https?:\/\/[^\s/?#]+(?:\/[^\s?#]*)?$/.test(url)) {
+    throw new Error(`SLIPWAY_PUBLIC_URL must be the http(s) URL people open the release board at, such as "https://slipway.example.com" (got "${url}")`);
+  }
+  return url.replace(/\/+$/, '');
 }
 
 function loadOidc(env: NodeJS.ProcessEnv): SlipwayConfig['oidc'] {

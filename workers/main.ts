@@ -149,6 +149,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       codecKeys: config.codecKeys,
       trustedKeys: parseTrustedKeys(config.apiPublicKeys),
       pluginSettings: config.pluginSettings,
+      publicUrl: config.publicUrl,
       tracing,
       metrics,
       tuning: settings.tuning,

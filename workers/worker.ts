@@ -12,6 +12,7 @@ import { clientTracingInterceptors, workerTracingOptions, type Tracing } from '.
 import { PolicyStore } from '../registry/policy';
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
+import { SubscriptionStore } from '../registry/subscriptions';
 import { installRuntime } from './runtime';
 import { buildHealthSources } from '../health';
 import type { PluginContext, PluginSettings } from '../lib/plugins';
@@ -47,6 +48,8 @@ export interface SlipwayWorkerOptions {
   policy?: PolicySource;
   /** Signs audit checkpoints after each append (SLIPWAY_AUDIT_SIGNING_KEY); none when absent. */
   auditSigner?: ActivityDeps['auditSigner'];
+  /** SLIPWAY_PUBLIC_URL (config's publicUrl): the base of links into the release board in events. */
+  publicUrl?: string;
   /** Worker tuning (cache size, concurrency) for benchmarks. */
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentActivityTaskExecutions'>;
 }
@@ -62,7 +65,7 @@ export interface SlipwayWorker {
 /** createSlipwayWorker connects to Temporal, ensures registry indexes, and builds (but does not run) the worker. */
 export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promise<SlipwayWorker> {
   installRuntime();
-  await Promise.all([new Registry(options.db).ensureIndexes(), new ReleaseStore(options.db).ensureIndexes()]);
+  await Promise.all([new Registry(options.db).ensureIndexes(), new ReleaseStore(options.db).ensureIndexes(), new SubscriptionStore(options.db).ensureIndexes()]);
   const connection = await NativeConnection.connect({ address: options.temporalAddress });
   const clientConnection = await Connection.connect({ address: options.temporalAddress });
   const supervisor = options.localServingDir ? new LocalServingSupervisor({ runDir: options.localServingDir }) : undefined;
@@ -97,6 +100,8 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
         trustedKeys: options.trustedKeys ?? {},
         policy: options.policy ?? new PolicyStore(options.db),
         auditSigner: options.auditSigner,
+        settings: options.pluginSettings ?? {},
+        ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
         ...options.extensions,
         // Every registered target and health source this worker is configured for, then the caller's, which win by name.
         targets: [...buildTargets(plugins), ...(options.extensions?.targets ?? [])],
