@@ -37,6 +37,7 @@ import { requireRollBack } from './permissions';
 import { registerDoraRoutes } from './dora-routes';
 import { registerPipelineRoutes } from './pipeline-routes';
 import { registerRollbackRoutes } from './rollback-routes';
+import { registerSubscriptionRoutes } from './subscription-routes';
 
 /** ApiDeps are the parts the API reads from and acts through. */
 export interface ApiDeps {
@@ -214,6 +215,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   await registerDoraRoutes(app, { db: deps.db, requireRole, withTimeout, clock: deps.clock });
   await registerPipelineRoutes(app, { db: deps.db, requireRole, withTimeout, mutating, signer: deps.signer });
+  await registerSubscriptionRoutes(app, { db: deps.db, requireRole, withTimeout, mutating, signer: deps.signer });
   registerAuditRoutes(app, { registry, releases, requireRole, withTimeout, signer: deps.signer, trustedKeys: { ...deps.trustedKeys, ...(deps.signer ? { [deps.signer.keyId]: deps.signer.publicKey } : {}) } });
 
   app.get('/releases', {

@@ -9,6 +9,7 @@ import { registerKeysCommands } from './commands/keys';
 import { registerModelCommands } from './commands/model';
 import { registerPipelineCommands } from './commands/pipeline';
 import { registerReleaseCommands } from './commands/release';
+import { registerSubscriptionCommands } from './commands/subscription';
 import { errorBody } from './context';
 import { registerDevCommand } from './dev';
 
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerAuditCommands(program);
   registerDemoCommand(program);
   registerKeysCommands(program);
+  registerSubscriptionCommands(program);
   return program;
 }
 
