@@ -144,6 +144,10 @@ export function createEventActivities(deps: EventActivityDeps) {
 
   return {
     activities,
+    /** publish publishes ready-made events (nothing without a Temporal client). */
+    async publish(drafts: EventDraft[]): Promise<void> {
+      if (publisher) await publisher.publish(drafts);
+    },
     /** publishRelease publishes what a release snapshot implies (nothing without a Temporal client). */
     async publishRelease(state: ReleaseState): Promise<void> {
       if (publisher) await publisher.publishRelease(state);

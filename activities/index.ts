@@ -20,6 +20,7 @@ import type { ReleasePolicy } from '../domain/release';
 import type { EnvLockRef } from '../locks/api';
 import { createLockActivities } from '../locks/activities';
 import type { PluginSettings } from '../lib/plugins';
+import { ROLLBACK_ID_PREFIX, manualRollbackEvent } from '../domain/events';
 import { createEventActivities } from './events';
 import type { GateResult, ReleaseState } from '../workflows/release/api';
 import { defaultGates, type GateRegistry } from '../gates';
@@ -136,6 +137,10 @@ export function createActivities(deps: ActivityDeps) {
         clearInterval(ticker);
       }
       log.info('deployed', { model: req.model, version: req.version, env: req.env, target: name, weight: req.weight ?? 100, previousVersion: result.previousVersion });
+      // A rollback's deploy (workflows/rollback.ts: opKey `<rollback id>:deploy`) is the moment it restored a version.
+      if (req.releaseId.startsWith(ROLLBACK_ID_PREFIX) && req.opKey === `${req.releaseId}:deploy`) {
+        await events.publish([manualRollbackEvent({ rollbackId: req.releaseId, model: req.model, env: req.env, restoredTo: req.version, replaced: result.previousVersion, requestedBy: req.by, at: clock().toISOString() })]);
+      }
       return result;
     },
 

@@ -28,6 +28,7 @@ export const EVENT_TYPES = [
   'dev.slipway.release.bake.failed',
   'dev.slipway.release.rolled_back',
   'dev.slipway.release.ended',
+  'dev.slipway.environment.rolled_back',
   'dev.slipway.model.version.quarantined',
   'dev.slipway.environment.stopped',
   'dev.slipway.environment.resumed',
@@ -267,6 +268,21 @@ export function approvalExpiringEvent(state: ReleaseState, env: string, pipeline
 // ---------------------------------------------------------------------------
 // Events other features publish (one call each: EventPublisher.publish([...]))
 
+/** ROLLBACK_ID_PREFIX starts the id of every rollback workflow (workflows/release/api.ts rollbackWorkflowId). */
+export const ROLLBACK_ID_PREFIX = 'rollback-';
+
+/** manualRollbackEvent is published when a rollback (`slipway rollback`, POST /rollbacks) has restored a version; one per rollback id. */
+export function manualRollbackEvent(r: { rollbackId: string; model: string; env: string; restoredTo: string; replaced: string | null; requestedBy: string; at: string }): EventDraft {
+  return {
+    id: `${r.rollbackId}/rolled-back`,
+    type: 'dev.slipway.environment.rolled_back',
+    source: releaseSource(r.model),
+    subject: r.rollbackId,
+    time: r.at,
+    data: { rollbackId: r.rollbackId, model: r.model, env: r.env, restoredTo: r.restoredTo, replaced: r.replaced, requestedBy: r.requestedBy },
+  };
+}
+
 /** versionQuarantinedEvent is published when a version is quarantined; `key` tells one quarantine from a later one. */
 export function versionQuarantinedEvent(q: { model: string; version: string; reason: string; by: string; at: string; key: string }): EventDraft {
   return {
@@ -320,6 +336,7 @@ export function toSlackMessage(event: EventDraft): SlackMessage {
     'dev.slipway.release.bake.failed': `${what}: bake failed${at}: ${str(d.reason)}`,
     'dev.slipway.release.rolled_back': `${what} rolled back${at} (restored ${str(d.restoredTo) || 'nothing'})`,
     'dev.slipway.release.ended': `Release of ${what} ended: ${str(d.status)} — ${str(d.reason)}`,
+    'dev.slipway.environment.rolled_back': `${str(d.model)} rolled back in ${str(d.env)} to ${str(d.restoredTo)} (replacing ${str(d.replaced) || 'nothing'}), asked by ${str(d.requestedBy)}`,
     'dev.slipway.model.version.quarantined': `${what} quarantined by ${str(d.by)}: ${str(d.reason)}`,
     'dev.slipway.environment.stopped': `Line stopped for ${str(d.env)} by ${str(d.by)}: ${str(d.reason)}`,
     'dev.slipway.environment.resumed': `Line resumed for ${str(d.env)} by ${str(d.by)}`,

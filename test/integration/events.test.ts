@@ -40,6 +40,11 @@ stages:
   - env: prod
     approval: { required: 1, approvers: [alice, bob], timeout: 60s, remindBefore: 58s }
 `,
+  direct: `
+name: direct
+stages:
+  - env: dev
+`,
   // The reminder is due 6 s after the request: the approval comes first, so no reminder goes out.
   early: `
 name: early
@@ -207,6 +212,18 @@ describe('signed release events delivered through Temporal to subscriptions kept
     assert.equal(result.published, false);
     assert.match(result.reason, /no longer awaits approval/);
     assert.equal(await store.events.countDocuments({ type: 'dev.slipway.release.approval.expiring', subject: started.releaseId }), 0);
+  });
+
+  it('publishes a manual rollback once it has restored the version', async () => {
+    const model = await registerModel(service.registry, { '1.0.0': { accuracy: 0.95 }, '2.0.0': { accuracy: 0.95 } });
+    for (const version of ['1.0.0', '2.0.0']) {
+      const { workflowId } = await service.start({ model, version, pipeline: 'direct', requestedBy: 'dave' });
+      assert.equal(((await temporal.client.workflow.getHandle(workflowId).result()) as ReleaseState).status, 'succeeded');
+    }
+    const rollback = await service.rollback({ model, env: 'dev', toVersion: '1.0.0', requestedBy: 'oncall', reason: '2.0.0 hurts conversion' });
+    await temporal.client.workflow.getHandle(rollback.workflowId).result();
+    const event = await waitFor(async () => accepted.find((e) => e.type === 'dev.slipway.environment.rolled_back' && e.data.model === model), 60_000);
+    assert.deepEqual(event.data, { rollbackId: rollback.workflowId, model, env: 'dev', restoredTo: '1.0.0', replaced: '2.0.0', requestedBy: 'oncall' });
   });
 
   it('refuses hostile input to every verb with a message naming the field, and writes nothing', async () => {

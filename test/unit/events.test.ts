@@ -9,6 +9,7 @@ import {
   approvalReminderLeadMs,
   deriveReleaseEvents,
   environmentStopEvent,
+  manualRollbackEvent,
   parseEventPatterns,
   releaseLinks,
   subscribedTo,
@@ -287,5 +288,11 @@ describe('renderings', () => {
     assert.equal(on.type, 'dev.slipway.environment.stopped');
     assert.equal(off.type, 'dev.slipway.environment.resumed');
     assert.notEqual(on.id, off.id);
+  });
+
+  it('says in one Slack line what a manual rollback restored and what it replaced', () => {
+    const event = manualRollbackEvent({ rollbackId: 'rollback-fraud-prod-abc', model: 'fraud', env: 'prod', restoredTo: '1.0.0', replaced: '2.0.0', requestedBy: 'oncall', at: '2026-01-01T00:00:00Z' });
+    assert.equal(event.id, 'rollback-fraud-prod-abc/rolled-back');
+    assert.equal(toSlackMessage(event).text, 'fraud rolled back in prod to 1.0.0 (replacing 2.0.0), asked by oncall');
   });
 });
