@@ -10,7 +10,7 @@ import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { EventPublisher } from '../client/events';
 import { secretEnvProblem, subscriptionUrlProblem } from '../domain/event-subscription';
-import { approvalExpiringEvent, approvalReminderAt, toCloudEvent, toSlackMessage, type EventDraft } from '../domain/events';
+import { approvalExpiringEvent, approvalReminderAt, subscribedTo, toCloudEvent, toSlackMessage, type EventDraft } from '../domain/events';
 import type { Pipeline } from '../domain/pipeline';
 import type { ReleaseState } from '../domain/release';
 import { describeFetchError, isTimeout, isUnavailableStatus, readCapped, snippet } from '../lib/http';
@@ -72,6 +72,13 @@ export function createEventActivities(deps: EventActivityDeps) {
       if (!sub) {
         await record('skipped', null, 'the subscription was removed');
         return { status: 'skipped', attempts: attempt, detail: 'the subscription was removed' };
+      }
+      // Anyone with Temporal access can start a delivery: only an event the subscription asked for goes out.
+      if (!subscribedTo(sub.events, event.type)) {
+        const reason = `${sub._id} does not subscribe to ${event.type}`;
+        await record('skipped', null, reason);
+        await store.audit.append({ key: `event.delivery_refused:${sub._id}:${event._id}`, actor: 'unverified:temporal', action: 'event.delivery_refused', subject: {}, reason, details: { subscriptionId: sub._id, eventId: event._id } });
+        return { status: 'skipped', attempts: attempt, detail: reason };
       }
       // Checked again here, not only when the subscription was added: the worker decides what it signs and where it sends.
       const refusal = subscriptionUrlProblem(sub.url) ?? (sub.secretEnv !== null ? secretEnvProblem(sub.secretEnv) : null);

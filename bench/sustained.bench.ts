@@ -179,6 +179,7 @@ export async function sustainedBench(ctx: BenchContext): Promise<BenchReport> {
     const published = await subscriptions.events.find({}, { projection: { recordedAt: 1 } }).toArray();
     const undelivered = published.filter((e) => !receiver.firstSeen.has(e._id));
     const deliveryLatency = summarize(published.filter((e) => receiver.firstSeen.has(e._id)).map((e) => receiver.firstSeen.get(e._id)! - e.recordedAt.getTime()));
+    log(`sustained: events: ${published.length} published, ${published.length - undelivered.length} delivered; delivery latency p50 ${ms(deliveryLatency.p50)}, p99 ${ms(deliveryLatency.p99)} (${deliveryLatency.n} events)`);
     const audit = await service.registry.audit.verify();
 
     // --- report ---------------------------------------------------------------

@@ -21,7 +21,7 @@ import { approveSignal, type ReleaseState } from '../../workflows/release/api';
 import { reminderWorkflowId, type ReminderResult } from '../../workflows/events/api';
 import { startLocalServer, type LocalServer } from '../support/local-http';
 import { registerModel, waitFor, waitForState, writePipelines } from '../support/releases';
-import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
+import { openTestDb, startTestWorker, uniqueName, type TestDb, type TestTemporal } from '../support/stack';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'slipway.js');
 const SECRET = 'events-test-secret-0123456789abcdef';
@@ -224,6 +224,20 @@ describe('signed release events delivered through Temporal to subscriptions kept
     await temporal.client.workflow.getHandle(rollback.workflowId).result();
     const event = await waitFor(async () => accepted.find((e) => e.type === 'dev.slipway.environment.rolled_back' && e.data.model === model), 60_000);
     assert.deepEqual(event.data, { rollbackId: rollback.workflowId, model, env: 'dev', restoredTo: '1.0.0', replaced: '2.0.0', requestedBy: 'oncall' });
+  });
+
+  it('refuses a delivery started from outside for an event its subscription did not ask for, and audits it', async () => {
+    const slackSub = (await store.list()).find((s) => s.format === 'slack')!;
+    const ended = await store.events.findOne({ type: 'dev.slipway.release.ended' });
+    assert.ok(ended, 'an ended event is in the outbox');
+    const before = slack.requests.length;
+    // What anyone with Temporal access could do: start the delivery workflow by name with any ids.
+    const handle = await temporal.client.workflow.start('eventDeliveryWorkflow', { workflowId: uniqueName('hostile-delivery'), taskQueue: temporal.taskQueue, args: [{ eventId: ended._id, subscriptionId: slackSub.id }] });
+    const result = (await handle.result()) as { status: string; detail: string };
+    assert.equal(result.status, 'skipped');
+    assert.match(result.detail, /does not subscribe to dev\.slipway\.release\.ended/);
+    assert.equal(slack.requests.length, before, 'nothing was sent');
+    assert.equal((await store.audit.events.findOne({ action: 'event.delivery_refused' }))?.details?.eventId, ended._id);
   });
 
   it('refuses hostile input to every verb with a message naming the field, and writes nothing', async () => {
