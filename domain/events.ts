@@ -167,9 +167,10 @@ export function deriveReleaseEvents(state: ReleaseState, pipeline: Pipeline | nu
     const env = stage.env;
     const planned = pipeline?.stages[i]?.env === env ? pipeline.stages[i] : undefined;
     add(`${env}/started`, 'dev.slipway.release.stage.started', stage.startedAt, { stage: env });
-    for (const gate of stage.gates) {
-      add(`${env}/gate/${gate.name}`, gate.passed ? 'dev.slipway.release.gate.passed' : 'dev.slipway.release.gate.failed', state.updatedAt, { stage: env, gate });
-    }
+    // By position too: two gates of a stage may share a name.
+    stage.gates.forEach((gate, g) => {
+      add(`${env}/gate/${g}/${gate.name}`, gate.passed ? 'dev.slipway.release.gate.passed' : 'dev.slipway.release.gate.failed', state.updatedAt, { stage: env, gate });
+    });
     if (stage.awaitingApprovalSince || stage.status === 'awaiting_approval') {
       add(`${env}/approval`, 'dev.slipway.release.approval.requested', stage.awaitingApprovalSince, approvalData(stage, planned, publicUrl, state.releaseId));
     }

@@ -161,6 +161,12 @@ describe('release events derived from a snapshot', () => {
     assert.equal(cloud.subject, 'release-fraud-1.0.0');
   });
 
+  it('publishes each of two gates that share a name', () => {
+    const s = state({ stages: [stage('dev', { startedAt: '2026-01-01T00:00:01.000Z', gates: [GATE, { ...GATE, passed: false }] }), stage('prod')] });
+    const gates = deriveReleaseEvents(s, PIPELINE, BASE).filter((e) => e.type.includes('.gate.'));
+    assert.deepEqual(gates.map((e) => e.type), ['dev.slipway.release.gate.passed', 'dev.slipway.release.gate.failed']);
+  });
+
   it('publishes a rolled-back deploy only when its undo really ran', () => {
     const s = fullRun();
     s.compensations[0] = { ...s.compensations[0]!, error: 'skipped: the deploy never happened' };
