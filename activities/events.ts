@@ -18,7 +18,7 @@ import type { PluginSettings } from '../lib/plugins';
 import { WEBHOOK_SIGNATURE_HEADER, signWebhookBody } from '../lib/request-signing';
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
-import type { StoredEvent } from '../registry/subscriptions';
+import { deliveryId, type StoredEvent } from '../registry/subscriptions';
 import { DELIVERY_REFUSED, DELIVERY_RETRY, nextRetryDelayMs, type DeliveryInput, type DeliveryResult, type ReminderInput, type ReminderResult } from '../workflows/events/api';
 
 /** EventActivityDeps are what the event activities need from the worker. */
@@ -70,7 +70,8 @@ export function createEventActivities(deps: EventActivityDeps) {
           nextRetryAt: status === 'retrying' ? new Date(deps.clock().getTime() + nextRetryDelayMs(attempt)) : null,
         });
       if (!sub) {
-        await record('skipped', null, 'the subscription was removed');
+        // Only a delivery that was opened is noted: an id made up by whoever started the workflow writes nothing.
+        if (await store.deliveries.findOne({ _id: deliveryId(input.subscriptionId, event._id) }, { projection: { _id: 1 } })) await record('skipped', null, 'the subscription was removed');
         return { status: 'skipped', attempts: attempt, detail: 'the subscription was removed' };
       }
       // Anyone with Temporal access can start a delivery: only an event the subscription asked for goes out.
