@@ -20,6 +20,9 @@ import type { Pipeline } from '../domain/pipeline';
 import type { ReleasePolicy } from '../domain/release';
 import type { EnvLockRef } from '../locks/api';
 import { createLockActivities } from '../locks/activities';
+import type { PluginSettings } from '../lib/plugins';
+import { ROLLBACK_ID_PREFIX, manualRollbackEvent } from '../domain/events';
+import { createEventActivities } from './events';
 import type { GateResult, ReleaseState } from '../workflows/release/api';
 import { defaultGates, type GateRegistry } from '../gates';
 import { checkPipelineSecrets } from '../domain/pipeline-secrets';
@@ -52,6 +55,10 @@ export interface ActivityDeps {
   trustedKeys?: TrustedKeys;
   /** How long a release held by a stopped line waits before asking again (SLIPWAY_LINE_RECHECK_INTERVAL; default 30 s). */
   lineRecheckMs?: number;
+  /** The worker's SLIPWAY_* settings: event subscriptions' signing secrets are read from here (allowlisted names only). */
+  settings?: PluginSettings;
+  /** SLIPWAY_PUBLIC_URL: the base of links into the release board in events. */
+  publicUrl?: string;
 }
 
 /** DEFAULT_LINE_RECHECK_MS is how often a held release asks again whether the line still stands stopped. */
@@ -76,6 +83,7 @@ export function createActivities(deps: ActivityDeps) {
   const releases = new ReleaseStore(deps.db, clock);
   const locks = createLockActivities({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, clock });
   const stackChecks = new StackChecks(deps.db, clock);
+  const events = createEventActivities({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, clock, settings: deps.settings ?? {}, publicUrl: deps.publicUrl ?? DEFAULT_PUBLIC_URL });
   const gates = deps.gates ?? defaultGates();
   const sandbox = deps.sandbox ?? createSandbox({ settings: {} });
   const targets = new Map<string, DeployTarget>((deps.targets ?? []).map((t) => [t.name, t]));
@@ -103,6 +111,9 @@ export function createActivities(deps: ActivityDeps) {
 
     // The environment lock's activities, under the names histories record.
     ...locks.activities,
+
+    // Event delivery and approval reminders (workflows/events/).
+    ...events.activities,
 
     /**
      * runGate runs one gate. An unknown type or a bad config is a failed verdict (asking again cannot help);
@@ -153,6 +164,10 @@ export function createActivities(deps: ActivityDeps) {
         clearInterval(ticker);
       }
       log.info('deployed', { model: req.model, version: req.version, env: req.env, target: name, weight: req.weight ?? 100, previousVersion: result.previousVersion });
+      // A rollback's deploy (workflows/rollback.ts: opKey `<rollback id>:deploy`) is the moment it restored a version.
+      if (req.releaseId.startsWith(ROLLBACK_ID_PREFIX) && req.opKey === `${req.releaseId}:deploy`) {
+        await events.publish([manualRollbackEvent({ rollbackId: req.releaseId, model: req.model, env: req.env, restoredTo: req.version, replaced: result.previousVersion, requestedBy: req.by, at: clock().toISOString() })]);
+      }
       return result;
     },
 
@@ -241,6 +256,8 @@ export function createActivities(deps: ActivityDeps) {
         const version = await registry.findVersion(state.model, state.version);
         deps.metrics.observeFinishedRelease(state, version?.codeCommittedAt);
       }
+      // Stale too: a retry after a failed publish finds its snapshot already stored, and must still publish (ids de-duplicate).
+      await events.publishRelease(state);
     },
 
     /**
@@ -326,6 +343,9 @@ export function createActivities(deps: ActivityDeps) {
     },
   };
 }
+
+/** DEFAULT_PUBLIC_URL is the link base when the worker is given none: the API on its default port. */
+export const DEFAULT_PUBLIC_URL = 'http://127.0.0.1:8787';
 
 /** BAKE_RECENT_CHECKS bounds the checks a bake hands back for the release state (a 7-day bake at 1 s makes 604,800). */
 export const BAKE_RECENT_CHECKS = 20;

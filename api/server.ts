@@ -43,6 +43,7 @@ import { registerPipelineRoutes } from './pipeline-routes';
 import { registerRollbackRoutes } from './rollback-routes';
 import { DEFAULT_REQUESTS_PER_MINUTE, installEdgeLimits, RateLimited } from './rate-limits';
 import { DEFAULT_REFUSALS_AUDITED_PER_MINUTE, installRefusalAudit } from './refusals';
+import { registerSubscriptionRoutes } from './subscription-routes';
 
 /** ApiDeps are the parts the API reads from and acts through. */
 export interface ApiDeps {
@@ -238,6 +239,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await registerDoraRoutes(app, { db: deps.db, requireRole, withTimeout, clock: deps.clock });
   await registerPipelineRoutes(app, { db: deps.db, requireRole, withTimeout, mutating, signer: deps.signer, secretEnvAllow: deps.secretEnvAllow });
   registerLineRoutes(app, { db: deps.db, temporal: deps.temporal, requireRole, withTimeout, mutating, signer: deps.signer });
+  await registerSubscriptionRoutes(app, { db: deps.db, requireRole, withTimeout, mutating, signer: deps.signer });
   registerAuditRoutes(app, { registry, releases, requireRole, withTimeout, signer: deps.signer, trustedKeys: { ...deps.trustedKeys, ...(deps.signer ? { [deps.signer.keyId]: deps.signer.publicKey } : {}) } });
 
   app.get('/releases', {

@@ -25,6 +25,8 @@ export interface RigOptions {
   pipelines: Record<string, string>;
   tuning: NonNullable<SlipwayWorkerOptions['tuning']>;
   bareActivities?: BareActivities;
+  /** SLIPWAY_* settings for the worker (e.g. an event subscription's signing secret). */
+  pluginSettings?: SlipwayWorkerOptions['pluginSettings'];
   /** Terminates what is still open on the server; runs before the workers stop. */
   terminateOpen: (client: Client) => Promise<void>;
 }
@@ -66,7 +68,7 @@ export async function startRig(ctx: BenchContext, o: RigOptions): Promise<Rig> {
     for (const [name, yaml] of Object.entries(o.pipelines)) await fs.writeFile(path.join(pipelinesDir, `${name}.yaml`), yaml);
 
     let t0 = now();
-    const slipway = await createSlipwayWorker({ temporalAddress: ctx.temporalAddress, namespace: 'default', taskQueue: o.taskQueue, db, tuning: o.tuning });
+    const slipway = await createSlipwayWorker({ temporalAddress: ctx.temporalAddress, namespace: 'default', taskQueue: o.taskQueue, db, tuning: o.tuning, pluginSettings: o.pluginSettings });
     closers.push({ what: 'Slipway worker connections', close: () => slipway.close() });
     const slipwayRun = slipway.worker.run().catch((err: unknown) => log(`${o.label}: Slipway worker stopped with an error: ${String(err)}`));
     closers.push({ what: 'Slipway worker', close: () => stopWorker(slipway.worker, slipwayRun) });

@@ -15,8 +15,16 @@
  * record), nothing is stuck (all ended), each ended as planned, every deploy
  * happened exactly once, every lease was given back, and the audit chain
  * verifies. The figure beside each is the planned value.
+ *
+ * A subscription to every event type points at a receiver on 127.0.0.1, so
+ * event delivery runs under the same load; its figure is the delivery latency
+ * of each event, from the moment it was recorded to the receiver's first
+ * receipt (after the drain, deliveries still under way get up to a minute).
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SubscriptionStore } from '../registry/subscriptions';
 import type { ReleaseService } from '../client/releases';
 import type { ReleaseStatus } from '../domain/outcome';
 import type { SlipwayWorkerOptions } from '../workers/worker';
@@ -56,6 +64,8 @@ const TUNING: NonNullable<SlipwayWorkerOptions['tuning']> = {
   maxConcurrentActivityTaskExecutions: 200,
 };
 const DRAIN_MS = 180_000;
+const EVENT_SECRET_ENV = 'SLIPWAY_EVENT_SECRET_BENCH';
+const EVENT_DRAIN_MS = 60_000;
 
 type Plan = 'succeed' | 'poor-accuracy' | 'rejected' | 'unhealthy-in-staging';
 
@@ -95,8 +105,10 @@ export async function sustainedBench(ctx: BenchContext): Promise<BenchReport> {
   let rig: Rig | undefined;
   const rows: BenchRow[] = [];
   const notes: string[] = [];
+  const receiver = await startEventReceiver();
   try {
     rig = await startRig(ctx, {
+      pluginSettings: { [EVENT_SECRET_ENV]: 'sustained-bench-event-secret-0123456789' },
       label: 'sustained',
       database: 'slipway_bench_sustained',
       taskQueue: TASK_QUEUE,
@@ -108,6 +120,8 @@ export async function sustainedBench(ctx: BenchContext): Promise<BenchReport> {
       },
     });
     const { service, client, db } = rig;
+    const subscriptions = new SubscriptionStore(db);
+    await subscriptions.add({ url: `${receiver.url}/events`, events: ['*'], secretEnv: EVENT_SECRET_ENV }, 'bench');
     const statusLatency: number[] = [];
     const tracked: Tracked[] = [];
     const watchers: Promise<void>[] = [];
@@ -159,6 +173,13 @@ export async function sustainedBench(ctx: BenchContext): Promise<BenchReport> {
       }
     }
     const leftLeases = await db.collection('env_leases').countDocuments({});
+    // Deliveries run behind the releases: give the last ones time to land before judging.
+    const eventDrainUntil = now() + EVENT_DRAIN_MS;
+    while (now() < eventDrainUntil && (await subscriptions.deliveries.countDocuments({ status: { $in: ['pending', 'retrying'] } })) > 0) await sleep(1_000);
+    const published = await subscriptions.events.find({}, { projection: { recordedAt: 1 } }).toArray();
+    const undelivered = published.filter((e) => !receiver.firstSeen.has(e._id));
+    const deliveryLatency = summarize(published.filter((e) => receiver.firstSeen.has(e._id)).map((e) => receiver.firstSeen.get(e._id)! - e.recordedAt.getTime()));
+    log(`sustained: events: ${published.length} published, ${published.length - undelivered.length} delivered; delivery latency p50 ${ms(deliveryLatency.p50)}, p99 ${ms(deliveryLatency.p99)} (${deliveryLatency.n} events)`);
     const audit = await service.registry.audit.verify();
 
     // --- report ---------------------------------------------------------------
@@ -179,6 +200,8 @@ export async function sustainedBench(ctx: BenchContext): Promise<BenchReport> {
       row('leases still held after the run', String(leftLeases), '0', leftLeases === 0),
       row('audit chain', audit.ok ? `verifies (${audit.checked} events)` : `BROKEN at ${JSON.stringify(audit.brokenAt)}`, 'verifies', audit.ok),
       { bench: 'sustained', measure: `start → succeeded, p50 (p99), ${durations.n} releases (includes a 1–5 s approval pause and 10 s of bakes)`, slipway: `${ms(durations.p50)} (${ms(durations.p99)})`, baseline: '', ratio: '', aim: '—' },
+      row('events not delivered to the subscribed receiver', String(undelivered.length), `0 of ${published.length} published`, undelivered.length === 0),
+      { bench: 'sustained', measure: `event delivery latency (recorded → receiver got it), p50 (p99), ${deliveryLatency.n} events`, slipway: `${ms(deliveryLatency.p50)} (${ms(deliveryLatency.p99)})`, baseline: '', ratio: '', aim: '—' },
       { bench: 'sustained', measure: `status query under this load, p50 (p99), ${q.n} queries`, slipway: `${ms(q.p50)} (${ms(q.p99)})`, baseline: '', ratio: '', aim: '—' },
       { bench: 'sustained', measure: 'bench process RSS (worker in this process): first start → last start → drained', slipway: rss.length > 0 ? `${mib(rss[0]!)} → ${mib(rss[rss.length - 2] ?? rss[0]!)} → ${mib(rss[rss.length - 1]!)}` : 'n/a', baseline: '', ratio: '', aim: 'flat' },
     );
@@ -194,7 +217,36 @@ export async function sustainedBench(ctx: BenchContext): Promise<BenchReport> {
     return { name: 'sustained', rows, notes };
   } finally {
     await rig?.close(120_000);
+    await receiver.close();
   }
+}
+
+/** startEventReceiver listens on 127.0.0.1 and notes when each event id first arrived (duplicates of an at-least-once delivery count once). */
+async function startEventReceiver(): Promise<{ url: string; firstSeen: Map<string, number>; close(): Promise<void> }> {
+  const firstSeen = new Map<string, number>();
+  const server = http.createServer((req, res) => {
+    const at = Date.now();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        const id = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id?: unknown }).id;
+        if (typeof id === 'string' && !firstSeen.has(id)) firstSeen.set(id, at);
+        res.writeHead(204).end();
+      } catch {
+        res.writeHead(400).end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    firstSeen,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
 
 

@@ -15,6 +15,7 @@ import { InvalidInputError, RegistryError } from '../registry/errors';
 import { connectRegistryDb, RegistrySettingsError, type RegistryDb } from '../registry/db';
 import { PolicyStore } from '../registry/policy';
 import { Registry } from '../registry/registry';
+import { SubscriptionStore } from '../registry/subscriptions';
 import { ReleaseService } from '../client/releases';
 import { ApiClient, ApiError } from './api-client';
 import { DirectBackend, HttpBackend, type SlipwayBackend } from './backend';
@@ -81,6 +82,11 @@ export class CliContext {
   /** policy connects to the registry's pipelines and model bindings. */
   async policy(): Promise<PolicyStore> {
     return new PolicyStore((await this.registryDb()).db, { secretEnvAllow: this.config.secretEnvAllow });
+  }
+
+  /** subscriptions connects to the event subscriptions and their deliveries. */
+  async subscriptions(): Promise<SubscriptionStore> {
+    return new SubscriptionStore((await this.registryDb()).db);
   }
 
   /** directActor is who a direct-mode change is recorded as: the claimed user, marked unverified (no token vouches for it). */

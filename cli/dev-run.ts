@@ -76,6 +76,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
     auditSigner: signer,
     pluginSettings: config.pluginSettings,
     secretEnv: config.secretEnv,
+    publicUrl: config.publicUrl,
     tracing,
     metrics,
     localServingDir: path.join(path.resolve(opts.dataDir), 'local-serving'),

@@ -10,6 +10,7 @@ import { registerLineCommands } from './commands/line';
 import { registerModelCommands } from './commands/model';
 import { registerPipelineCommands } from './commands/pipeline';
 import { registerReleaseCommands } from './commands/release';
+import { registerSubscriptionCommands } from './commands/subscription';
 import { errorBody } from './context';
 import { registerDevCommand } from './dev';
 import { printErr, printJson } from './terminal';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerAuditCommands(program);
   registerDemoCommand(program);
   registerKeysCommands(program);
+  registerSubscriptionCommands(program);
   return program;
 }
 

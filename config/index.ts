@@ -53,6 +53,8 @@ export interface SlipwayConfig {
   secretEnvAllow: SecretEnvAllow;
   /** The values of the allowed variables that are set: all a worker's gates can ever read. */
   secretEnv: Readonly<Record<string, string>>;
+  /** SLIPWAY_PUBLIC_URL: where people reach the release board; links in events start with it (default: apiUrl). */
+  publicUrl: string;
   /** SLIPWAY_LINE_RECHECK_INTERVAL: how often a release held by a stopped line asks again (a duration; unset = 30s). */
   lineRecheckMs: number | undefined;
   /** API edge settings (api/rate-limits.ts, GET /metrics). */
@@ -101,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     apiEdge: loadApiEdge(env),
     secretEnvAllow,
     secretEnv: pickAllowedSecrets(env, secretEnvAllow),
+    publicUrl: loadPublicUrl(env, apiPort),
     uiOrigins: (env.SLIPWAY_UI_ORIGINS || 'http://127.0.0.1:8233,http://localhost:8233').split(',').map((o) => o.trim()).filter(Boolean),
     temporalUiUrl: parseTemporalUiUrl(env.SLIPWAY_TEMPORAL_UI_URL),
   };
@@ -135,6 +138,15 @@ function loadApiEdge(env: NodeJS.ProcessEnv): ApiEdgeSettings {
   if (metricsToken !== undefined && metricsToken !== '' && metricsToken.length < 16) throw new Error('SLIPWAY_METRICS_TOKEN must be at least 16 characters (make one with: openssl rand -hex 32)');
   if (metricsToken && /\s/.test(metricsToken)) throw new Error('SLIPWAY_METRICS_TOKEN must not contain spaces (it is sent as "Authorization: Bearer <token>")');
   return { requestsPerMinute, metricsToken: metricsToken || undefined };
+}
+
+// Events: the base of links into the board, checked here so a typo fails at start, not in every message.
+function loadPublicUrl(env: NodeJS.ProcessEnv, apiPort: number): string {
+  const url = env.SLIPWAY_PUBLIC_URL || env.SLIPWAY_API_URL || `http://127.0.0.1:${apiPort}`;
+  if (!/^https?:\/\/[^\s/?#]+(?:\/[^\s?#]*)?$/.test(url)) {
+    throw new Error(`SLIPWAY_PUBLIC_URL must be the http(s) URL people open the release board at, such as "https://slipway.example.com" (got "${url}")`);
+  }
+  return url.replace(/\/+$/, '');
 }
 
 function loadOidc(env: NodeJS.ProcessEnv): SlipwayConfig['oidc'] {

@@ -17,6 +17,7 @@ import { GATES } from '../gates';
 import { canonicalJson } from './canonical-json';
 
 export { canonicalJson };
+import { parseDuration } from './duration';
 import { validateFreezeWindow } from './freeze';
 import {
   DAY_MS,
@@ -139,6 +140,9 @@ const approvalSchema = strictObject({
   // The release's requester may approve it only when true: four eyes by default.
   selfApproval: z.boolean({ error: 'must be true or false' }).default(false),
   timeout: durationSchema({ min: SECOND_MS }).default('72h'),
+  // How long before the deadline approvers are reminded (event `approval.expiring`); absent: approvalReminderLeadMs's default.
+  // No zod default, so pipelines applied before this field keep their hash.
+  remindBefore: durationSchema({ min: SECOND_MS }).optional(),
   channels: z
     .array(z.enum(APPROVAL_CHANNELS, { error: `must be one of ${APPROVAL_CHANNELS.join(', ')}` }), { error: 'must be a list of channels' })
     .min(1, `must list at least one channel (${APPROVAL_CHANNELS.join(', ')})`)
@@ -151,6 +155,13 @@ const approvalSchema = strictObject({
     // Case-insensitive: "Alice" and "alice" are one person who must not count twice.
     reportDuplicates(approvers, (a) => (typeof a === 'string' ? a.toLowerCase() : undefined), ['approvers'], 'is listed twice', ctx);
     if (Array.isArray(approval.channels)) reportDuplicates(approval.channels, (c) => (typeof c === 'string' ? c : undefined), ['channels'], 'is listed twice', ctx);
+    if (typeof approval.remindBefore === 'string' && typeof approval.timeout === 'string') {
+      const lead = safeDuration(approval.remindBefore);
+      const timeout = safeDuration(approval.timeout);
+      if (lead !== null && timeout !== null && lead >= timeout) {
+        ctx.addIssue({ code: 'custom', path: ['remindBefore'], message: `must be shorter than timeout (${approval.timeout}): the reminder goes out that long before the approval expires` });
+      }
+    }
     const required = approval.required;
     if (typeof required === 'number' && Number.isInteger(required) && approvers.length > 0 && required > approvers.length) {
       ctx.addIssue({
@@ -162,6 +173,15 @@ const approvalSchema = strictObject({
   },
   { when: (payload) => isPlainObject(payload.value) },
 );
+
+// A duration in ms, or null when it does not parse (its own field reports that).
+function safeDuration(text: string): number | null {
+  try {
+    return parseDuration(text);
+  } catch {
+    return null;
+  }
+}
 
 // Largest allowed gap between the mean prediction of the version under watch and the stable baseline's.
 const driftSchema = z.number({ error: 'must be a number from 0 to 1 (largest allowed gap in mean prediction)' }).min(0, 'must be at least 0').max(1, 'must be at most 1');

@@ -46,7 +46,7 @@ export class VersionConflictError extends RegistryError {
 /** NotFoundError is a model, version, release or pointer that does not exist. */
 export class NotFoundError extends RegistryError {
   constructor(
-    readonly kind: 'model' | 'version' | 'release' | 'live version' | 'alias' | 'pipeline' | 'pipeline revision' | 'binding' | 'line stop' | 'quarantine',
+    readonly kind: 'model' | 'version' | 'release' | 'live version' | 'alias' | 'pipeline' | 'pipeline revision' | 'binding' | 'line stop' | 'quarantine' | 'subscription',
     readonly key: string,
     hint = '',
   ) {

@@ -153,6 +153,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       trustedKeys: parseTrustedKeys(config.apiPublicKeys),
       pluginSettings: config.pluginSettings,
       secretEnv: config.secretEnv,
+      publicUrl: config.publicUrl,
       tracing,
       metrics,
       tuning: settings.tuning,

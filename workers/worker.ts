@@ -14,6 +14,7 @@ import { PolicyStore } from '../registry/policy';
 import { createSandbox, type Sandbox } from '../lib/sandbox';
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
+import { SubscriptionStore } from '../registry/subscriptions';
 import { installRuntime } from './runtime';
 import { buildHealthSources } from '../health';
 import type { PluginContext, PluginSettings } from '../lib/plugins';
@@ -57,6 +58,8 @@ export interface SlipwayWorkerOptions {
   auditSigner?: ActivityDeps['auditSigner'];
   /** How often a release held by a stopped line asks again (SLIPWAY_LINE_RECHECK_INTERVAL). */
   lineRecheckMs?: number;
+  /** SLIPWAY_PUBLIC_URL (config's publicUrl): the base of links into the release board in events. */
+  publicUrl?: string;
   /** Worker tuning (cache size, concurrency) for benchmarks. */
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentActivityTaskExecutions'>;
 }
@@ -72,7 +75,7 @@ export interface SlipwayWorker {
 /** createSlipwayWorker connects to Temporal, ensures registry indexes, and builds (but does not run) the worker. */
 export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promise<SlipwayWorker> {
   installRuntime();
-  await Promise.all([new Registry(options.db).ensureIndexes(), new ReleaseStore(options.db).ensureIndexes()]);
+  await Promise.all([new Registry(options.db).ensureIndexes(), new ReleaseStore(options.db).ensureIndexes(), new SubscriptionStore(options.db).ensureIndexes()]);
   // Before connecting: a bad SLIPWAY_SECRET_ENV_ALLOW, SLIPWAY_FILE_ROOTS or SLIPWAY_OUTBOUND_* stops the worker here, naming it.
   const sandbox = options.sandbox ?? createSandbox({ settings: options.pluginSettings ?? {}, secrets: options.secretEnv });
   const connectFailed = async (err: unknown): Promise<never> => {
@@ -117,6 +120,8 @@ export async function createSlipwayWorker(options: SlipwayWorkerOptions): Promis
         auditSigner: options.auditSigner,
         lineRecheckMs: options.lineRecheckMs,
         sandbox,
+        settings: options.pluginSettings ?? {},
+        ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
         ...options.extensions,
         // Every registered target and health source this worker is configured for, then the caller's, which win by name.
         targets: [...buildTargets(plugins), ...(options.extensions?.targets ?? [])],

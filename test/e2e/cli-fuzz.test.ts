@@ -20,11 +20,15 @@ const verbs = fc.constantFrom(
   ['reject'],
   ['rollback'],
   ['dora'],
+  ['subscription', 'add'],
+  ['subscription', 'list'],
+  ['subscription', 'remove'],
+  ['subscription', 'deliveries'],
   ['nonsense'],
 );
 const word = fc.oneof(
   fc.string({ maxLength: 40 }),
-  fc.constantFrom('$where', '{"$gt":""}', 'a.b', '../../etc/passwd', '-', '--', '🚀', 'x'.repeat(5000), '--stage', '--as', '--sha256', '--artifact', '--metrics', '--since', '--limit', '--at', '--env', '--to', '--status', '--json'),
+  fc.constantFrom('$where', '{"$gt":""}', 'a.b', '../../etc/passwd', '-', '--', '🚀', 'x'.repeat(5000), '--stage', '--as', '--sha256', '--artifact', '--metrics', '--since', '--limit', '--at', '--env', '--to', '--status', '--json', '--url', '--events', '--secret-env', '--format', '--subscription', 'http://127.0.0.1:1/x', 'SLIPWAY_EVENT_SECRET_X', '*'),
 );
 
 // Arguments a confused user or a hostile script would pass. `dev` and the

@@ -63,7 +63,7 @@ export interface TestTemporal {
 /** startTestWorker runs the real Slipway worker against the test Temporal server. */
 export async function startTestWorker(
   db: Db,
-  options: Pick<SlipwayWorkerOptions, 'extensions' | 'codecKeys' | 'tracing' | 'metrics' | 'localServingDir' | 'trustedKeys' | 'policy' | 'auditSigner' | 'lineRecheckMs' | 'sandbox'> = {},
+  options: Pick<SlipwayWorkerOptions, 'extensions' | 'codecKeys' | 'tracing' | 'metrics' | 'localServingDir' | 'trustedKeys' | 'policy' | 'auditSigner' | 'lineRecheckMs' | 'sandbox' | 'pluginSettings' | 'publicUrl'> = {},
 ): Promise<TestTemporal> {
   const { temporalAddress } = testEnv();
   const taskQueue = uniqueName('tq');
