@@ -6,29 +6,22 @@
  * client/line-controls.ts, the same the `slipway stop|resume` and `slipway
  * model quarantine|unquarantine` verbs call in direct mode.
  */
-import type { Client } from '@temporalio/client';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Db } from 'mongodb';
 import { z } from 'zod';
-import { LineControlService, scopeOf } from '../client/line-controls';
+import { scopeOf, type LineControlService } from '../client/line-controls';
 import { reasonSchema, stopScopeSchema } from '../domain/line-controls';
 import { envNameSchema, modelNameSchema, versionSchema } from '../domain/model-version';
-import type { AuditSigner } from '../registry/audit';
-import { Registry } from '../registry/registry';
 import type { Principal } from './auth';
 import { requireQuarantines, requireStopsLine } from './permissions';
 
 /** LineRouteDeps are what the line routes act through and how they check the caller. */
 export interface LineRouteDeps {
-  db: Db;
-  /** Wakes held releases on resume and a quarantined version's release; absent, only the registry changes. */
-  temporal?: Client;
+  /** The service the changes go through (it wakes the releases concerned and publishes events when it can). */
+  lines: LineControlService;
   requireRole: (role: 'viewer') => (req: FastifyRequest) => Promise<void>;
   withTimeout: <T>(what: string, p: Promise<T>) => Promise<T>;
   mutating: { rateLimit: { max: number; timeWindow: string } };
-  /** Signs audit checkpoints of the changes (the API's key). */
-  signer?: AuditSigner;
 }
 
 const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string(), problems: z.array(z.object({ field: z.string(), reason: z.string() })).optional() }) });
@@ -37,7 +30,7 @@ const anyObject = z.any().describe('JSON object');
 /** registerLineRoutes adds GET/POST /stops, POST /stops/:scope/resume, GET /quarantines and the quarantine routes of a version. */
 export function registerLineRoutes(app: FastifyInstance, deps: LineRouteDeps): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const lines = new LineControlService({ db: deps.db, temporal: deps.temporal, registry: new Registry(deps.db, undefined, { auditSigner: deps.signer }) });
+  const { lines } = deps;
   // The grant is checked before the body is read, so a caller without it learns nothing else and writes nothing.
   const withGrant = (check: (p: Principal) => void) => async (req: FastifyRequest) => {
     await deps.requireRole('viewer')(req);

@@ -73,7 +73,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
     });
     api = await buildApi({
       db: registry.db,
-      releases: new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir, bootstrapFromFolder: false, signer, secretEnvAllow: config.secretEnvAllow }),
+      releases: new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir, bootstrapFromFolder: false, signer, secretEnvAllow: config.secretEnvAllow, publicUrl: config.publicUrl }),
       temporal: client,
       auth,
       metrics,

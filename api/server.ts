@@ -37,6 +37,7 @@ import { registerAuditRoutes } from './audit-routes';
 import { registerBoardRoutes, type BoardSettings } from './board-routes';
 import { registerCodecRoutes } from './codec-routes';
 import { registerLineRoutes } from './line-routes';
+import { LineControlService } from '../client/line-controls';
 import { requireRollBack } from './permissions';
 import { registerDoraRoutes } from './dora-routes';
 import { registerPipelineRoutes } from './pipeline-routes';
@@ -238,7 +239,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   await registerDoraRoutes(app, { db: deps.db, requireRole, withTimeout, clock: deps.clock });
   await registerPipelineRoutes(app, { db: deps.db, requireRole, withTimeout, mutating, signer: deps.signer, secretEnvAllow: deps.secretEnvAllow });
-  registerLineRoutes(app, { db: deps.db, temporal: deps.temporal, requireRole, withTimeout, mutating, signer: deps.signer });
+  // Without Temporal the line still changes in the registry; nothing is woken or published.
+  const lines = verifiedReleases ? verifiedReleases.lineControls(deps.signer) : new LineControlService({ db: deps.db, auditSigner: deps.signer });
+  registerLineRoutes(app, { lines, requireRole, withTimeout, mutating });
   await registerSubscriptionRoutes(app, { db: deps.db, requireRole, withTimeout, mutating, signer: deps.signer });
   registerAuditRoutes(app, { registry, releases, requireRole, withTimeout, signer: deps.signer, trustedKeys: { ...deps.trustedKeys, ...(deps.signer ? { [deps.signer.keyId]: deps.signer.publicKey } : {}) } });
 

@@ -119,7 +119,7 @@ export class CliContext {
       }
     }
     const temporal = new Client({ connection: this.connection, namespace: settings.namespace, dataConverter: dataConverterFor(this.config.codecKeys, settings.namespace) });
-    return new ReleaseService({ temporal, db: db.db, taskQueue: this.config.taskQueue, pipelinesDir: this.config.pipelinesDir, bootstrapFromFolder: true, secretEnvAllow: this.config.secretEnvAllow });
+    return new ReleaseService({ temporal, db: db.db, taskQueue: this.config.taskQueue, pipelinesDir: this.config.pipelinesDir, bootstrapFromFolder: true, secretEnvAllow: this.config.secretEnvAllow, publicUrl: this.config.publicUrl });
   }
 
   private async registryDb(): Promise<RegistryDb> {

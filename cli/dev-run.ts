@@ -92,7 +92,7 @@ export async function runDev(opts: { temporalPort: string; uiPort: string; mongo
   const codec = codecFromKeys(config.codecKeys, temporal.namespace);
   const devTokens = config.apiTokensFile ? undefined : ensureDevTokens(path.resolve(opts.dataDir), config.user);
   // One service for the API and the demo; the demo starts in direct mode, the API takes its verified copy (buildApi), which never binds.
-  const releases = new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir, bootstrapFromFolder: true, signer, secretEnvAllow: config.secretEnvAllow });
+  const releases = new ReleaseService({ temporal: client, db: registry.db, taskQueue: config.taskQueue, pipelinesDir: config.pipelinesDir, bootstrapFromFolder: true, signer, secretEnvAllow: config.secretEnvAllow, publicUrl: config.publicUrl });
   const api = await buildApi({
     db: registry.db,
     releases,

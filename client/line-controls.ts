@@ -7,17 +7,24 @@
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
+import { environmentStopEvent, versionQuarantinedEvent, type EventDraft } from '../domain/events';
 import { ALL_SCOPE, type LineStop, type Quarantine } from '../domain/line-controls';
+import type { AuditSigner } from '../registry/audit';
 import { InvalidInputError } from '../registry/errors';
+import type { LineEvent, LineEventPublisher } from '../registry/line-controls';
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import { recheckLineSignal, releaseWorkflowId } from '../workflows/release/api';
+import type { EventPublisher } from './events';
 
 /** LineControlServiceDeps are the connections the service uses; without Temporal it changes the registry and wakes no one. */
 export interface LineControlServiceDeps {
   db: Db;
   temporal?: Client;
-  registry?: Registry;
+  /** Signs the audit checkpoints of the changes (the API's key). */
+  auditSigner?: AuditSigner;
+  /** Publishes stop on/off and quarantine events to the subscriptions; without it, none are sent. */
+  events?: EventPublisher;
 }
 
 /** ScopeChoice is how front ends name a scope: one environment, or all of them. */
@@ -47,7 +54,7 @@ export class LineControlService {
   private readonly releases: ReleaseStore;
 
   constructor(private readonly deps: LineControlServiceDeps) {
-    this.registry = deps.registry ?? new Registry(deps.db);
+    this.registry = new Registry(deps.db, undefined, { auditSigner: deps.auditSigner, publishLineEvent: deps.events ? lineEventsTo(deps.events) : undefined });
     this.releases = new ReleaseStore(deps.db);
   }
 
@@ -95,6 +102,33 @@ export class LineControlService {
       throw err;
     }
   }
+}
+
+/** lineEventsTo publishes the registry's line events as release events; the audit key of the change tells one happening from a later one. */
+export function lineEventsTo(events: EventPublisher): LineEventPublisher {
+  return async (event: LineEvent) => {
+    const draft = lineEventDraft(event);
+    if (draft) await events.publish([draft]);
+  };
+}
+
+// Lifting a quarantine is audited but has no event type of its own.
+function lineEventDraft(event: LineEvent): EventDraft | null {
+  switch (event.type) {
+    case 'line.stopped':
+      return environmentStopEvent({ env: stopEnv(event.stop.scope), stopped: true, reason: event.stop.reason, by: event.stop.by, at: event.stop.since, key: event.stop.since });
+    case 'line.resumed':
+      return environmentStopEvent({ env: stopEnv(event.scope), stopped: false, reason: event.reason, by: event.by, at: event.at, key: event.at });
+    case 'version.quarantined':
+      return versionQuarantinedEvent({ ...event.quarantine, at: event.quarantine.since, key: event.quarantine.since });
+    case 'version.unquarantined':
+      return null;
+  }
+}
+
+// The event schema names every environment `*`.
+function stopEnv(scope: string): string {
+  return scope === ALL_SCOPE ? '*' : scope;
 }
 
 // getVersion validates names too; a bad name is reported by the store below with the same field names.

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { quarantineReason } from '../domain/line-controls';
+import { EventPublisher } from './events';
 import { LineControlService } from './line-controls';
 import { PipelineError, pipelineNameSchema } from '../domain/pipeline';
 import { versionSchema, modelNameSchema, envNameSchema } from '../domain/model-version';
@@ -16,6 +17,7 @@ import { InvalidInputError, NotFoundError } from '../registry/errors';
 import { loadPipelinesFromDir } from '../config/pipelines';
 import { PolicyStore, type PluginNames } from '../registry/policy';
 import { rollbackRefusal } from '../registry/live';
+import type { AuditSigner } from '../registry/audit';
 import { Registry } from '../registry/registry';
 import type { BoundPipeline } from '../registry/types';
 import { ReleaseStore, type ReleaseRecord } from '../registry/releases';
@@ -59,6 +61,8 @@ export interface ReleaseServiceDeps {
    * are signed with it, and workers count them as verified. The CLI's direct mode has none.
    */
   signer?: Signer;
+  /** SLIPWAY_PUBLIC_URL: with it, stop on/off and quarantines made through this service are published as events. */
+  publicUrl?: string;
   /** SLIPWAY_SECRET_ENV_ALLOW: direct mode applies folder pipelines, refused when they name other secret variables. */
   secretEnvAllow?: SecretEnvAllow;
 }
@@ -108,8 +112,9 @@ export class ReleaseService {
   }
 
   /** lineControls stops and resumes the line and quarantines versions, waking the releases concerned through this service's Temporal client. */
-  lineControls(): LineControlService {
-    return new LineControlService({ db: this.deps.db, temporal: this.deps.temporal, registry: this.registry });
+  lineControls(auditSigner?: AuditSigner): LineControlService {
+    const { db, temporal, taskQueue, publicUrl } = this.deps;
+    return new LineControlService({ db, temporal, auditSigner, events: publicUrl ? new EventPublisher({ db, temporal, taskQueue, publicUrl }) : undefined });
   }
 
   /** onTaskQueue is the same service starting workflows on another task queue. */
