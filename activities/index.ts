@@ -19,6 +19,7 @@ import type { Pipeline } from '../domain/pipeline';
 import type { ReleasePolicy } from '../domain/release';
 import type { EnvLockRef } from '../locks/api';
 import { createLockActivities } from '../locks/activities';
+import { createRetryActivities } from './retry';
 import type { GateResult, ReleaseState } from '../workflows/release/api';
 import { defaultGates, type GateRegistry } from '../gates';
 import { failedVerdict } from '../gates/verdicts';
@@ -92,6 +93,9 @@ export function createActivities(deps: ActivityDeps) {
 
     // The environment lock's activities, under the names histories record.
     ...locks.activities,
+
+    // planRetry: what a retried release keeps from its earlier run (activities/retry.ts).
+    ...createRetryActivities({ db: deps.db, registry, trustedKeys: deps.trustedKeys, clock }).activities,
 
     /**
      * runGate runs one gate. An unknown type or a bad config is a failed verdict (asking again cannot help);
@@ -346,7 +350,20 @@ async function auditDecisions(registry: Registry, state: ReleaseState): Promise<
       details: { verified: r.verified, via: r.via ?? null, issuer: r.issuer ?? null, actor: r.actor ?? null, pipelineHash: state.pipelineHash, pipelineRevision: state.pipelineRevision ?? null },
     });
   }
+  if (state.retryOf) {
+    const r = state.retryOf;
+    await registry.audit.append({
+      key: `retried:${state.releaseId}:${state.startedAt}`,
+      actor: state.requester ? who(state.requester.user, state.requester.verified) : `unverified:claimed:${state.requestedBy}`,
+      action: 'release.retried',
+      subject,
+      reason: r.changes.join('; ') || 'nothing changed since the retried run',
+      details: { retryOf: r.runId, retriedStatus: r.status, startFrom: r.startFrom, carriedOver: state.stages.filter((s) => s.carriedOver).map((s) => s.env) },
+    });
+  }
   for (const stage of state.stages) {
+    // A carried-over stage's approvals were audited by the run that collected them.
+    if (stage.carriedOver) continue;
     for (const a of stage.quorum?.approvals ?? []) {
       await registry.audit.append({
         key: `approved:${state.releaseId}:${state.startedAt}:${stage.env}:${a.approver}`,

@@ -7,7 +7,7 @@
  * the verb had) in DirectBackend, and one `this.api.get/post` in HttpBackend.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ReleaseService, StartedRelease } from '../client/releases';
+import type { ReleaseService, StartedRelease, StartedRetry } from '../client/releases';
 import { doraPeriod, type DoraReport } from '../domain/dora';
 import type { ApproveUpdateResult, ReleaseState, RollbackResult } from '../domain/release';
 import type { Registry } from '../registry/registry';
@@ -46,6 +46,8 @@ export interface SlipwayBackend {
   liveAt(model: string, at: Date, env?: string): Promise<LiveAtMoment>;
   dora(query: { model?: string; env?: string; since: string; allEnvs: boolean }): Promise<DoraReport>;
   startRelease(req: { model: string; version: string; pipeline?: string; by: string | undefined }): Promise<StartedRelease>;
+  /** retryRelease starts a new run of a release that ended badly, keeping what passed. */
+  retryRelease(req: { releaseId: string; from?: string; by: string | undefined }): Promise<StartedRetry>;
   releaseStatus(releaseId: string): Promise<ReleaseState>;
   listReleases(query: { model?: string; status?: string; limit: number }): Promise<ReleaseListItem[]>;
   approve(req: { releaseId: string; stage: string; comment?: string; by: string | undefined }): Promise<ApproveUpdateResult>;
@@ -97,6 +99,10 @@ export class DirectBackend implements SlipwayBackend {
 
   async startRelease(req: { model: string; version: string; pipeline?: string; by: string | undefined }) {
     return (await this.open.releases()).start({ model: req.model, version: req.version, pipeline: req.pipeline, requestedBy: requester(req.by) });
+  }
+
+  async retryRelease(req: { releaseId: string; from?: string; by: string | undefined }) {
+    return (await this.open.releases()).retry({ releaseId: req.releaseId, from: req.from, requestedBy: requester(req.by) });
   }
 
   async releaseStatus(releaseId: string) {
@@ -161,6 +167,10 @@ export class HttpBackend implements SlipwayBackend {
 
   startRelease(req: { model: string; version: string; pipeline?: string }) {
     return this.api.post<StartedRelease>('/releases', { model: req.model, version: req.version, ...(req.pipeline ? { pipeline: req.pipeline } : {}) });
+  }
+
+  retryRelease(req: { releaseId: string; from?: string }) {
+    return this.api.post<StartedRetry>(`/releases/${enc(req.releaseId)}/retry`, req.from ? { from: req.from } : {});
   }
 
   releaseStatus(releaseId: string) {

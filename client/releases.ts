@@ -16,6 +16,7 @@ import { rollbackRefusal } from '../registry/live';
 import { Registry } from '../registry/registry';
 import type { BoundPipeline } from '../registry/types';
 import { ReleaseStore, type ReleaseRecord } from '../registry/releases';
+import { isRetryRefusal, planRetry, retryableRefusal, type RetryOf, type RetryRequest } from '../domain/retry';
 import { inSpan, slipwayAttributes } from '../observability/tracing';
 import type { VerifiedIdentity } from '../domain/decisions';
 import type { Signer } from '../lib/signing';
@@ -129,14 +130,21 @@ export class ReleaseService {
     const asked = req.pipeline === undefined ? undefined : parseOrThrow(pipelineNameSchema, 'pipeline', req.pipeline);
     await this.registry.getVersion(model, version);
     const bound = this.deps.bootstrapFromFolder ? await this.bindFromFolder(model, asked, requestedBy) : await this.boundOrRefuse(model, asked);
+    return this.launch({ model, version, bound, requestedBy, verified: req.verified });
+  }
+
+  // Starts the release workflow (or finds the running one); a retry's request goes into the input and, behind the API, into the signed start decision.
+  private async launch(req: { model: string; version: string; bound: BoundPipeline; requestedBy: string; verified?: Verified; retry?: RetryRequest }): Promise<StartedRelease> {
+    const { model, version, bound, requestedBy } = req;
     const pipelineHash = bound.hash;
     const workflowId = releaseWorkflowId(model, version);
     const releaseId = workflowId;
+    const retry = req.retry ? { retry: req.retry } : {};
     try {
       const handle = await this.deps.temporal.workflow.start<typeof releaseWorkflow>('releaseWorkflow', {
         workflowId,
         taskQueue: this.deps.taskQueue,
-        args: [{ releaseId, model, version, pipelineName: bound.name, pipelineHash, requestedBy, requestedAt: new Date().toISOString(), ...this.signed(req.verified, (requester, issuedAt) => ({ startDecision: this.deps.signer!.signDecision({ kind: 'release.start', releaseId, model, version, requester, ...(req.verified?.actor ? { actor: req.verified.actor } : {}), issuedAt }) })) }],
+        args: [{ releaseId, model, version, pipelineName: bound.name, pipelineHash, requestedBy, requestedAt: new Date().toISOString(), ...retry, ...this.signed(req.verified, (requester, issuedAt) => ({ startDecision: this.deps.signer!.signDecision({ kind: 'release.start', releaseId, model, version, requester, ...(req.verified?.actor ? { actor: req.verified.actor } : {}), ...retry, issuedAt }) })) }],
         // A second start of the same version while one runs fails here and returns the running
         // release below: exact, and no describe call on every start as USE_EXISTING would need.
         workflowIdConflictPolicy: 'FAIL',
@@ -145,7 +153,7 @@ export class ReleaseService {
           { key: SA_VERSION, value: version },
           { key: SA_STATUS, value: 'running' },
         ],
-        staticSummary: `Release ${model}@${version} via pipeline ${bound.pipeline.name} (requested by ${requestedBy})`,
+        staticSummary: `${req.retry ? `Retry of run ${req.retry.runId}: release` : 'Release'} ${model}@${version} via pipeline ${bound.pipeline.name} (requested by ${requestedBy})`,
       });
       return { releaseId, workflowId, runId: handle.firstExecutionRunId, pipeline: bound.pipeline.name, pipelineHash, alreadyRunning: false };
     } catch (err) {
@@ -155,6 +163,34 @@ export class ReleaseService {
       }
       throw err;
     }
+  }
+
+  /**
+   * retry starts a new run of a release that ended failed, rejected, approval_expired or cancelled. It
+   * plans here what the worker will keep (to refuse a bad request before anything starts and to say what
+   * changed), but sends only the run's id and `from`: the worker decides again from its own registry.
+   */
+  async retry(req: RetryReleaseRequest): Promise<StartedRetry> {
+    checkReleaseId(req.releaseId);
+    const from = req.from === undefined ? undefined : parseOrThrow(envNameSchema, 'from', req.from);
+    const requestedBy = parseOrThrow(modelNameSchema, 'requester (--as)', req.requestedBy);
+    const record = await this.releases.get(req.releaseId);
+    if (!record) throw new NotFoundError('release', req.releaseId, 'see `slipway release list`');
+    const refusal = retryableRefusal(req.releaseId, record.status);
+    if (refusal) throw new InvalidInputError([{ field: 'release-id', reason: refusal }]);
+    if (!record.runId) {
+      throw new InvalidInputError([{ field: 'release-id', reason: `${req.releaseId}'s last run was recorded before runs were named, so nothing of it can be kept: start it again with \`slipway release start ${record.model} ${record.version}\`` }]);
+    }
+    const bound = await this.boundOrRefuse(record.model, undefined);
+    const live: Record<string, { version: string | null; releaseId: string | null; health: 'ok' | 'failed' } | null> = {};
+    for (const stage of bound.pipeline.stages) live[stage.env] = await this.registry.getLive(record.model, stage.env);
+    const plan = planRetry({ ...record, runId: record.runId }, { releaseId: req.releaseId, version: record.version, pipelineHash: bound.hash, pipelineRevision: bound.revision, stages: bound.pipeline.stages.map((s) => s.env), live }, from);
+    if (isRetryRefusal(plan)) throw new InvalidInputError([{ field: plan.field, reason: plan.reason }]);
+    const retry: RetryRequest = { runId: record.runId, ...(from === undefined ? {} : { from }) };
+    const started = await this.launch({ model: record.model, version: record.version, bound, requestedBy, verified: req.verified, retry });
+    // Someone started it between our read and the start: that run is not ours to describe.
+    if (started.alreadyRunning) throw new InvalidInputError([{ field: 'release-id', reason: `a run of ${req.releaseId} is already going (run ${started.runId}); follow it with \`slipway release status ${req.releaseId}\`` }]);
+    return { ...started, retryOf: plan.retryOf, carriedOver: plan.carried.map((c) => c.env) };
   }
 
   // Verified front end: the binding decides; a named pipeline must agree with it.
@@ -318,6 +354,21 @@ export interface StartRequest {
   pipeline?: string;
   requestedBy: string;
   verified?: Verified;
+}
+
+/** RetryReleaseRequest asks to retry a release; `verified` is set only by the API, from the caller's token. */
+export interface RetryReleaseRequest {
+  releaseId: string;
+  /** Start at this stage (at or before the first stage that must run again). */
+  from?: string;
+  requestedBy: string;
+  verified?: Verified;
+}
+
+/** StartedRetry is a started retry with the plan as the client saw it; the worker's own decision is in the release state (`retryOf`, stages' `carriedOver`). */
+export interface StartedRetry extends StartedRelease {
+  retryOf: RetryOf;
+  carriedOver: string[];
 }
 
 /** DecisionRequest is an approval or rejection; `verified` is set only by the API, from the caller's token. */

@@ -8,6 +8,7 @@ import type { SignedDecision } from './decisions';
 import type { Pipeline } from './pipeline';
 import type { ApprovalChannel, QuorumState } from './quorum';
 import type { ReleaseStatus } from './outcome';
+import type { CarriedOver, RetryOf, RetryRequest } from './retry';
 import type { GateCheck } from './thresholds';
 
 /**
@@ -31,6 +32,11 @@ export interface ReleaseInput {
   requestedAt: string;
   /** The API's signed `release.start` decision (requester verified at the edge). */
   startDecision?: SignedDecision;
+  /**
+   * Only names the run this one retries (and the stage asked to start from); the worker decides what is
+   * kept, from its own registry, and honours it only as signed in startDecision when it trusts API keys.
+   */
+  retry?: RetryRequest;
 }
 
 /** Requester is who started a release, and whether the API vouched for it. */
@@ -89,6 +95,8 @@ export interface StageState {
   startedAt: string | null;
   endedAt: string | null;
   error: string | null;
+  /** Set when the stage was kept from an earlier run of a retried release instead of run again. */
+  carriedOver?: CarriedOver;
 }
 
 /** IgnoredMessage is a malformed or unauthorised message, kept visible instead of crashing anything. */
@@ -135,6 +143,10 @@ export interface ReleaseState {
   updatedAt: string;
   endedAt: string | null;
   outcome: { status: ReleaseStatus; reason: string } | null;
+  /** The Temporal run (first execution) this state belongs to, so a retry can name it. */
+  runId?: string;
+  /** The earlier run this run retries, as the worker found it. */
+  retryOf?: RetryOf;
 }
 
 /**
