@@ -174,8 +174,8 @@ export class ReleaseService {
     checkReleaseId(req.releaseId);
     const from = req.from === undefined ? undefined : parseOrThrow(envNameSchema, 'from', req.from);
     const requestedBy = parseOrThrow(modelNameSchema, 'requester (--as)', req.requestedBy);
-    const record = await this.releases.get(req.releaseId);
-    if (!record) throw new NotFoundError('release', req.releaseId, 'see `slipway release list`');
+    // The workflow's own answer first: the registry's snapshot may lag a running release by a step.
+    const record = await this.status(req.releaseId);
     const refusal = retryableRefusal(req.releaseId, record.status);
     if (refusal) throw new InvalidInputError([{ field: 'release-id', reason: refusal }]);
     if (!record.runId) {
@@ -190,7 +190,22 @@ export class ReleaseService {
     const started = await this.launch({ model: record.model, version: record.version, bound, requestedBy, verified: req.verified, retry });
     // Someone started it between our read and the start: that run is not ours to describe.
     if (started.alreadyRunning) throw new InvalidInputError([{ field: 'release-id', reason: `a run of ${req.releaseId} is already going (run ${started.runId}); follow it with \`slipway release status ${req.releaseId}\`` }]);
-    return { ...started, retryOf: plan.retryOf, carriedOver: plan.carried.map((c) => c.env) };
+    const planned: StartedRetry = { ...started, retryOf: plan.retryOf, carriedOver: plan.carried.map((c) => c.env), decidedBy: 'client' };
+    return this.workerRetryDecision(started, planned);
+  }
+
+  // The worker decides what is kept (it may refuse, e.g. an unsigned retry where it trusts the API): answer with that once it shows.
+  private async workerRetryDecision(started: StartedRelease, planned: StartedRetry, waitMs = 10_000): Promise<StartedRetry> {
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline) {
+      const state = await this.deps.temporal.workflow.getHandle(started.workflowId, started.runId).query(statusQuery).catch(() => undefined);
+      const refused = state?.ignoredMessages.find((m) => m.input === 'retry')?.reason;
+      if (state?.retryOf || refused) {
+        return { ...planned, ...(state?.retryOf ? { retryOf: state.retryOf } : {}), carriedOver: state!.stages.filter((s) => s.carriedOver).map((s) => s.env), decidedBy: 'worker', ...(refused ? { refused } : {}) };
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return planned; // no worker answered yet: the plan as seen here; `release status` shows the worker's decision
   }
 
   // Verified front end: the binding decides; a named pipeline must agree with it.
@@ -369,6 +384,10 @@ export interface RetryReleaseRequest {
 export interface StartedRetry extends StartedRelease {
   retryOf: RetryOf;
   carriedOver: string[];
+  /** `worker` once the worker's own decision was read back; `client` when none answered within a few seconds (the plan as the client saw it). */
+  decidedBy: 'worker' | 'client';
+  /** Why the worker did not honour the request (then nothing, or less, is kept). */
+  refused?: string;
 }
 
 /** DecisionRequest is an approval or rejection; `verified` is set only by the API, from the caller's token. */

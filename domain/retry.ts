@@ -26,6 +26,8 @@ export interface RetryOf {
   stage: string | null;
   /** Where this run started, and why stages before it were kept. */
   startFrom: string | null;
+  /** Why this run starts at startFrom, in words. */
+  reason: string;
   /** What changed since that run, in words (empty when nothing did). */
   changes: string[];
 }
@@ -136,8 +138,7 @@ export function planRetry(prev: PreviousRun, now: RetryTarget, from?: string): R
     }
     const live = now.live[env];
     if (!live || live.version !== now.version || live.releaseId !== now.releaseId) {
-      const what = live?.version ? `${live.version}${live.releaseId && live.releaseId !== now.releaseId ? ` (moved by ${live.releaseId})` : live?.releaseId === null ? ' (moved outside a release)' : ''}` : 'nothing';
-      changes.push(`${env} now runs ${what}, not ${now.version} as run ${runId} left it`);
+      changes.push(liveChange(env, live, now, runId));
       firstNeeded = { index: i, why: `${env} needs running: ${changes[changes.length - 1]}` };
       break;
     }
@@ -160,8 +161,9 @@ export function planRetry(prev: PreviousRun, now: RetryTarget, from?: string): R
     startIndex = at;
   }
   const startFrom = now.stages[startIndex] ?? null;
+  const reason = startIndex < firstNeeded.index ? `asked to start at ${startFrom} (the first stage that must run again is ${now.stages[firstNeeded.index] ?? 'none'})` : firstNeeded.why;
   return {
-    retryOf: { runId, startedAt: prev.startedAt, status: prev.status, stage: prev.currentStage, startFrom, changes },
+    retryOf: { runId, startedAt: prev.startedAt, status: prev.status, stage: prev.currentStage, startFrom, reason, changes },
     carried: carried.slice(0, startIndex),
     startIndex,
     firstNeeded,
@@ -171,6 +173,14 @@ export function planRetry(prev: PreviousRun, now: RetryTarget, from?: string): R
 /** isRetryRefusal tells a refusal from a plan. */
 export function isRetryRefusal(plan: RetryPlan | RetryRefusal): plan is RetryRefusal {
   return 'field' in plan;
+}
+
+// What happened to env's live pointer since the earlier run, in words.
+function liveChange(env: string, live: LiveNow | null | undefined, now: RetryTarget, runId: string): string {
+  if (!live?.version) return `${env} runs nothing now, not ${now.version}`;
+  const by = live.releaseId === now.releaseId ? `the deploy of run ${runId} was undone` : live.releaseId ? `moved by ${live.releaseId}` : 'moved outside a release';
+  if (live.version === now.version) return `${env} runs ${now.version} as ${by}, not as this release deployed it`;
+  return `${env} now runs ${live.version} (${by}), not ${now.version}`;
 }
 
 function short(hash: string): string {

@@ -58,8 +58,10 @@ export function registerReleaseCommands(program: Command): void {
         const text = () =>
           [
             `retrying ${started.releaseId}: run ${started.runId} retries run ${r.runId} (${r.status}${r.stage ? ` at ${r.stage}` : ''})`,
-            `  kept: ${started.carriedOver.join(', ') || '(nothing)'}; starting at ${r.startFrom ?? '(nothing left to run)'}`,
+            `  kept: ${started.carriedOver.join(', ') || '(nothing)'}; starting at ${r.startFrom ?? '(nothing left to run)'}: ${r.reason}`,
             ...r.changes.map((c) => `  changed: ${c}`),
+            ...(started.refused ? [`  refused by the worker: ${started.refused}`] : []),
+            ...(started.decidedBy === 'client' ? ['  (planned here; no worker answered yet: `slipway release status` shows what it kept)'] : []),
             `follow it: slipway release status ${started.releaseId} --watch`,
           ].join('\n');
         if (!opts.wait) {
@@ -247,7 +249,7 @@ function describe(state: ReleaseState): string {
     `  ${state.summary}`,
     `  model ${state.model}@${state.version}, pipeline ${state.pipeline} (${state.pipelineHash.slice(0, 12)}), requested by ${state.requestedBy}`,
   ];
-  if (state.retryOf) lines.push(`  retry of run ${state.retryOf.runId} (${state.retryOf.status}), started at ${state.retryOf.startFrom ?? '(nothing left)'}${state.retryOf.changes.length ? `; changed: ${state.retryOf.changes.join('; ')}` : ''}`);
+  if (state.retryOf) lines.push(`  retry of run ${state.retryOf.runId} (${state.retryOf.status}), started at ${state.retryOf.startFrom ?? '(nothing left)'} (${state.retryOf.reason})${state.retryOf.changes.length ? `; changed: ${state.retryOf.changes.join('; ')}` : ''}`);
   for (const s of state.stages) {
     lines.push(`  ${s.env.padEnd(10)} ${s.status}${s.carriedOver ? ` (kept from run ${s.carriedOver.fromRunId})` : ''}${s.error ? ` — ${s.error}` : ''}`);
     for (const g of s.gates) lines.push(`      gate ${g.name}: ${g.passed ? 'passed' : 'FAILED'}${g.error ? ` (${g.error})` : ''}`);

@@ -190,7 +190,7 @@ describe('release retry: a new run keeps the stages that passed, as the worker c
     await waitForState(service, releaseId, (s) => stageOf(s, 'test').status === 'awaiting_approval');
     const running = await call('POST', `/releases/${releaseId}/retry`, TOKENS.rita, {});
     assert.equal(running.status, 400);
-    assert.match(running.body.error.message, /is awaiting_approval; only a release that ended failed, rejected, approval_expired, cancelled can be retried/);
+    assert.match(running.body.error.message, /is awaiting_approval; only a release that ended failed, rejected, approval_expired, cancelled can be retried: wait for it to end/);
 
     await call('POST', `/releases/${releaseId}/approvals`, TOKENS.alice, { stage: 'test' });
     await waitForState(service, releaseId, (s) => stageOf(s, 'prod').status === 'awaiting_approval');
