@@ -48,7 +48,7 @@ export function createRetryActivities(deps: { db: Db; registry: Registry; truste
     /** planRetry decides which stages of the retried run this run keeps; nothing is carried over unless every check passes. */
     async planRetry(req: RetryPlanRequest): Promise<RetryDecision> {
       const nothing = (refused: string | null, retryOf: RetryOf | null = null): RetryDecision => ({ retryOf, carried: [], startIndex: 0, refused });
-      const request = parseRequest(req.request);
+      const request = parseRetryRequest(req.request);
       if (typeof request === 'string') return nothing(`retry request refused: ${request}; nothing carried over`);
       const keys = deps.trustedKeys ?? {};
       // A worker that trusts the API takes a retry only as the API signed it; one that trusts no API (a local stack) takes the claim, and still checks everything below.
@@ -83,8 +83,8 @@ export function createRetryActivities(deps: { db: Db; registry: Registry; truste
   return { activities };
 }
 
-// The input's retry field, shape-checked; a string says what is wrong.
-function parseRequest(raw: unknown): RetryRequest | string {
+/** parseRetryRequest shape-checks the input's retry field; a string says what is wrong. */
+export function parseRetryRequest(raw: unknown): RetryRequest | string {
   if (raw === null || typeof raw !== 'object') return 'retry must be {"runId": …, "from"?: …}';
   const { runId, from } = raw as Record<string, unknown>;
   if (typeof runId !== 'string' || !RUN_ID.test(runId)) return 'retry.runId must be a Temporal run id';

@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { ReleaseStatus } from '../../domain/outcome';
 import type { StageState } from '../../domain/release';
+import { parseRetryRequest } from '../../activities/retry';
+import { NAME_PATTERN } from '../../domain/model-version';
 import { isRetryRefusal, planRetry, type PreviousRun, type RetryPlan, type RetryTarget } from '../../domain/retry';
 
 const ENVS = ['dev', 'test', 'staging', 'prod'];
@@ -107,6 +109,19 @@ describe('planRetry: which stages a retried release keeps', () => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+
+  it('takes from a workflow input only a well-formed run id and environment name, whatever else it carries', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.anything(), fc.record({ runId: fc.oneof(fc.string(), fc.uuid(), fc.anything()), from: fc.oneof(fc.string({ maxLength: 70 }), fc.constantFrom('dev', '../prod', 'prod\n', '$where'), fc.anything()) }, { requiredKeys: [] })), (raw) => {
+        const parsed = parseRetryRequest(raw);
+        if (typeof parsed === 'string') return assert.match(parsed, /^retry/);
+        assert.match(parsed.runId, /^[A-Za-z0-9-]{1,100}$/);
+        if (parsed.from !== undefined) assert.match(parsed.from, NAME_PATTERN);
+        assert.deepEqual(Object.keys(parsed).filter((k) => k !== 'runId' && k !== 'from'), [], 'nothing else is carried through');
+      }),
+      { numRuns: 1000 },
     );
   });
 });
