@@ -195,13 +195,15 @@ export class ReleaseService {
   }
 
   // The worker decides what is kept (it may refuse, e.g. an unsigned retry where it trusts the API): answer with that once it shows.
-  private async workerRetryDecision(started: StartedRelease, planned: StartedRetry, waitMs = 10_000): Promise<StartedRetry> {
+  private async workerRetryDecision(started: StartedRelease, planned: StartedRetry, waitMs = 5_000): Promise<StartedRetry> {
     const deadline = Date.now() + waitMs;
     while (Date.now() < deadline) {
       const state = await this.deps.temporal.workflow.getHandle(started.workflowId, started.runId).query(statusQuery).catch(() => undefined);
       const refused = state?.ignoredMessages.find((m) => m.input === 'retry')?.reason;
       if (state?.retryOf || refused) {
-        return { ...planned, ...(state?.retryOf ? { retryOf: state.retryOf } : {}), carriedOver: state!.stages.filter((s) => s.carriedOver).map((s) => s.env), decidedBy: 'worker', ...(refused ? { refused } : {}) };
+        // Refused outright, the run keeps nothing and starts at its first stage, whatever was planned here.
+        const retryOf = state!.retryOf ?? { ...planned.retryOf, startFrom: state!.stages[0]?.env ?? null, reason: 'the worker refused the retry request', changes: [] };
+        return { ...planned, retryOf, carriedOver: state!.stages.filter((s) => s.carriedOver).map((s) => s.env), decidedBy: 'worker', ...(refused ? { refused } : {}) };
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -384,7 +386,7 @@ export interface RetryReleaseRequest {
 export interface StartedRetry extends StartedRelease {
   retryOf: RetryOf;
   carriedOver: string[];
-  /** `worker` once the worker's own decision was read back; `client` when none answered within a few seconds (the plan as the client saw it). */
+  /** `worker` once the worker's own decision was read back; `client` when none answered within 5 s (the plan as the client saw it; well inside the API's request timeout). */
   decidedBy: 'worker' | 'client';
   /** Why the worker did not honour the request (then nothing, or less, is kept). */
   refused?: string;

@@ -43,4 +43,3 @@ export async function carryOver(run: ReleaseRun): Promise<number> {
   state.summary = `retrying run ${fromRunId}${kept.length ? `: kept ${kept.join(', ')}` : ''}${decision.retryOf.startFrom ? `, starting at ${decision.retryOf.startFrom}` : ''}${decision.retryOf.changes.length ? ` (${decision.retryOf.changes.join('; ')})` : ''}`;
   return decision.startIndex;
 }
-
