@@ -23,6 +23,7 @@ import { createLockActivities } from '../locks/activities';
 import type { PluginSettings } from '../lib/plugins';
 import { ROLLBACK_ID_PREFIX, manualRollbackEvent } from '../domain/events';
 import { createEventActivities } from './events';
+import { createRetryActivities } from './retry';
 import type { GateResult, ReleaseState } from '../workflows/release/api';
 import { defaultGates, type GateRegistry } from '../gates';
 import { checkPipelineSecrets } from '../domain/pipeline-secrets';
@@ -114,6 +115,8 @@ export function createActivities(deps: ActivityDeps) {
 
     // Event delivery and approval reminders (workflows/events/).
     ...events.activities,
+    // planRetry: what a retried release keeps from its earlier run (activities/retry.ts).
+    ...createRetryActivities({ db: deps.db, registry, trustedKeys: deps.trustedKeys, clock }).activities,
 
     /**
      * runGate runs one gate. An unknown type or a bad config is a failed verdict (asking again cannot help);
@@ -427,7 +430,20 @@ async function auditDecisions(registry: Registry, state: ReleaseState): Promise<
       details: { verified: r.verified, via: r.via ?? null, issuer: r.issuer ?? null, actor: r.actor ?? null, pipelineHash: state.pipelineHash, pipelineRevision: state.pipelineRevision ?? null },
     });
   }
+  if (state.retryOf) {
+    const r = state.retryOf;
+    await registry.audit.append({
+      key: `retried:${state.releaseId}:${state.startedAt}`,
+      actor: state.requester ? who(state.requester.user, state.requester.verified) : `unverified:claimed:${state.requestedBy}`,
+      action: 'release.retried',
+      subject,
+      reason: r.changes.join('; ') || 'nothing changed since the retried run',
+      details: { retryOf: r.runId, retriedStatus: r.status, startFrom: r.startFrom, carriedOver: state.stages.filter((s) => s.carriedOver).map((s) => s.env) },
+    });
+  }
   for (const stage of state.stages) {
+    // A carried-over stage's approvals were audited by the run that collected them.
+    if (stage.carriedOver) continue;
     for (const a of stage.quorum?.approvals ?? []) {
       await registry.audit.append({
         key: `approved:${state.releaseId}:${state.startedAt}:${stage.env}:${a.approver}`,

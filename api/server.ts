@@ -282,6 +282,20 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     return reply.code(started.alreadyRunning ? 200 : 201).send(started);
   });
 
+  app.post('/releases/:id/retry', {
+    onRequest: requireRole('releaser'),
+    config: mutating,
+    schema: {
+      summary: 'Start a new run of a release that ended failed, rejected, approval_expired or cancelled, keeping the stages that passed when nothing they depend on changed',
+      params: z.object({ id: releaseIdSchema }),
+      body: z.strictObject({ from: envNameSchema.optional() }).default({}),
+      response: { 201: anyObject, 400: errorSchema, 404: errorSchema },
+    },
+  }, async (req, reply) => {
+    const started = await withTimeout('Temporal', releases().retry({ releaseId: req.params.id, from: req.body.from, requestedBy: req.principal!.user, verified: verifiedAs(req.principal!) }));
+    return reply.code(201).send(started);
+  });
+
   app.post('/releases/:id/approvals', {
     onRequest: requireRole('viewer'),
     config: mutating,

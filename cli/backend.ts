@@ -8,7 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { scopeOf, type ScopeChoice } from '../client/line-controls';
-import type { ReleaseService, StartedRelease } from '../client/releases';
+import type { ReleaseService, StartedRelease, StartedRetry } from '../client/releases';
 import { ALL_SCOPE, type LineStop, type Quarantine } from '../domain/line-controls';
 import { doraPeriod, type DoraReport } from '../domain/dora';
 import type { ApproveUpdateResult, ReleaseState, RollbackResult } from '../domain/release';
@@ -48,6 +48,8 @@ export interface SlipwayBackend {
   liveAt(model: string, at: Date, env?: string): Promise<LiveAtMoment>;
   dora(query: { model?: string; env?: string; since: string; allEnvs: boolean }): Promise<DoraReport>;
   startRelease(req: { model: string; version: string; pipeline?: string; hotfix?: boolean; by: string | undefined }): Promise<StartedRelease>;
+  /** retryRelease starts a new run of a release that ended badly, keeping what passed. */
+  retryRelease(req: { releaseId: string; from?: string; by: string | undefined }): Promise<StartedRetry>;
   releaseStatus(releaseId: string): Promise<ReleaseState>;
   listReleases(query: { model?: string; status?: string; limit: number }): Promise<ReleaseListItem[]>;
   approve(req: { releaseId: string; stage: string; comment?: string; breakGlass?: boolean; by: string | undefined }): Promise<ApproveUpdateResult>;
@@ -106,6 +108,10 @@ export class DirectBackend implements SlipwayBackend {
   async startRelease(req: { model: string; version: string; pipeline?: string; hotfix?: boolean; by: string | undefined }) {
     // Direct mode signs nothing: a hotfix flag here is a claim the worker records and does not count.
     return (await this.open.releases()).start({ model: req.model, version: req.version, pipeline: req.pipeline, requestedBy: requester(req.by), ...(req.hotfix ? { hotfix: true } : {}) });
+  }
+
+  async retryRelease(req: { releaseId: string; from?: string; by: string | undefined }) {
+    return (await this.open.releases()).retry({ releaseId: req.releaseId, from: req.from, requestedBy: requester(req.by) });
   }
 
   async releaseStatus(releaseId: string) {
@@ -192,6 +198,10 @@ export class HttpBackend implements SlipwayBackend {
 
   startRelease(req: { model: string; version: string; pipeline?: string; hotfix?: boolean }) {
     return this.api.post<StartedRelease>('/releases', { model: req.model, version: req.version, ...(req.pipeline ? { pipeline: req.pipeline } : {}), ...(req.hotfix ? { hotfix: true } : {}) });
+  }
+
+  retryRelease(req: { releaseId: string; from?: string }) {
+    return this.api.post<StartedRetry>(`/releases/${enc(req.releaseId)}/retry`, req.from ? { from: req.from } : {});
   }
 
   releaseStatus(releaseId: string) {

@@ -21,6 +21,7 @@ import type { AuditSigner } from '../registry/audit';
 import { Registry } from '../registry/registry';
 import type { BoundPipeline } from '../registry/types';
 import { ReleaseStore, type ReleaseRecord } from '../registry/releases';
+import { isRetryRefusal, planRetry, retryableRefusal, type RetryOf, type RetryRequest } from '../domain/retry';
 import { inSpan, slipwayAttributes } from '../observability/tracing';
 import type { VerifiedIdentity } from '../domain/decisions';
 import type { Signer } from '../lib/signing';
@@ -145,14 +146,21 @@ export class ReleaseService {
     await this.registry.getVersion(model, version);
     await this.refuseQuarantined(model, version, requestedBy, req.verified);
     const bound = this.deps.bootstrapFromFolder ? await this.bindFromFolder(model, asked, requestedBy) : await this.boundOrRefuse(model, asked);
+    return this.launch({ model, version, bound, requestedBy, verified: req.verified, ...(req.hotfix ? { hotfix: true } : {}) });
+  }
+
+  // Starts the release workflow (or finds the running one); a retry's request goes into the input and, behind the API, into the signed start decision.
+  private async launch(req: { model: string; version: string; bound: BoundPipeline; requestedBy: string; verified?: Verified; hotfix?: boolean; retry?: RetryRequest }): Promise<StartedRelease> {
+    const { model, version, bound, requestedBy } = req;
     const pipelineHash = bound.hash;
     const workflowId = releaseWorkflowId(model, version);
     const releaseId = workflowId;
+    const retry = req.retry ? { retry: req.retry } : {};
     try {
       const handle = await this.deps.temporal.workflow.start<typeof releaseWorkflow>('releaseWorkflow', {
         workflowId,
         taskQueue: this.deps.taskQueue,
-        args: [{ releaseId, model, version, pipelineName: bound.name, pipelineHash, requestedBy, requestedAt: new Date().toISOString(), ...(req.hotfix ? { hotfix: true } : {}), ...this.signed(req.verified, (requester, issuedAt) => ({ startDecision: this.deps.signer!.signDecision({ kind: 'release.start', releaseId, model, version, requester, ...(req.verified?.actor ? { actor: req.verified.actor } : {}), ...(req.hotfix ? { hotfix: true as const } : {}), issuedAt }) })) }],
+        args: [{ releaseId, model, version, pipelineName: bound.name, pipelineHash, requestedBy, requestedAt: new Date().toISOString(), ...(req.hotfix ? { hotfix: true } : {}), ...retry, ...this.signed(req.verified, (requester, issuedAt) => ({ startDecision: this.deps.signer!.signDecision({ kind: 'release.start', releaseId, model, version, requester, ...(req.verified?.actor ? { actor: req.verified.actor } : {}), ...(req.hotfix ? { hotfix: true as const } : {}), ...retry, issuedAt }) })) }],
         // A second start of the same version while one runs fails here and returns the running
         // release below: exact, and no describe call on every start as USE_EXISTING would need.
         workflowIdConflictPolicy: 'FAIL',
@@ -161,7 +169,7 @@ export class ReleaseService {
           { key: SA_VERSION, value: version },
           { key: SA_STATUS, value: 'running' },
         ],
-        staticSummary: `Release ${model}@${version} via pipeline ${bound.pipeline.name} (requested by ${requestedBy})`,
+        staticSummary: `${req.retry ? `Retry of run ${req.retry.runId}: release` : 'Release'} ${model}@${version} via pipeline ${bound.pipeline.name} (requested by ${requestedBy})`,
       });
       return { releaseId, workflowId, runId: handle.firstExecutionRunId, pipeline: bound.pipeline.name, pipelineHash, alreadyRunning: false };
     } catch (err) {
@@ -180,6 +188,52 @@ export class ReleaseService {
     const reason = quarantineReason(quarantine);
     await this.registry.audit.append({ key: `release.refused:${model}:${version}:${randomKey()}`, actor: verified ? verified.identity.user : `unverified:cli:${requestedBy}`, action: 'release.refused', subject: { model, version }, reason }, { fresh: true });
     throw new InvalidInputError([{ field: 'version', reason: `${reason}; release another version, or an admin lifts it with \`slipway model unquarantine ${model} ${version} --reason …\`` }]);
+  }
+
+  /**
+   * retry starts a new run of a release that ended failed, rejected, approval_expired or cancelled. It
+   * plans here what the worker will keep (to refuse a bad request before anything starts and to say what
+   * changed), but sends only the run's id and `from`: the worker decides again from its own registry.
+   */
+  async retry(req: RetryReleaseRequest): Promise<StartedRetry> {
+    checkReleaseId(req.releaseId);
+    const from = req.from === undefined ? undefined : parseOrThrow(envNameSchema, 'from', req.from);
+    const requestedBy = parseOrThrow(modelNameSchema, 'requester (--as)', req.requestedBy);
+    // The workflow's own answer first: the registry's snapshot may lag a running release by a step.
+    const record = await this.status(req.releaseId);
+    const refusal = retryableRefusal(req.releaseId, record.status);
+    if (refusal) throw new InvalidInputError([{ field: 'release-id', reason: refusal }]);
+    if (!record.runId) {
+      throw new InvalidInputError([{ field: 'release-id', reason: `${req.releaseId}'s last run was recorded before runs were named, so nothing of it can be kept: start it again with \`slipway release start ${record.model} ${record.version}\`` }]);
+    }
+    await this.refuseQuarantined(record.model, record.version, requestedBy, req.verified);
+    const bound = await this.boundOrRefuse(record.model, undefined);
+    const live: Record<string, { version: string | null; releaseId: string | null; health: 'ok' | 'failed' } | null> = {};
+    for (const stage of bound.pipeline.stages) live[stage.env] = await this.registry.getLive(record.model, stage.env);
+    const plan = planRetry({ ...record, runId: record.runId }, { releaseId: req.releaseId, version: record.version, pipelineHash: bound.hash, pipelineRevision: bound.revision, stages: bound.pipeline.stages.map((s) => s.env), live }, from);
+    if (isRetryRefusal(plan)) throw new InvalidInputError([{ field: plan.field, reason: plan.reason }]);
+    const retry: RetryRequest = { runId: record.runId, ...(from === undefined ? {} : { from }) };
+    const started = await this.launch({ model: record.model, version: record.version, bound, requestedBy, verified: req.verified, retry });
+    // Someone started it between our read and the start: that run is not ours to describe.
+    if (started.alreadyRunning) throw new InvalidInputError([{ field: 'release-id', reason: `a run of ${req.releaseId} is already going (run ${started.runId}); follow it with \`slipway release status ${req.releaseId}\`` }]);
+    const planned: StartedRetry = { ...started, retryOf: plan.retryOf, carriedOver: plan.carried.map((c) => c.env), decidedBy: 'client' };
+    return this.workerRetryDecision(started, planned);
+  }
+
+  // The worker decides what is kept (it may refuse, e.g. an unsigned retry where it trusts the API): answer with that once it shows.
+  private async workerRetryDecision(started: StartedRelease, planned: StartedRetry, waitMs = 5_000): Promise<StartedRetry> {
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline) {
+      const state = await this.deps.temporal.workflow.getHandle(started.workflowId, started.runId).query(statusQuery).catch(() => undefined);
+      const refused = state?.ignoredMessages.find((m) => m.input === 'retry')?.reason;
+      if (state?.retryOf || refused) {
+        // Refused outright, the run keeps nothing and starts at its first stage, whatever was planned here.
+        const retryOf = state!.retryOf ?? { ...planned.retryOf, startFrom: state!.stages[0]?.env ?? null, reason: 'the worker refused the retry request', changes: [] };
+        return { ...planned, retryOf, carriedOver: state!.stages.filter((s) => s.carriedOver).map((s) => s.env), decidedBy: 'worker', ...(refused ? { refused } : {}) };
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return planned; // no worker answered yet: the plan as seen here; `release status` shows the worker's decision
   }
 
   // Verified front end: the binding decides; a named pipeline must agree with it.
@@ -354,6 +408,25 @@ export interface StartRequest {
   verified?: Verified;
   /** A hotfix may pass a stopped line with a break-glass approval; it counts only when the API signs the start. */
   hotfix?: boolean;
+}
+
+/** RetryReleaseRequest asks to retry a release; `verified` is set only by the API, from the caller's token. */
+export interface RetryReleaseRequest {
+  releaseId: string;
+  /** Start at this stage (at or before the first stage that must run again). */
+  from?: string;
+  requestedBy: string;
+  verified?: Verified;
+}
+
+/** StartedRetry is a started retry with the plan as the client saw it; the worker's own decision is in the release state (`retryOf`, stages' `carriedOver`). */
+export interface StartedRetry extends StartedRelease {
+  retryOf: RetryOf;
+  carriedOver: string[];
+  /** `worker` once the worker's own decision was read back; `client` when none answered within 5 s (the plan as the client saw it; well inside the API's request timeout). */
+  decidedBy: 'worker' | 'client';
+  /** Why the worker did not honour the request (then nothing, or less, is kept). */
+  refused?: string;
 }
 
 /** DecisionRequest is an approval or rejection; `verified` is set only by the API, from the caller's token. */

@@ -10,6 +10,7 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { canonicalJson } from './canonical-json';
+import type { RetryRequest } from './retry';
 
 /** Identity is who a decision is from, as the API verified it. */
 export interface VerifiedIdentity {
@@ -21,7 +22,7 @@ export interface VerifiedIdentity {
 
 /** The decisions the API signs; `issuedAt` bounds replays (see verifyDecision). */
 export type DecisionPayload =
-  | { kind: 'release.start'; releaseId: string; model: string; version: string; requester: VerifiedIdentity; actor?: string; hotfix?: true; issuedAt: string }
+  | { kind: 'release.start'; releaseId: string; model: string; version: string; requester: VerifiedIdentity; actor?: string; hotfix?: true; retry?: RetryRequest; issuedAt: string }
   | { kind: 'release.approve'; releaseId: string; stage: string; approver: VerifiedIdentity; comment?: string; breakGlass?: true; issuedAt: string }
   | { kind: 'release.reject'; releaseId: string; stage: string; approver: VerifiedIdentity; comment: string; issuedAt: string }
   | { kind: 'rollback.request'; rollbackId: string; model: string; env: string; toVersion?: string; requester: VerifiedIdentity; reason: string; issuedAt: string };

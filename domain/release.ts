@@ -9,6 +9,7 @@ import type { LineWait } from './line-controls';
 import type { Pipeline } from './pipeline';
 import type { ApprovalChannel, QuorumState } from './quorum';
 import type { ReleaseStatus } from './outcome';
+import type { CarriedOver, RetryOf, RetryRequest } from './retry';
 import type { GateCheck } from './thresholds';
 
 /**
@@ -34,6 +35,11 @@ export interface ReleaseInput {
   startDecision?: SignedDecision;
   /** A hotfix as claimed; it counts only inside startDecision (signed), never from here. */
   hotfix?: boolean;
+  /**
+   * Only names the run this one retries (and the stage asked to start from); the worker decides what is
+   * kept, from its own registry, and honours it only as signed in startDecision when it trusts API keys.
+   */
+  retry?: RetryRequest;
 }
 
 /** Requester is who started a release, and whether the API vouched for it. */
@@ -93,6 +99,8 @@ export interface StageState {
   startedAt: string | null;
   endedAt: string | null;
   error: string | null;
+  /** Set when the stage was kept from an earlier run of a retried release instead of run again. */
+  carriedOver?: CarriedOver;
 }
 
 /** IgnoredMessage is a malformed or unauthorised message, kept visible instead of crashing anything. */
@@ -145,6 +153,10 @@ export interface ReleaseState {
   waitingFor?: LineWait | null;
   /** Signed break-glass approvals counted for this hotfix, per stage. */
   breakGlass?: BreakGlassApproval[];
+  /** The Temporal run (first execution) this state belongs to, so a retry can name it. */
+  runId?: string;
+  /** The earlier run this run retries, as the worker found it. */
+  retryOf?: RetryOf;
 }
 
 /** BreakGlassApproval lets a hotfix pass a stopped line at one stage: signed, from the pipeline's breakGlass approvers. */

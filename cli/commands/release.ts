@@ -44,6 +44,40 @@ export function registerReleaseCommands(program: Command): void {
     );
 
   release
+    .command('retry <release-id>')
+    .description('start a new run of a release that ended failed, rejected, approval_expired or cancelled, keeping the stages that passed if the version, pipeline and what is live there are unchanged')
+    .option('--from <env>', 'start at this stage (at or before the first stage that must run again)')
+    .option('--as <user>', 'the requester (default SLIPWAY_USER or the OS user)')
+    .option('--wait', 'follow the new run to its end; exit 0 if it succeeded, 1 if not')
+    .option('--timeout <duration>', 'with --wait: give up after this long (exit 4), e.g. 30m', '24h')
+    .addHelpText('after', '\nExamples:\n  $ slipway release retry release-fraud-1.4.0\n  $ slipway release retry release-fraud-1.4.0 --from staging --wait')
+    .action(
+      verb(async (ctx, releaseId: string, opts: { from?: string; as?: string; wait?: boolean; timeout: string }) => {
+        const timeoutMs = parseTimeout(opts.timeout);
+        const backend = ctx.backend();
+        const started = await backend.retryRelease({ releaseId, from: opts.from, by: ctx.requester(opts.as) });
+        const r = started.retryOf;
+        const text = () =>
+          [
+            `retrying ${started.releaseId}: run ${started.runId} retries run ${r.runId} (${r.status}${r.stage ? ` at ${r.stage}` : ''})`,
+            `  kept: ${started.carriedOver.join(', ') || '(nothing)'}; starting at ${r.startFrom ?? '(nothing left to run)'}: ${r.reason}`,
+            ...r.changes.map((c) => `  changed: ${c}`),
+            ...(started.refused ? [`  refused by the worker: ${started.refused}`] : []),
+            ...(started.decidedBy === 'client' ? ['  (planned here; no worker answered yet: `slipway release status` shows what it kept)'] : []),
+            `follow it: slipway release status ${started.releaseId} --watch`,
+          ].join('\n');
+        if (!opts.wait) {
+          ctx.print(started, text);
+          return;
+        }
+        if (!ctx.json) process.stdout.write(`${text()}\n`);
+        const final = await follow(ctx, backend, started.releaseId, timeoutMs);
+        if (ctx.json) ctx.print({ ...started, status: final.status, stages: final.stages, outcome: final.outcome, state: final }, () => '');
+        return exitCodeForStatus(final.status);
+      }),
+    );
+
+  release
     .command('status <release-id>')
     .description('where a release stands: stages, gates, approvals, outcome')
     .option('--watch', 'follow it until it ends')
@@ -219,8 +253,9 @@ function describe(state: ReleaseState): string {
     `  ${state.summary}`,
     `  model ${state.model}@${state.version}, pipeline ${state.pipeline} (${state.pipelineHash.slice(0, 12)}), requested by ${state.requestedBy}`,
   ];
+  if (state.retryOf) lines.push(`  retry of run ${state.retryOf.runId} (${state.retryOf.status}), started at ${state.retryOf.startFrom ?? '(nothing left)'} (${state.retryOf.reason})${state.retryOf.changes.length ? `; changed: ${state.retryOf.changes.join('; ')}` : ''}`);
   for (const s of state.stages) {
-    lines.push(`  ${s.env.padEnd(10)} ${s.status}${s.error ? ` — ${s.error}` : ''}`);
+    lines.push(`  ${s.env.padEnd(10)} ${s.status}${s.carriedOver ? ` (kept from run ${s.carriedOver.fromRunId})` : ''}${s.error ? ` — ${s.error}` : ''}`);
     for (const g of s.gates) lines.push(`      gate ${g.name}: ${g.passed ? 'passed' : 'FAILED'}${g.error ? ` (${g.error})` : ''}`);
     if (s.quorum) lines.push(`      approvals ${s.quorum.approvedBy.length}/${s.quorum.required}${s.quorum.approvedBy.length ? ` by ${s.quorum.approvedBy.join(', ')}` : ''}`);
   }

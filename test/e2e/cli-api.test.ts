@@ -230,6 +230,32 @@ describe('the slipway command through the HTTP API, acting as the token', () => 
     assert.deepEqual(controls(watched.run.stdout), []);
   });
 
+  it('retries the rejected release as the token user: the worker starts again from dev, which the rejection rolled back, and says so', async () => {
+    const releaseId = `release-${model}-1.2.0`;
+    const before = (await cli(['release', 'status', releaseId, '--json'], TOKENS.vic, 0)).out;
+    assert.equal(before.status, 'rejected');
+    const viewer = await cli(['release', 'retry', releaseId, '--json'], TOKENS.vic, 2);
+    assert.match(viewer.run.stderr, /not allowed: vic lacks the releaser role/);
+    const retried = await cli(['release', 'retry', releaseId, '--json'], TOKENS.rita, 0);
+    assert.equal(retried.out.decidedBy, 'worker');
+    assert.equal(retried.out.retryOf.runId, before.runId);
+    assert.deepEqual(retried.out.carriedOver, []);
+    assert.equal(retried.out.retryOf.startFrom, 'dev');
+    assert.match(retried.out.retryOf.reason, /dev needs running: it ended rolled_back in the earlier run/);
+    const again = await cli(['release', 'retry', releaseId, '--from', 'prod', '--json'], TOKENS.rita, 2);
+    assert.match(again.run.stderr, /release-id: .* is (running|waiting_for_lock|deploying|awaiting_approval)/);
+    const deadline = Date.now() + 60_000;
+    let status: Json;
+    do {
+      status = (await cli(['release', 'status', releaseId, '--json'], TOKENS.vic, 0)).out;
+    } while (status.status !== 'awaiting_approval' && Date.now() < deadline);
+    assert.equal(status.retryOf.runId, before.runId);
+    const human = await cli(['release', 'status', releaseId], TOKENS.vic, 0);
+    assert.match(human.run.stdout, new RegExp(`retry of run ${before.runId} \\(rejected\\), started at dev`));
+    await cli(['reject', releaseId, '--stage', 'prod', '--reason', 'still drifting', '--json'], TOKENS.bob, 0);
+    assert.equal((await cli(['release', 'status', releaseId, '--watch', '--timeout', '60s', '--json'], TOKENS.vic, 1)).out.status, 'rejected');
+  });
+
   it('releases another version with --wait, rolls prod back with --wait, and shows the deployments', async () => {
     await cli(['model', 'bind', model, '--pipeline', 'fast', '--json'], TOKENS.ada, 0);
     const released = await cli(['release', 'start', model, '1.1.0', '--pipeline', 'fast', '--wait', '--timeout', '60s', '--json'], TOKENS.rita, 0);

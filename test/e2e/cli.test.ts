@@ -326,6 +326,27 @@ describe('the slipway command against the real stack', () => {
     assert.deepEqual(byStatus, [['noop', 'a0', 'a0'], ['succeeded', 'a1', 'a0']]);
   });
 
+  it('release retry in direct mode starts a new run; a worker that trusts the API keeps nothing of an unsigned retry and the command says why', async () => {
+    const model = await registerModel(service.registry, { r1: GOOD });
+    const releaseId = `release-${model}-r1`;
+    await cli(['release', 'start', model, 'r1', '--pipeline', 'gated', '--json'], 0);
+    await waitForState(service, releaseId, (s) => s.status === 'awaiting_approval');
+    const running = await cli(['release', 'retry', releaseId, '--json'], 2);
+    assert.match(running.out.error.message, /release-id: .* is awaiting_approval; only a release that ended failed, rejected, approval_expired, cancelled can be retried/);
+    await cli(['reject', releaseId, '--stage', 'prod', '--as', 'carol', '--reason', 'not yet', '--json'], 0);
+    const ended = await waitForState(service, releaseId, (s) => s.status === 'rejected');
+    assert.equal((await cli(['release', 'retry', releaseId, '--from', 'qa', '--json'], 2)).out.error.message.match(/from: no stage "qa"/)?.length, 1);
+    assert.equal((await cli(['release', 'retry', `release-${model}-r9`, '--json'], 3)).out.error.code, 3);
+    const retried = await cli(['release', 'retry', releaseId], 0);
+    assert.match(retried.run.stdout, new RegExp(`run \\S+ retries run ${ended.runId} \\(rejected at prod\\)`));
+    assert.match(retried.run.stdout, /kept: \(nothing\)/);
+    assert.match(retried.run.stdout, /refused by the worker: retry request refused: it was not signed by the Slipway API/);
+    const rerun = await waitForState(service, releaseId, (s) => s.runId !== ended.runId && s.status === 'awaiting_approval');
+    assert.ok(rerun.stages.every((s) => s.carriedOver === undefined));
+    await cli(['reject', releaseId, '--stage', 'prod', '--as', 'carol', '--reason', 'still not', '--json'], 0);
+    await waitForState(service, releaseId, (s) => s.runId !== ended.runId && s.status === 'rejected');
+  });
+
   it('exits 5 naming the variable, without hanging, when Temporal or the registry database is unreachable', async () => {
     const closedPort = await freePort();
     const [noTemporal, noMongo] = await Promise.all([

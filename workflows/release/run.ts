@@ -70,6 +70,8 @@ export class ReleaseRun {
     this.stages = this.pipeline.stages;
     this.state = initialReleaseState({ ...input, pipeline: this.pipeline, pipelineHash: this.serverPolicy ? '' : (input.pipelineHash ?? '') }, new Date().toISOString());
     if (this.serverPolicy) this.state.summary = 'loading the pipeline bound to the model';
+    // Names the run in its snapshots, so a retry can say which run it retries (no command: safe on replay).
+    this.state.runId = workflowInfo().firstExecutionRunId;
   }
 
   /** adopt takes the policy the worker loaded: its pipeline becomes the stages; the requester is checked against its keys. */

@@ -13,6 +13,7 @@ import { compensate } from './compensation';
 import { applyApproval, applyRejection, validateApproveUpdate } from './messages';
 import { ReleaseRun, Stop } from './run';
 import { retryingUntilDone } from './proxies';
+import { RETRY_PATCH, carryOver } from './retry';
 import { acquireLock, bake, collectApprovals, currentLockId, deploy, giveBackLock, runGates, waitOutFreeze } from './steps';
 
 /**
@@ -65,8 +66,10 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       }
     }
     const { stages } = run;
+    // A retry asks the worker what it keeps; the marker goes into history only for retries.
+    const firstStage = run.serverPolicy && input.retry !== undefined && patched(RETRY_PATCH) ? await carryOver(run) : 0;
     await run.record();
-    for (let i = 0; i < stages.length; i++) {
+    for (let i = firstStage; i < stages.length; i++) {
       const stage = stages[i]!;
       const stageState = state.stages[i]!;
       state.currentStage = stage.env;
