@@ -15,7 +15,8 @@ import type { Pipeline } from '../domain/pipeline';
 import type { ReleaseState } from '../domain/release';
 import { describeFetchError, isTimeout, isUnavailableStatus, readCapped, snippet } from '../lib/http';
 import type { PluginSettings } from '../lib/plugins';
-import { WEBHOOK_SIGNATURE_HEADER, signWebhookBody } from '../lib/request-signing';
+import { OutboundRefusedError, outboundFetch, outboundPolicyFromSettings } from '../lib/outbound';
+import { WEBHOOK_SIGNATURE_HEADER, signWebhookRequest } from '../lib/request-signing';
 import { Registry } from '../registry/registry';
 import { ReleaseStore } from '../registry/releases';
 import { deliveryId, type StoredEvent } from '../registry/subscriptions';
@@ -42,6 +43,7 @@ const MAX_ANSWER_BYTES = 4 * 1024;
 export function createEventActivities(deps: EventActivityDeps) {
   const registry = new Registry(deps.db, deps.clock);
   const releases = new ReleaseStore(deps.db, deps.clock);
+  const outbound = outboundPolicyFromSettings(deps.settings);
   // Pinned pipelines never change under their hash: each is read once per worker.
   const pipelines = new Map<string, Pipeline | null>();
   const pipelineOf = async (hash: string): Promise<Pipeline | null> => {
@@ -98,20 +100,22 @@ export function createEventActivities(deps: EventActivityDeps) {
       let status: number;
       let answer: string;
       try {
-        const response = await fetch(sub.url, {
+        // The worker's outbound rules (lib/outbound.ts): no link-local or metadata address at connect time, no redirects.
+        const response = await outboundFetch(sub.url, {
           method: 'POST',
+          field: 'subscription url',
           headers: {
             'content-type': sub.format === 'slack' ? 'application/json' : 'application/cloudevents+json; charset=utf-8',
             'user-agent': 'slipway-events/1',
-            ...(secret ? { [WEBHOOK_SIGNATURE_HEADER]: signWebhookBody(secret, body, deps.clock()) } : {}),
+            ...(secret ? { [WEBHOOK_SIGNATURE_HEADER]: signWebhookRequest(secret, { method: 'POST', url: sub.url, body }, deps.clock()) } : {}),
           },
           body,
-          redirect: 'error',
           signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
-        });
+        }, outbound);
         status = response.status;
         answer = await readCapped(response, MAX_ANSWER_BYTES);
       } catch (err) {
+        if (err instanceof OutboundRefusedError) return failAttempt(null, err.message, false);
         return failAttempt(null, isTimeout(err) ? `no answer within ${DELIVERY_TIMEOUT_MS / 1000}s` : `unreachable: ${describeFetchError(err)}`, true);
       }
       if (status >= 200 && status <= 299) {

@@ -15,7 +15,7 @@ import { buildApi } from '../../api/server';
 import { ReleaseService } from '../../client/releases';
 import { REPO_ROOT } from '../../devstack/stack';
 import type { CloudEvent } from '../../domain/events';
-import { verifyWebhookSignature } from '../../lib/request-signing';
+import { verifyWebhookRequest } from '../../lib/request-signing';
 import { SubscriptionStore } from '../../registry/subscriptions';
 import { approveSignal, type ReleaseState } from '../../workflows/release/api';
 import { reminderWorkflowId, type ReminderResult } from '../../workflows/events/api';
@@ -76,7 +76,8 @@ describe('signed release events delivered through Temporal to subscriptions kept
     service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES), bootstrapFromFolder: true });
     store = new SubscriptionStore(t.db);
     receiver = await startLocalServer((req) => {
-      const check = verifyWebhookSignature(SECRET, req.headers['x-slipway-signature'], req.body);
+      // v2 binds the method and the URL too; v1 alone is not accepted here.
+      const check = verifyWebhookRequest(SECRET, req.headers['x-slipway-signature'], { method: 'POST', url: `${receiver.url}${req.path}`, body: req.body });
       if (!check.valid) {
         badSignatures.push(check.reason);
         return { status: 401, body: { error: check.reason } };
@@ -224,6 +225,22 @@ describe('signed release events delivered through Temporal to subscriptions kept
     await temporal.client.workflow.getHandle(rollback.workflowId).result();
     const event = await waitFor(async () => accepted.find((e) => e.type === 'dev.slipway.environment.rolled_back' && e.data.model === model), 60_000);
     assert.deepEqual(event.data, { rollbackId: rollback.workflowId, model, env: 'dev', restoredTo: '1.0.0', replaced: '2.0.0', requestedBy: 'oncall' });
+  });
+
+  it('publishes stop on, stop off and a quarantine made through the line service, each once', async () => {
+    const lines = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, bootstrapFromFolder: true, publicUrl: PUBLIC_URL }).lineControls();
+    const env = uniqueName('qa');
+    await lines.stop({ scope: env, reason: 'incident 42: bad canary data', by: 'ada' });
+    await lines.resume({ scope: env, reason: 'fixed', by: 'ada' });
+    const model = await registerModel(service.registry, { '1.0.0': { accuracy: 0.95 } });
+    await lines.quarantine({ model, version: '1.0.0', reason: 'leaks training data', by: 'ada' });
+    const stopped = await waitFor(async () => accepted.find((e) => e.type === 'dev.slipway.environment.stopped' && e.subject === env), 60_000);
+    assert.deepEqual(stopped.data, { env, reason: 'incident 42: bad canary data', by: 'ada' });
+    const resumed = await waitFor(async () => accepted.find((e) => e.type === 'dev.slipway.environment.resumed' && e.subject === env), 60_000);
+    assert.equal(resumed.data.reason, 'fixed');
+    const quarantined = await waitFor(async () => accepted.find((e) => e.type === 'dev.slipway.model.version.quarantined' && e.data.model === model), 60_000);
+    assert.deepEqual(quarantined.data, { model, version: '1.0.0', reason: 'leaks training data', by: 'ada' });
+    assert.equal(accepted.filter((e) => e.subject === env).length, 2, 'one stop and one resume event, after de-duplicating by id');
   });
 
   it('refuses a delivery started from outside for an event its subscription did not ask for, and audits it', async () => {
