@@ -7,6 +7,7 @@ import { buildApi } from '../../api/server';
 import { ReleaseService } from '../../client/releases';
 import { registerModel, waitForState, writePipelines } from '../support/releases';
 import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
+import { listenOnLoopback } from '../support/api';
 
 const TOKENS = {
   viewer: 'viewer-token-0123456789',
@@ -72,9 +73,7 @@ describe('HTTP API over real HTTP, with the real stack behind it', () => {
       },
     );
     app = await buildApi({ db: t.db, releases: service, auth, mutationsPerMinute: 1000 });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const address = app.server.address();
-    base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    base = await listenOnLoopback(app);
   });
   after(async () => {
     await app?.close();

@@ -20,6 +20,7 @@ import { REPO_ROOT } from '../../devstack/stack';
 import { writePipelines } from '../support/releases';
 import { PolicyStore } from '../../registry/policy';
 import { openTestDb, startTestWorker, TEST_SIGNER, uniqueName, type TestDb, type TestTemporal } from '../support/stack';
+import { listenOnLoopback } from '../support/api';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'slipway.js');
 
@@ -99,9 +100,7 @@ describe('the slipway command through the HTTP API, acting as the token', () => 
       ],
     }, undefined, undefined, new CiIdentityVerifier(ciRules, () => ciJwks));
     app = await buildApi({ db: t.db, releases: service, temporal: temporal.client, auth, mutationsPerMinute: 1000 });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const address = app.server.address();
-    apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    apiUrl = await listenOnLoopback(app);
     const { NODE_TEST_CONTEXT: _runnerOnly, SLIPWAY_TOKEN: _notOurs, ...inherited } = process.env;
     env = {
       ...inherited,

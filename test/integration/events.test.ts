@@ -22,6 +22,7 @@ import { reminderWorkflowId, type ReminderResult } from '../../workflows/events/
 import { startLocalServer, type LocalServer } from '../support/local-http';
 import { registerModel, waitFor, waitForState, writePipelines } from '../support/releases';
 import { openTestDb, startTestWorker, uniqueName, type TestDb, type TestTemporal } from '../support/stack';
+import { listenOnLoopback } from '../support/api';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'slipway.js');
 const SECRET = 'events-test-secret-0123456789abcdef';
@@ -97,9 +98,7 @@ describe('signed release events delivered through Temporal to subscriptions kept
       ],
     });
     app = await buildApi({ db: t.db, auth, mutationsPerMinute: 1000 });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const address = app.server.address();
-    apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    apiUrl = await listenOnLoopback(app);
   });
   after(async () => {
     await app?.close();

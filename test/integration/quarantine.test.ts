@@ -20,6 +20,7 @@ import { Registry } from '../../registry/registry';
 import { releaseWorkflowId, rollbackWorkflowId, type ReleaseState } from '../../workflows/release/api';
 import { recordHistory, registerModel, waitForState } from '../support/releases';
 import { openTestDb, startTestWorker, TEST_SIGNER, type TestDb, type TestTemporal } from '../support/stack';
+import { callApi, listenOnLoopback } from '../support/api';
 
 const GATED = `
 name: gated
@@ -50,11 +51,7 @@ describe('quarantined versions are never released or rolled back to', () => {
   let app: FastifyInstance;
   let base: string;
 
-  const call = async (method: string, url: string, token: string, body?: unknown): Promise<{ status: number; body: Json }> => {
-    const res = await fetch(`${base}${url}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    return { status: res.status, body: text ? (JSON.parse(text) as Json) : {} };
-  };
+  const call = (method: string, url: string, token: string, body?: unknown) => callApi(base, method, url, token, body);
   const gatedModel = async (versions: string[]) => {
     const model = await registerModel(registry, Object.fromEntries(versions.map((v) => [v, { accuracy: 0.95 }])));
     await policy.bindModel(model, 'gated', 'admin');
@@ -90,9 +87,7 @@ describe('quarantined versions are never released or rolled back to', () => {
       ],
     });
     app = await buildApi({ db: t.db, releases: service, temporal: temporal.client, auth, signer: TEST_SIGNER, mutationsPerMinute: 100_000 });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const address = app.server.address();
-    base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    base = await listenOnLoopback(app);
   });
   after(async () => {
     await app?.close();

@@ -17,6 +17,7 @@ import { Registry } from '../../registry/registry';
 import { approveSignal, approveUpdate, rejectSignal, releaseWorkflowId, type ReleaseState } from '../../workflows/release/api';
 import { recordHistory, registerModel, waitForState } from '../support/releases';
 import { openTestDb, startTestWorker, TEST_SIGNER, uniqueName, type TestDb, type TestTemporal } from '../support/stack';
+import { callApi, listenOnLoopback } from '../support/api';
 
 const GUARDED = `
 name: guarded
@@ -43,12 +44,7 @@ describe('trust boundary: what a raw Temporal client or a releaser token cannot 
   let app: FastifyInstance;
   let base: string;
 
-  const call = async (method: string, url: string, token: string, body?: unknown) => {
-    const res = await fetch(`${base}${url}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON bodies are explored by the assertions
-    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : {} };
-  };
+  const call = (method: string, url: string, token: string, body?: unknown) => callApi(base, method, url, token, body);
   const guardedModel = async () => {
     const model = await registerModel(registry, { '1.0.0': { accuracy: 0.95 } });
     await policy.bindModel(model, 'guarded', 'admin');
@@ -79,9 +75,7 @@ describe('trust boundary: what a raw Temporal client or a releaser token cannot 
       ],
     });
     app = await buildApi({ db: t.db, releases: service, auth, signer: TEST_SIGNER, mutationsPerMinute: 100_000 });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const address = app.server.address();
-    base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    base = await listenOnLoopback(app);
   });
   after(async () => {
     await app?.close();
