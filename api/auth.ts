@@ -27,6 +27,8 @@ export interface Principal {
   stopsLine?: boolean;
   /** May quarantine and unquarantine versions (admins always). */
   quarantines?: boolean;
+  /** Environments this caller may post health reports for ("*" for all; admins always): the releaser role alone may not vouch for its own release. */
+  reportsHealth?: string[];
   via: 'token' | 'oidc';
   /** For CI identities: the person whose push or merge started the run; recorded with the release, and may not approve it. */
   actor?: string;
@@ -52,6 +54,8 @@ export const tokensFileSchema = z.strictObject({
       // Stopping the line and quarantining versions are their own grants (admins hold both).
       stopsLine: z.boolean().optional(),
       quarantines: z.boolean().optional(),
+      // Health reports pass bakes and canary analysis, so reporting is its own grant, per environment.
+      reportsHealth: z.array(z.string().regex(/^(\*|[a-z0-9][a-z0-9_-]{0,62})$/)).optional(),
       expiresAt: z.iso.datetime({ offset: true }).optional(),
     }).refine((t) => Boolean(t.sha256) !== Boolean(t.token), 'give exactly one of sha256 or token'),
   ),
@@ -94,7 +98,7 @@ export class Authenticator {
   ) {
     this.entries = tokens.tokens.map((t) => ({
       sha256: Buffer.from(t.sha256 ?? sha256Hex(t.token!), 'hex'),
-      principal: { user: t.user, roles: t.roles, approves: t.approves, rollsBack: t.rollsBack ?? [], via: 'token', ...(t.stopsLine ? { stopsLine: true } : {}), ...(t.quarantines ? { quarantines: true } : {}) },
+      principal: { user: t.user, roles: t.roles, approves: t.approves, rollsBack: t.rollsBack ?? [], via: 'token', ...(t.stopsLine ? { stopsLine: true } : {}), ...(t.quarantines ? { quarantines: true } : {}), ...(t.reportsHealth?.length ? { reportsHealth: t.reportsHealth } : {}) },
       expiresAt: t.expiresAt ? new Date(t.expiresAt) : null,
     }));
   }

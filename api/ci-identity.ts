@@ -39,6 +39,8 @@ export const ciRulesFileSchema = z.strictObject({
         roles: z.array(roleSchema).min(1, 'give at least one role'),
         // CI approving its own releases would defeat the approval; allowed only when stated.
         approves: z.array(z.string().regex(/^(\*|[a-z0-9][a-z0-9_-]{0,62})$/)).default([]),
+        // A monitoring job may report health; a release job should not vouch for its own release.
+        reportsHealth: z.array(z.string().regex(/^(\*|[a-z0-9][a-z0-9_-]{0,62})$/)).default([]),
       }),
     )
     .min(1, 'list at least one rule'),
@@ -154,6 +156,7 @@ export class CiIdentityVerifier {
       roles,
       approves: rule.approves,
       rollsBack: [],
+      ...(rule.reportsHealth.length ? { reportsHealth: rule.reportsHealth } : {}),
       via: 'oidc',
       issuer: issuer.issuer,
       ...(rule.actor ? { actor: renderName(rule.actor, claims, 'actor') } : {}),

@@ -43,6 +43,7 @@ export const oidcUsersFileSchema = z.strictObject({
         roles: z.array(roleSchema).min(1, 'give at least one role'),
         approves: envGrant.default([]),
         rollsBack: envGrant.default([]),
+        reportsHealth: envGrant.optional(),
       }),
     )
     .min(1, 'list at least one user'),
@@ -86,5 +87,5 @@ export function loadOidcUsersFile(file: string, issuer: string): OidcUsers {
 export function oidcPrincipal(users: OidcUsers, issuer: string, subject: string): Principal | undefined {
   const entry = users.users.find((u) => u.issuer === issuer && u.subject === subject);
   if (!entry) return undefined;
-  return { user: entry.user, roles: entry.roles, approves: entry.approves, rollsBack: entry.rollsBack, via: 'oidc', issuer };
+  return { user: entry.user, roles: entry.roles, approves: entry.approves, rollsBack: entry.rollsBack, ...(entry.reportsHealth?.length ? { reportsHealth: entry.reportsHealth } : {}), via: 'oidc', issuer };
 }

@@ -38,7 +38,7 @@ import { registerBoardRoutes, type BoardSettings } from './board-routes';
 import { registerCodecRoutes } from './codec-routes';
 import { registerLineRoutes } from './line-routes';
 import { LineControlService } from '../client/line-controls';
-import { requireRollBack } from './permissions';
+import { requireReportsHealth, requireRollBack } from './permissions';
 import { registerDoraRoutes } from './dora-routes';
 import { registerPipelineRoutes } from './pipeline-routes';
 import { registerRollbackRoutes } from './rollback-routes';
@@ -342,7 +342,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await registerBoardRoutes(app, { db: deps.db, requireRole, withTimeout, settings: deps.board, clock: deps.clock });
 
   app.post('/health-reports', {
-    onRequest: requireRole('releaser'),
+    // Any role; the reportsHealth grant (checked per environment below) decides.
+    onRequest: requireRole('viewer'),
     config: mutating,
     schema: {
       summary: 'Report how a deployed version is doing; bakes and canary analysis read these',
@@ -355,10 +356,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         latencyP99Ms: z.number().min(0).max(3_600_000).optional(),
         source: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
       }),
-      response: { 202: anyObject, 400: errorSchema },
+      response: { 202: anyObject, 400: errorSchema, 403: errorSchema },
     },
   }, async (req, reply) => {
-    await withTimeout('registry', store.reportHealth({ ...req.body, source: req.body.source ?? req.principal!.user }));
+    const principal = req.principal!;
+    requireReportsHealth(principal, req.body.env);
+    // Who reported comes from the credential, never the body (`source` is only a label).
+    await withTimeout('registry', store.reportHealth({ ...req.body, source: req.body.source ?? principal.user, reportedBy: { ...verifiedAs(principal).identity, ...(principal.actor ? { actor: principal.actor } : {}) } }));
     return reply.code(202).send({ accepted: true });
   });
 

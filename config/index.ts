@@ -65,7 +65,7 @@ export interface SlipwayConfig {
 export interface ApiEdgeSettings {
   /** SLIPWAY_API_REQUESTS_PER_MINUTE: requests (refused ones too) per client address and per identity; unset = the API's default. */
   requestsPerMinute: number | undefined;
-  /** SLIPWAY_METRICS_TOKEN: when set, GET /metrics needs it as a bearer token. */
+  /** SLIPWAY_METRICS_TOKEN: when set, GET /metrics (the API's and the worker's) needs it as a bearer token. */
   metricsToken: string | undefined;
 }
 

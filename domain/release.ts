@@ -106,7 +106,8 @@ export interface StageState {
 /** IgnoredMessage is a malformed or unauthorised message, kept visible instead of crashing anything. */
 export interface IgnoredMessage {
   at: string;
-  kind: 'approve' | 'reject' | 'start';
+  /** `lock_grant`: an environment lock grant Signal whose lease the registry did not confirm. */
+  kind: 'approve' | 'reject' | 'start' | 'lock_grant';
   channel: ApprovalChannel;
   input: string;
   reason: string;

@@ -97,6 +97,15 @@ export function createLockActivities(deps: LockActivityDeps) {
       return attempt;
     },
 
+    /**
+     * confirmEnvLease tells a release whether the registry lease on (model, env) is really
+     * held by holderId: a lock grant Signal can be sent by anyone with Temporal access.
+     */
+    async confirmEnvLease(req: EnvLockRef): Promise<{ held: boolean; holder: string | null }> {
+      const holder = await leases.holderOf(req.model, req.env);
+      return { held: holder === req.holderId, holder };
+    },
+
     /** releaseEnvLocks gives leases back (or withdraws queued requests) and wakes their queues; the name is on the wire. */
     async releaseEnvLocks(locks: EnvLockRef[]): Promise<void> {
       await giveBackLeases(locks);

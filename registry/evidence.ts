@@ -1,14 +1,19 @@
 /**
  * Evidence bundles: one signed JSON document that says what a release did and
  * why it was allowed — the release state, the version's digest and lineage,
- * the pinned pipeline, gate verdicts, approvals, deployments, compensations
- * and the release's audit events with their hashes. Shared by
+ * the pinned pipeline, gate verdicts, approvals, deployments, compensations,
+ * the health reports posted for the version while it ran (with who reported
+ * them) and the release's audit events with their hashes. Shared by
  * `slipway release evidence` and GET /releases/:id/evidence (docs/evidence.md).
  */
 import type { ReleaseState } from '../domain/release';
 import type { AuditSigner } from './audit';
 import { NotFoundError } from './errors';
 import type { Registry } from './registry';
+import { ReleaseStore } from './releases';
+
+// Enough reports for any bake or canary; more would only swell the bundle.
+const MAX_HEALTH_REPORTS = 500;
 
 /** EVIDENCE_SCHEMA names the body's format; EVIDENCE_CONTEXT is its signing context (both on the wire: never change them). */
 export const EVIDENCE_SCHEMA = 'slipway.evidence/v1';
@@ -34,6 +39,13 @@ export async function buildEvidence(
   const pipeline = await registry.getPipeline(release.pipelineHash);
   if (!pipeline) throw new NotFoundError('release', `${release.releaseId}'s pipeline ${release.pipelineHash}`, 'the pinned pipeline is missing from the registry');
   const history = await registry.deploymentHistory(release.model, undefined, 500);
+  const envs = [...new Set(release.stages.map((s) => s.env))];
+  const healthReports = await new ReleaseStore(registry.db).health
+    .find(
+      { model: release.model, version: release.version, env: { $in: envs }, at: { $gte: new Date(release.startedAt), ...(release.endedAt ? { $lte: new Date(release.endedAt) } : {}) } },
+      { sort: { at: 1 }, limit: MAX_HEALTH_REPORTS, projection: { _id: 0 } },
+    )
+    .toArray();
   const audit = await registry.audit.events.find({ chain: release.model, 'subject.releaseId': release.releaseId }).sort({ seq: 1 }).toArray();
   const body = {
     schema: EVIDENCE_SCHEMA,
@@ -54,6 +66,7 @@ export async function buildEvidence(
     approvals: release.stages.filter((s) => s.quorum !== null).map((s) => ({ env: s.env, quorum: s.quorum, approvedAt: s.approvedAt ?? null, rejectedBy: s.rejectedBy })),
     deployments: history.filter((d) => d.releaseId === release.releaseId).sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime() || a.revision - b.revision),
     compensations: release.compensations,
+    healthReports: healthReports.map((r) => ({ env: r.env, at: r.at, healthy: r.healthy, errorRate: r.errorRate ?? null, latencyP99Ms: r.latencyP99Ms ?? null, source: r.source, reportedBy: r.reportedBy ?? null })),
     audit: audit.map(({ _id, ...event }) => event),
     generatedAt: clock(),
   };

@@ -4,6 +4,7 @@
  * platforms post and bakes read.
  */
 import type { Collection, Db } from 'mongodb';
+import type { VerifiedIdentity } from '../domain/decisions';
 import type { ReleaseState } from '../workflows/release/api';
 import { isDuplicateKey } from './errors';
 
@@ -28,7 +29,10 @@ export interface HealthReport {
   healthy: boolean;
   errorRate?: number;
   latencyP99Ms?: number;
+  /** A label the reporter chose (defaults to its user); says nothing about who reported. */
   source: string;
+  /** Who posted it, as the API verified it (and the person behind a CI identity); absent on reports written directly or before it was recorded. */
+  reportedBy?: VerifiedIdentity & { actor?: string };
   at: Date;
 }
 

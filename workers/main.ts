@@ -5,7 +5,8 @@
  *
  * Besides what config/index.ts reads, this entry point reads:
  *   SLIPWAY_WORKER_HTTP_PORT       9464; `/healthz` and `/metrics` (0 turns the endpoint off)
- *   SLIPWAY_WORKER_HTTP_HOST       0.0.0.0
+ *   SLIPWAY_WORKER_HTTP_HOST       127.0.0.1; set 0.0.0.0 (as docker-compose.yml does) for a scraper on another host
+ *   SLIPWAY_METRICS_TOKEN          (config/index.ts) when set, `/metrics` needs it as a bearer token, as the API's does
  *   SLIPWAY_RUNTIME_METRICS_ADDRESS  127.0.0.1:9465; where Temporal Core serves its metrics,
  *                                  re-served on `/metrics` so one scrape gets both
  *   SLIPWAY_MAX_CONCURRENT_WORKFLOW_TASKS, SLIPWAY_MAX_CACHED_WORKFLOWS,
@@ -19,6 +20,7 @@ import type { Logger } from 'pino';
 import { loadConfig } from '../config';
 import { describeTemporal, loadTemporalSettings } from '../config/temporal';
 import { createLogger, temporalLogger } from '../observability/logger';
+import { bearerTokenMatches } from '../lib/constant-time';
 import { SlipwayMetrics } from '../observability/metrics';
 import { tracingFromEnv } from '../observability/tracing';
 import { connectRegistryDb } from '../registry/db';
@@ -49,7 +51,8 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
   if (httpPort > 65535) throw new Error(`SLIPWAY_WORKER_HTTP_PORT must be a port number (0-65535), got "${env.SLIPWAY_WORKER_HTTP_PORT}"`);
   return {
     httpPort,
-    httpHost: env.SLIPWAY_WORKER_HTTP_HOST || '0.0.0.0',
+    // Loopback unless configured: the metrics say which models are released where.
+    httpHost: env.SLIPWAY_WORKER_HTTP_HOST || '127.0.0.1',
     runtimeMetricsAddress: env.SLIPWAY_RUNTIME_METRICS_ADDRESS || '127.0.0.1:9465',
     logLevel: env.SLIPWAY_LOG_LEVEL || 'info',
     tuning,
@@ -64,10 +67,12 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, min = 1): number | un
   return value;
 }
 
-/** startHealthServer serves /healthz (200 while the worker runs) and /metrics (Slipway's and Temporal Core's). */
+/** startHealthServer serves /healthz (200 while the worker runs) and /metrics (Slipway's and Temporal Core's; only to `metricsToken` as a bearer token when it is set). */
 export function startHealthServer(options: {
   host: string;
   port: number;
+  /** SLIPWAY_METRICS_TOKEN; /healthz stays open so liveness probes need no secret. */
+  metricsToken?: string;
   worker: () => Worker | undefined;
   metrics: SlipwayMetrics;
   runtimeMetricsUrl: string;
@@ -86,6 +91,12 @@ export function startHealthServer(options: {
       return;
     }
     if (path === '/metrics') {
+      if (options.metricsToken !== undefined && !bearerTokenMatches(req.headers.authorization, options.metricsToken)) {
+        res
+          .writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' })
+          .end(JSON.stringify({ error: { code: 'unauthorized', message: 'GET /metrics needs "Authorization: Bearer <token>" with the token set in SLIPWAY_METRICS_TOKEN' } }));
+        return;
+      }
       void metricsText(options.metrics, options.runtimeMetricsUrl).then(
         (text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text),
         (err: unknown) => {
@@ -168,6 +179,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       server = await startHealthServer({
         host: settings.httpHost,
         port: settings.httpPort,
+        metricsToken: config.apiEdge.metricsToken,
         worker: () => worker,
         metrics,
         runtimeMetricsUrl: `http://${settings.runtimeMetricsAddress}/metrics`,

@@ -187,7 +187,7 @@ describe('HTTP API over real HTTP, with the real stack behind it', () => {
   });
 
   it('rate-limits mutating requests per caller', async () => {
-    const limited = await buildApi({ db: t.db, releases: service, auth: new Authenticator({ tokens: [{ user: 'rita', token: TOKENS.releaser, roles: ['releaser'], approves: [] }] }), mutationsPerMinute: 3 });
+    const limited = await buildApi({ db: t.db, releases: service, auth: new Authenticator({ tokens: [{ user: 'rita', token: TOKENS.releaser, roles: ['releaser'], approves: [], reportsHealth: ['prod'] }] }), mutationsPerMinute: 3 });
     try {
       const codes: number[] = [];
       for (let i = 0; i < 5; i++) {

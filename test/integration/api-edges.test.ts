@@ -50,7 +50,7 @@ function send(base: string, req: { method: string; path: string; token?: string;
 const refusedRequest = fc.oneof(
   fc.string({ minLength: 1, maxLength: 40 }).filter((s) => /^\S+$/.test(s) && s !== VIEWER && s !== RELEASER).map((guess) => ({ kind: 'guessed token', expect: 401, req: { method: 'GET', path: '/environments/prod', token: guess } })),
   fc.constant({ kind: 'no token', expect: 401, req: { method: 'GET', path: '/environments/prod' } }),
-  fc.constant({ kind: 'forbidden', expect: 403, req: { method: 'POST', path: '/health-reports', token: VIEWER, body: '{}' } }),
+  fc.constant({ kind: 'forbidden', expect: 403, req: { method: 'POST', path: '/models/fraud/versions', token: VIEWER, body: '{}' } }),
   fc.string({ maxLength: 30 }).map((junk) => ({ kind: 'bad input', expect: 400, req: { method: 'POST', path: '/health-reports', token: RELEASER, body: JSON.stringify({ model: junk, env: 42 }) } })),
   fc.stringMatching(/^[a-z0-9-]{1,20}$/).map((p) => ({ kind: 'unknown route', expect: 404, req: { method: 'GET', path: `/no-such-route/${p}` } })),
 );

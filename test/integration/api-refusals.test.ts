@@ -43,7 +43,7 @@ describe('API refusals in the audit chain', () => {
   it('records a caller refused for lacking a role or an approval grant (403) with actor, route and reason', async () => {
     await withUser({}, async (app, user, token) => {
       const auth = { authorization: `Bearer ${token}` };
-      const role = await app.inject({ method: 'POST', url: '/health-reports', headers: auth, payload: { model: 'fraud', env: 'prod', version: '1', healthy: true } });
+      const role = await app.inject({ method: 'POST', url: '/models/fraud/versions', headers: auth, payload: { version: '2', artifact: { uri: 's3://x', sha256: 'd'.repeat(64) } } });
       assert.equal(role.statusCode, 403);
       const grant = await app.inject({ method: 'POST', url: '/releases/release-fraud-1/approvals', headers: auth, payload: { stage: 'prod' } });
       assert.equal(grant.statusCode, 403);
@@ -51,7 +51,7 @@ describe('API refusals in the audit chain', () => {
         const found = await refusalsOf(user);
         return found.length >= 2 ? found : undefined;
       });
-      assert.deepEqual(events.map((e) => e.details?.route), ['POST /health-reports', 'POST /releases/:id/approvals']);
+      assert.deepEqual(events.map((e) => e.details?.route), ['POST /models/:model/versions', 'POST /releases/:id/approvals']);
       assert.match(events[0]!.reason ?? '', new RegExp(`${user} lacks the releaser role`));
       assert.match(events[1]!.reason ?? '', new RegExp(`${user} may not approve prod`));
       assert.deepEqual(events.map((e) => [e.details?.status, e.details?.via]), [[403, 'token'], [403, 'token']]);

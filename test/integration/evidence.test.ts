@@ -53,6 +53,14 @@ describe('evidence bundles and audit verification', () => {
     const started = await service.start({ model, version: '1.0.0', pipeline: 'evidenced', requestedBy: 'dave' });
     releaseId = started.releaseId;
     await waitForState(service, releaseId, (s) => s.status === 'awaiting_approval');
+    // A monitoring token reports on staging while the release runs; the bundle must say who it was.
+    const monitor = await buildApi({ db: t.db, releases: service, auth: new Authenticator({ tokens: [{ user: 'monitor', token: 'monitor-token-0123456789', roles: ['viewer'], approves: [], reportsHealth: ['staging'] }] }) });
+    try {
+      const posted = await monitor.inject({ method: 'POST', url: '/health-reports', headers: { authorization: 'Bearer monitor-token-0123456789' }, payload: { model, env: 'staging', version: '1.0.0', healthy: true, errorRate: 0.01, source: 'prom' } });
+      assert.equal(posted.statusCode, 202, posted.body);
+    } finally {
+      await monitor.close();
+    }
     await temporal.client.workflow.getHandle(started.workflowId).signal(approveSignal, { stage: 'prod', approver: 'alice', comment: 'eval ok' });
     assert.equal(((await temporal.client.workflow.getHandle(started.workflowId).result()) as ReleaseState).status, 'succeeded');
   });
@@ -73,6 +81,7 @@ describe('evidence bundles and audit verification', () => {
     assert.deepEqual(body.approvals.map((a: Json) => [a.env, a.quorum.approvedBy]), [['prod', ['alice']]]);
     assert.deepEqual(body.gates[0].gates.map((g: Json) => [g.type, g.passed]), [['metrics', true]]);
     assert.deepEqual(body.deployments.map((d: Json) => [d.env, d.version]), [['staging', '1.0.0'], ['prod', '1.0.0']]);
+    assert.deepEqual(body.healthReports.map((r: Json) => [r.env, r.healthy, r.source, r.reportedBy]), [['staging', true, 'prom', { user: 'monitor', via: 'token' }]], 'the bundle names who reported health');
     assert.ok(body.audit.length >= 2 && body.audit.every((e: Json) => e.subject.releaseId === releaseId && /^[0-9a-f]{64}$/.test(e.hash) && e.seq > 0));
 
     assert.equal(bundle.publicKey, apiKey.publicKey);

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { SignJWT, exportJWK, generateKeyPair, type JWTPayload } from 'jose';
 import { AuthFailure, Authenticator, remoteJwks } from '../../api/auth';
 import { CiIdentityVerifier, loadCiRulesFile, matchRule, parseCiRules, renderName, type CiRules } from '../../api/ci-identity';
+import { canReportHealth } from '../../api/permissions';
 import { startLocalServer, type LocalServer } from '../support/local-http';
 
 const GITHUB = 'https://token.actions.githubusercontent.com';
@@ -88,6 +89,29 @@ describe('CI identities from OIDC ID tokens', () => {
     const principal = await verifier.verify(await sign(key, githubClaims()));
     assert.deepEqual(principal, { user: 'ci-github-acme-fraud-model', actor: 'octocat', roles: ['releaser'], approves: [], rollsBack: [], via: 'oidc', issuer: GITHUB });
     assert.ok(jwks.requests.some((r) => r.path === '/github/jwks'));
+  });
+
+  it('gives the reportsHealth grant only to a CI rule that names it, so the release job cannot report its own health', async () => {
+    const monitoring = new CiIdentityVerifier(
+      parseCiRules(
+        {
+          issuers: [{ issuer: GITHUB, audience: 'slipway', jwksUrl: `${jwks.url}/github/jwks` }],
+          rules: [
+            { match: { iss: GITHUB, repository: 'acme/fraud-model', workflow: 'health' }, user: 'ci:health:{repository}', roles: ['viewer'], reportsHealth: ['prod'] },
+            { match: { iss: GITHUB, repository: 'acme/fraud-model' }, user: 'ci:github:{repository}', roles: ['releaser'] },
+          ],
+        },
+        'rules.yaml',
+      ),
+      remoteJwks,
+    );
+    const reporter = await monitoring.verify(await sign(key, githubClaims({ workflow: 'health' })));
+    assert.deepEqual(reporter.reportsHealth, ['prod']);
+    assert.equal(canReportHealth(reporter, 'prod'), true);
+    assert.equal(canReportHealth(reporter, 'staging'), false);
+    const releaser = await monitoring.verify(await sign(key, githubClaims()));
+    assert.equal(releaser.reportsHealth, undefined);
+    assert.equal(canReportHealth(releaser, 'prod'), false);
   });
 
   it('maps a GitLab CI token from a protected ref to its CI user and the user who ran the pipeline', async () => {

@@ -11,7 +11,7 @@ import { FailureType } from '../../domain/failures';
 type Only<K extends keyof SlipwayActivities> = Pick<SlipwayActivities, K>;
 
 /** retryingUntilDone: idempotent registry work (snapshots, leases, health reads) retried through a database outage. */
-export const retryingUntilDone = proxyActivities<Only<'recordRelease' | 'acquireEnvLock' | 'requestEnvLock' | 'checkHealth' | 'loadReleasePolicy' | 'planRetry'>>({
+export const retryingUntilDone = proxyActivities<Only<'recordRelease' | 'acquireEnvLock' | 'requestEnvLock' | 'confirmEnvLease' | 'checkHealth' | 'loadReleasePolicy' | 'planRetry'>>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', nonRetryableErrorTypes: [FailureType.InvalidInput, FailureType.ModelVersionNotFound, FailureType.VersionConflict] },
 });

@@ -55,6 +55,8 @@ export class ReleaseRun {
   private publishedStatus: ReleaseStatus = 'running'; // as the client starts it
   /** Lock ids granted to this release. */
   readonly grants = new Set<string>();
+  /** Grant Signals received per lock id: a grant that came while one was being checked is checked too. */
+  readonly grantSignals = new Map<string, number>();
   supersededBy: { env: string; by: string } | null = null;
   /** True while waiting (lock, freeze, approval): only then may a newer release supersede this one. */
   waitingPhase = false;

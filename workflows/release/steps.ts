@@ -22,6 +22,7 @@ import { retrying10TimesHeartbeating, retrying5Times, retryingUntilDone } from '
 import { deployOpKey } from './api';
 import { holdLineBeforeDeploy, recheckIfAsked, waitUnlessQuarantined } from './line';
 import { LEASE_PATCH, Stop, type ReleaseRun } from './run';
+import { recordIgnored } from './messages';
 import { onlyVerifiedApprovals } from './state';
 
 /** FREEZE_AT_DEPLOY_PATCH: releases from this change on wait out a freeze that opens after the stage started, before each deploy or canary step. */
@@ -38,6 +39,14 @@ export const UNDO_BEFORE_DEPLOY_PATCH = 'undo-before-deploy';
  * number of history events at any bake length); releases recorded before keep the timer-and-check loop.
  */
 export const BAKE_ACTIVITY_PATCH = 'bake-activity';
+
+/**
+ * VERIFIED_LOCK_GRANT_PATCH: releases from this change on confirm, with the confirmEnvLease activity, that the
+ * registry lease is theirs before trusting a lock grant Signal (anyone with Temporal access can send one); a grant
+ * without the lease is ignored, recorded and audited, and the release keeps waiting. Asked only when a grant
+ * Signal is what ended the wait, so releases that took a free lease get no marker.
+ */
+export const VERIFIED_LOCK_GRANT_PATCH = 'verified-lock-grant';
 
 const DEFAULT_HEALTH_SOURCE = 'registry';
 /** HEALTH_MIN_REPORTS_PATCH guards `onMissing: wait`: the extra checks after a bake or analysis short of reports. */
@@ -78,7 +87,11 @@ export async function acquireLock(run: ReleaseRun, stage: Stage, stageState: Sta
     const { granted } = await retryingUntilDone.acquireEnvLock(request);
     // Published (search attributes) only when it really waits: a free lease is the common case.
     if (granted) run.grants.add(lockId);
-    else waiting();
+    else {
+      waiting();
+      await waitForConfirmedGrant(run, lockId, { model: input.model, env: stage.env, holderId: request.holderId });
+      return;
+    }
   } else {
     waiting();
     run.waitingPhase = true;
@@ -88,6 +101,24 @@ export async function acquireLock(run: ReleaseRun, stage: Stage, stageState: Sta
   }
   await condition(() => run.grants.has(lockId) || run.supersededBy !== null || run.rejection() !== null);
   run.checkStops();
+}
+
+/** waitForConfirmedGrant waits for a grant Signal and, behind VERIFIED_LOCK_GRANT_PATCH, trusts it only once the registry lease is this release's. */
+async function waitForConfirmedGrant(run: ReleaseRun, lockId: string, lease: EnvLockRef): Promise<void> {
+  for (;;) {
+    await condition(() => run.grants.has(lockId) || run.supersededBy !== null || run.rejection() !== null);
+    run.checkStops();
+    if (!patched(VERIFIED_LOCK_GRANT_PATCH)) return;
+    const signalsBefore = run.grantSignals.get(lockId) ?? 0;
+    const { held, holder } = await retryingUntilDone.confirmEnvLease(lease);
+    if (held) return;
+    const at = new Date().toISOString();
+    recordIgnored(run.state, 'lock_grant', 'cli', { lockId, env: lease.env }, `lock grant for ${lease.env} ignored: the registry lease is ${holder === null ? 'free' : `held by ${holder}`}, not by this release (a grant Signal not backed by the lease); still waiting for the ${lease.env} lock`, at);
+    // A grant that arrived while the lease was checked may be the real one: check it too.
+    if ((run.grantSignals.get(lockId) ?? 0) === signalsBefore) run.grants.delete(lockId);
+    // Stored now, so the refusal reaches the audit chain while the release waits.
+    await run.record();
+  }
 }
 
 /** giveBackLock frees a pre-lease lock by signal; a lease comes back as a reference for the next record() to give back. */

@@ -46,7 +46,10 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     setHandler(rejectSignal, (raw: unknown) => applyRejection(run.messages, raw, now()));
   };
   if (!run.serverPolicy) handleMessages();
-  setHandler(lockGrantedSignal, ({ lockId }) => void run.grants.add(lockId));
+  setHandler(lockGrantedSignal, ({ lockId }) => {
+    run.grants.add(lockId);
+    run.grantSignals.set(lockId, (run.grantSignals.get(lockId) ?? 0) + 1);
+  });
   setHandler(recheckLineSignal, () => void (run.lineRecheck = true)); // only a wake-up: checkLine decides (line.ts)
   setHandler(supersededSignal, (notice) => {
     if (run.waitingPhase && state.currentStage === notice.env) run.supersededBy = notice;
