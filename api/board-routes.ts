@@ -1,7 +1,8 @@
 /**
  * The release board: the page itself (GET /, its script and stylesheet,
  * under a strict Content-Security-Policy) and the read routes it polls:
- * GET /board (every model × environment in one answer), GET /board/inbox
+ * GET /board (every model × environment in one answer, with the stops in
+ * force and quarantined versions), GET /board/inbox
  * (stages waiting for the caller's approval) and GET /board/me (who the
  * token is, what it may do, where the Temporal Web UI is). Every decision
  * the page offers goes through the existing routes under the caller's token.
@@ -10,10 +11,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from 'mongodb';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { LineStatus } from '../client/line-controls';
 import type { Pipeline } from '../domain/pipeline';
+import { RETRYABLE_STATUSES } from '../domain/retry';
 import { BoardReader } from '../registry/board';
 import type { PipelineDoc } from '../registry/types';
-import type { Role } from './auth';
+import { can, type Role } from './auth';
 import { buildBoard, inboxFor, type BoardRelease } from './board-view';
 import { loadUiAssets } from './ui-bundle';
 
@@ -29,6 +32,8 @@ export interface BoardRouteDeps {
   db: Db;
   requireRole: (role: Role) => (req: FastifyRequest) => Promise<void>;
   withTimeout: <T>(what: string, p: Promise<T>) => Promise<T>;
+  /** Stops in force and quarantined versions (client/line-controls.ts `LineControlService.status`); none when absent. */
+  lines?: { status: () => Promise<LineStatus> };
   settings?: BoardSettings;
   clock?: () => Date;
 }
@@ -62,14 +67,15 @@ export async function registerBoardRoutes(app: FastifyInstance, deps: BoardRoute
 
   typed.get('/board', {
     onRequest: deps.requireRole('viewer'),
-    schema: { summary: 'The release board: every model × environment (live version, since, health, release in flight, approvals waiting)', response: { 200: z.any().describe('JSON object: generatedAt, environments[], rows[], approvalsWaiting') } },
+    schema: { summary: 'The release board: every model × environment (live version, since, health, quarantines, release in flight, approvals waiting) and the stops in force', response: { 200: z.any().describe('JSON object: generatedAt, environments[], rows[], stops[], approvalsWaiting') } },
   }, async () => {
-    const [live, releases, models] = await Promise.all([
+    const [live, releases, models, line] = await Promise.all([
       deps.withTimeout('registry', reader.liveEverywhere()),
       inFlight(),
       deps.withTimeout('registry', deps.db.collection<{ _id: string }>('models').find({}, { projection: { _id: 1 } }).toArray()),
+      deps.lines ? deps.withTimeout('registry', deps.lines.status()) : { stops: [], quarantines: [] },
     ]);
-    return buildBoard({ live, inFlight: releases, models: models.map((m) => m._id), now: clock() });
+    return buildBoard({ live, inFlight: releases, models: models.map((m) => m._id), stops: line.stops, quarantines: line.quarantines, now: clock() });
   });
 
   typed.get('/board/inbox', {
@@ -94,6 +100,11 @@ export async function registerBoardRoutes(app: FastifyInstance, deps: BoardRoute
       approves: p.approves,
       // Admins may roll back everywhere (api/permissions.ts canRollBack).
       rollsBack: p.roles.includes('admin') ? ['*'] : p.rollsBack,
+      // What the page offers; the routes check again (api/permissions.ts, the releaser role for retries).
+      releases: can(p, 'releaser'),
+      stopsLine: p.roles.includes('admin') || p.stopsLine === true,
+      quarantines: p.roles.includes('admin') || p.quarantines === true,
+      retryableStatuses: RETRYABLE_STATUSES,
       temporalUiUrl: deps.settings?.temporalUiUrl ?? null,
       namespace: deps.settings?.namespace ?? 'default',
     };
