@@ -113,7 +113,7 @@ export function ReleasePage({ id, me }: { id: string; me: Me | undefined }) {
           <p class="summary" data-testid="release-status">
             <Status status={r.status} /> {r.hotfix && <><span class="badge hotfix" data-testid="hotfix">hotfix</span> </>}{r.summary}
           </p>
-          {mayRetry(r.status, me) && <Retry releaseId={r.releaseId} onDone={rel.refresh} />}
+          {me?.releases && <Retry releaseId={r.releaseId} offer={mayRetry(r.status, me)} onDone={rel.refresh} />}
           <dl class="facts">
             <dt>Model</dt><dd><a href={modelHref(r.model)}>{r.model}</a> {r.version}</dd>
             <dt>Pipeline</dt><dd>{r.pipeline}{r.pipelineRevision ? ` rev ${r.pipelineRevision}` : ''}</dd>

@@ -2,8 +2,8 @@
 import { useState } from 'preact/hooks';
 import { ApiError, call } from '../api';
 
-/** Retry starts a new run of one release; the page's polling then shows it. */
-export function Retry({ releaseId, onDone }: { releaseId: string; onDone?: () => void }) {
+/** Retry starts a new run of one release; the page's polling then shows it. The button shows only when `offer`; the last answer stays once the new run is in flight. */
+export function Retry({ releaseId, offer, onDone }: { releaseId: string; offer: boolean; onDone?: () => void }) {
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
   const send = async () => {
@@ -18,9 +18,10 @@ export function Retry({ releaseId, onDone }: { releaseId: string; onDone?: () =>
       setBusy(false);
     }
   };
+  if (!offer && !result) return null;
   return (
     <div class="retry" data-testid="retry">
-      <button type="button" disabled={busy} onClick={() => void send()}>Retry from the failed stage</button>
+      {offer && <button type="button" disabled={busy} onClick={() => void send()}>Retry from the failed stage</button>}
       {result && <p class={result.ok ? 'done' : 'error'} role={result.ok ? 'status' : 'alert'} data-testid="retry-result">{result.text}</p>}
     </div>
   );
