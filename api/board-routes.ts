@@ -25,6 +25,8 @@ export interface BoardSettings {
   /** Base URL of the Temporal Web UI (SLIPWAY_TEMPORAL_UI_URL; `slipway dev` sets its own); no links when absent. */
   temporalUiUrl?: string;
   namespace?: string;
+  /** The board's OIDC login (authorization code + PKCE): the issuer and the public client id (SLIPWAY_OIDC_CLIENT_ID); token paste only when absent. */
+  login?: { issuer: string; clientId: string };
 }
 
 /** BoardRouteDeps are what the board routes read and how they check callers. */
@@ -42,9 +44,15 @@ export interface BoardRouteDeps {
 export const BOARD_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-const page = (reply: FastifyReply, type: string, body: string, cache: string) =>
+/** boardCsp is BOARD_CSP, letting the page also reach the OIDC issuer's origin (discovery and token endpoint) when the board logs in there. */
+export function boardCsp(login?: { issuer: string }): string {
+  if (!login) return BOARD_CSP;
+  return BOARD_CSP.replace("connect-src 'self'", `connect-src 'self' ${new URL(login.issuer).origin}`);
+}
+
+const page = (reply: FastifyReply, csp: string, type: string, body: string, cache: string) =>
   reply
-    .header('content-security-policy', BOARD_CSP)
+    .header('content-security-policy', csp)
     .header('x-content-type-options', 'nosniff')
     .header('referrer-policy', 'no-referrer')
     .header('cache-control', cache)
@@ -57,11 +65,18 @@ export async function registerBoardRoutes(app: FastifyInstance, deps: BoardRoute
   const reader = new BoardReader(deps.db);
   const clock = deps.clock ?? (() => new Date());
   const assets = await loadUiAssets();
+  const login = deps.settings?.login;
+  const csp = boardCsp(login);
 
   // The page and its files carry no data: they are served without a token, and the page asks for one.
-  typed.get('/', { schema: { hide: true } }, async (_req, reply) => page(reply, 'text/html; charset=utf-8', assets.html, 'no-cache'));
-  typed.get('/ui/board.js', { schema: { hide: true } }, async (_req, reply) => page(reply, 'text/javascript; charset=utf-8', assets.js, 'public, max-age=300'));
-  typed.get('/ui/board.css', { schema: { hide: true } }, async (_req, reply) => page(reply, 'text/css; charset=utf-8', assets.css, 'public, max-age=300'));
+  typed.get('/', { schema: { hide: true } }, async (_req, reply) => page(reply, csp, 'text/html; charset=utf-8', assets.html, 'no-cache'));
+  typed.get('/ui/board.js', { schema: { hide: true } }, async (_req, reply) => page(reply, csp, 'text/javascript; charset=utf-8', assets.js, 'public, max-age=300'));
+  typed.get('/ui/board.css', { schema: { hide: true } }, async (_req, reply) => page(reply, csp, 'text/css; charset=utf-8', assets.css, 'public, max-age=300'));
+
+  // How the page may log in; public by design (no secret: the code flow uses PKCE).
+  typed.get('/board/login', {
+    schema: { summary: "How the release board logs in: the OIDC issuer and public client id when SLIPWAY_OIDC_CLIENT_ID is set, else null (paste a token)", response: { 200: z.object({ oidc: z.object({ issuer: z.string(), clientId: z.string() }).nullable() }) } },
+  }, async () => ({ oidc: login ? { issuer: login.issuer, clientId: login.clientId } : null }));
 
   const inFlight = async () => (await deps.withTimeout('registry', reader.inFlight())) as unknown as BoardRelease[];
 
