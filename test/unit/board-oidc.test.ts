@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { loadConfig } from '../../config';
-import { authorizeUrl, base64url, checkDiscovery, loginAnswer, pickToken, pkceChallenge, randomToken } from '../../ui/oidc';
+import { authorizeUrl, base64url, checkDiscovery, loginAnswer, pickToken, pkceChallenge, randomToken } from '../../ui/pkce';
 
 const ISSUER = 'https://idp.example.test';
 const doc = (over: Record<string, unknown> = {}) => ({ issuer: ISSUER, authorization_endpoint: `${ISSUER}/authorize`, token_endpoint: `${ISSUER}/token`, ...over });
