@@ -16,6 +16,7 @@ import { BOARD_CSP } from '../../api/board-routes';
 import { buildApi } from '../../api/server';
 import { ReleaseService } from '../../client/releases';
 import { REPO_ROOT } from '../../devstack/stack';
+import { recheckLineSignal } from '../../workflows/release/api';
 import { findChromium, launchChromium } from '../support/chromium';
 import { registerModel, waitFor, waitForState } from '../support/releases';
 import { openTestDb, startTestWorker, testEnv, TEST_SIGNER, type TestDb, type TestTemporal } from '../support/stack';
@@ -48,6 +49,13 @@ stages:
   - env: prod
 `;
 
+const HOT = `
+name: board-hot
+breakGlass: { approvers: [bob] }
+stages:
+  - env: dev
+  - env: prod
+`;
 // Halts on a rejection instead of undoing dev, so a retry has a stage to keep.
 const HALTING = `
 name: board-retry
@@ -296,6 +304,29 @@ describe('release board in Chromium against the real stack', () => {
       assert.deepEqual(navigations, [], 'the board updated in place');
     } finally {
       if (!resumed) await api('POST', '/stops/prod/resume', TOKENS.ada, {});
+    }
+  });
+
+  it('lists a hotfix\'s break-glass approval under its stage, and says it let the release pass the stop', async () => {
+    const model = await bindModel('board-hot', HOT, { '1.0.0': { accuracy: 0.9 } });
+    assert.equal((await api('POST', '/stops', TOKENS.ada, { env: 'prod', reason: 'incident 43' })).status, 201);
+    try {
+      const started = await api('POST', '/releases', TOKENS.rita, { model, version: '1.0.0', hotfix: true });
+      assert.equal(started.status, 201, JSON.stringify(started.body));
+      const id = started.body.releaseId as string;
+      await waitForState(service, id, (s) => s.status === 'line_stopped' && s.waitingFor?.env === 'prod');
+      const page = await openAs(TOKENS.bob, `/releases/${id}`);
+      await page.locator('[data-stage=prod] [data-testid=line-held]').waitFor();
+      const approved = await api('POST', `/releases/${id}/approvals`, TOKENS.bob, { stage: 'prod', breakGlass: true, comment: 'customer outage, ship the fix' });
+      assert.equal(approved.status, 200, JSON.stringify(approved.body));
+      const glass = page.locator('[data-stage=prod] [data-testid=break-glass]');
+      await glass.getByText(/^bob · .* UTC · “customer outage, ship the fix” · not used yet$/).waitFor();
+      // The approval does not wake a held release; it asks again on its recheck timer (30 s) or this Signal, which anyone may send.
+      await temporal.client.workflow.getHandle(id).signal(recheckLineSignal);
+      await glass.getByText(/^bob · .* UTC · “customer outage, ship the fix” · let the hotfix pass the stop on prod \(by ada since .*: incident 43\) at .* UTC$/).waitFor({ timeout: 30_000 });
+      await page.getByTestId('release-status').filter({ hasText: 'succeeded' }).waitFor({ timeout: 30_000 });
+    } finally {
+      await api('POST', '/stops/prod/resume', TOKENS.ada, {});
     }
   });
 
