@@ -44,9 +44,9 @@ function DoraCharts({ dora }: { dora: Dora }) {
   );
 }
 
-function Rollback({ model, env, live, history }: { model: string; env: string; live: string | null; history: Move[] }) {
-  // Offered: versions that were live here before and not marked failed; the server checks again (POST /rollbacks).
-  const candidates = [...new Set(history.filter((h) => h.env === env && h.health === 'ok' && h.version && h.version !== live).map((h) => h.version!))];
+function Rollback({ model, env, live, history, quarantined }: { model: string; env: string; live: string | null; history: Move[]; quarantined: (version: string) => boolean }) {
+  // Offered: versions that were live here before, not marked failed and not quarantined; the server checks again (POST /rollbacks).
+  const candidates = [...new Set(history.filter((h) => h.env === env && h.health === 'ok' && h.version && h.version !== live && !quarantined(h.version)).map((h) => h.version!))];
   const [to, setTo] = useState('');
   const [reason, setReason] = useState('');
   const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
@@ -106,7 +106,7 @@ export function ModelPage({ model, me }: { model: string; me: Me | undefined }) 
                 </li>
               ))}
             </ol>
-            {mayRollBack(env) && <Rollback model={model} env={env} live={live} history={moves} />}
+            {mayRollBack(env) && <Rollback model={model} env={env} live={live} history={moves} quarantined={(v) => Boolean(quarantineOf(v))} />}
           </div>
         );
       })}
