@@ -5,6 +5,7 @@
  * would count).
  */
 import { decideApproval, type QuorumState } from '../domain/quorum';
+import { ALL_SCOPE, stopFor, type LineStop, type LineWait, type Quarantine } from '../domain/line-controls';
 import type { Pipeline } from '../domain/pipeline';
 import type { ReleaseStatus } from '../domain/outcome';
 import type { StageStatus } from '../domain/release';
@@ -25,20 +26,41 @@ export interface BoardRelease {
   startedAt: string;
   updatedAt: string;
   stages: { env: string; status: StageStatus; quorum: QuorumState | null; canaryWeight: number | null; approvalDeadline: string | null }[];
+  hotfix?: boolean;
+  waitingFor?: LineWait | null;
+}
+
+/** QuarantineMark is why a version may not be released or rolled back to, as a cell shows it. */
+export interface QuarantineMark {
+  reason: string;
+  by: string;
+  since: string;
 }
 
 /** BoardCell is one (model, env): what is live there and the release working on it. */
 export interface BoardCell {
   env: string;
-  live: { version: string | null; since: string; health: 'ok' | 'failed'; releaseId: string | null; by: string; reason: string } | null;
-  release: { releaseId: string; version: string; status: StageStatus; canaryWeight: number | null; approvals: { approved: number; required: number } | null } | null;
+  live: { version: string | null; since: string; health: 'ok' | 'failed'; releaseId: string | null; by: string; reason: string; quarantined: QuarantineMark | null } | null;
+  release: {
+    releaseId: string;
+    version: string;
+    status: StageStatus;
+    canaryWeight: number | null;
+    approvals: { approved: number; required: number } | null;
+    hotfix: boolean;
+    /** The stop holding this release before its deploy here, when it is the one it waits for. */
+    waitingFor: LineWait | null;
+    quarantined: QuarantineMark | null;
+  } | null;
+  /** The stop in force for this environment (its own, else `all`), or null. */
+  stopped: LineStop | null;
 }
 
 /** BoardRow is one model across the environments. */
 export interface BoardRow {
   model: string;
   cells: BoardCell[];
-  inFlight: { releaseId: string; version: string; status: ReleaseStatus; currentStage: string | null; summary: string; startedAt: string }[];
+  inFlight: { releaseId: string; version: string; status: ReleaseStatus; currentStage: string | null; summary: string; startedAt: string; hotfix: boolean; waitingFor: LineWait | null }[];
 }
 
 /** Board is the whole matrix; `environments` is the column order. */
@@ -46,6 +68,8 @@ export interface Board {
   generatedAt: string;
   environments: string[];
   rows: BoardRow[];
+  /** Every stop in force, `all` first. */
+  stops: LineStop[];
   /** Stages waiting for approvals, all callers alike (the inbox narrows it to the caller). */
   approvalsWaiting: number;
 }
@@ -63,8 +87,12 @@ export function sortEnvironments(envs: Iterable<string>): string[] {
 }
 
 /** buildBoard joins live pointers and in-flight releases into the matrix; a model shows when it has either, or is listed in `models`. */
-export function buildBoard(input: { live: Deployment[]; inFlight: BoardRelease[]; models: string[]; now: Date }): Board {
-  const envs = sortEnvironments([...input.live.map((d) => d.env), ...input.inFlight.flatMap((r) => r.stages.map((s) => s.env))]);
+export function buildBoard(input: { live: Deployment[]; inFlight: BoardRelease[]; models: string[]; stops?: LineStop[]; quarantines?: Quarantine[]; now: Date }): Board {
+  const stops = input.stops ?? [];
+  const quarantined = new Map((input.quarantines ?? []).map((q) => [`${q.model}\u0000${q.version}`, { reason: q.reason, by: q.by, since: q.since }]));
+  const markOf = (model: string, version: string | null) => (version === null ? null : (quarantined.get(`${model}\u0000${version}`) ?? null));
+  // A stopped environment shows as a column even before anything ran there (an `all` stop adds none).
+  const envs = sortEnvironments([...input.live.map((d) => d.env), ...input.inFlight.flatMap((r) => r.stages.map((s) => s.env)), ...stops.filter((s) => s.scope !== ALL_SCOPE).map((s) => s.scope)]);
   const names = [...new Set([...input.models, ...input.live.map((d) => d.model), ...input.inFlight.map((r) => r.model)])].sort();
   const liveByKey = new Map(input.live.map((d) => [`${d.model}\u0000${d.env}`, d]));
   const releasesByModel = new Map<string, BoardRelease[]>();
@@ -80,7 +108,7 @@ export function buildBoard(input: { live: Deployment[]; inFlight: BoardRelease[]
       if (stage?.status === 'awaiting_approval') approvalsWaiting += 1;
       return {
         env,
-        live: d ? { version: d.version, since: new Date(d.startedAt).toISOString(), health: d.health, releaseId: d.releaseId, by: d.by, reason: d.reason } : null,
+        live: d ? { version: d.version, since: new Date(d.startedAt).toISOString(), health: d.health, releaseId: d.releaseId, by: d.by, reason: d.reason, quarantined: markOf(model, d.version) } : null,
         release:
           working && stage
             ? {
@@ -89,17 +117,21 @@ export function buildBoard(input: { live: Deployment[]; inFlight: BoardRelease[]
                 status: stage.status,
                 canaryWeight: stage.canaryWeight,
                 approvals: stage.quorum ? { approved: stage.quorum.approvedBy.length, required: stage.quorum.required } : null,
+                hotfix: working.hotfix === true,
+                waitingFor: working.waitingFor?.env === env ? working.waitingFor : null,
+                quarantined: markOf(model, working.version),
               }
             : null,
+        stopped: stopFor(stops, env),
       };
     });
     return {
       model,
       cells,
-      inFlight: releases.map((r) => ({ releaseId: r._id, version: r.version, status: r.status, currentStage: r.currentStage, summary: r.summary, startedAt: r.startedAt })),
+      inFlight: releases.map((r) => ({ releaseId: r._id, version: r.version, status: r.status, currentStage: r.currentStage, summary: r.summary, startedAt: r.startedAt, hotfix: r.hotfix === true, waitingFor: r.waitingFor ?? null })),
     };
   });
-  return { generatedAt: input.now.toISOString(), environments: envs, rows, approvalsWaiting };
+  return { generatedAt: input.now.toISOString(), environments: envs, rows, stops, approvalsWaiting };
 }
 
 /** InboxItem is a stage waiting for the caller's approval. */

@@ -85,7 +85,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
       secretEnvAllow: config.secretEnvAllow,
       // The Web UI decodes from the browser: only its origins, and only callers with a viewer token.
       codec: codec ? { codec, uiOrigins: config.uiOrigins } : undefined,
-      board: { temporalUiUrl: config.temporalUiUrl, namespace: temporal.namespace },
+      board: { temporalUiUrl: config.temporalUiUrl, namespace: temporal.namespace, ...(config.oidc?.clientId ? { login: { issuer: config.oidc.issuer, clientId: config.oidc.clientId } } : {}) },
     });
     if (!stopping) {
       await api.listen({ host, port: config.apiPort });

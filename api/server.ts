@@ -339,7 +339,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   registerRollbackRoutes(app, { temporal: deps.temporal, requireRole, withTimeout });
-  await registerBoardRoutes(app, { db: deps.db, requireRole, withTimeout, settings: deps.board, clock: deps.clock });
+  await registerBoardRoutes(app, { db: deps.db, requireRole, withTimeout, lines, settings: deps.board, clock: deps.clock });
 
   app.post('/health-reports', {
     // Any role; the reportsHealth grant (checked per environment below) decides.

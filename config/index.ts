@@ -29,7 +29,7 @@ export interface SlipwayConfig {
   /** YAML/JSON file of API bearer tokens (see api/auth.ts). */
   apiTokensFile: string | undefined;
   /** OIDC: JWTs from this issuer/audience, verified against this JWKS URL; SLIPWAY_OIDC_USERS maps issuer + subject to users (api/oidc-identity.ts). */
-  oidc: { issuer: string; audience: string; jwksUrl: string; usersFile: string } | undefined;
+  oidc: { issuer: string; audience: string; jwksUrl: string; usersFile: string; clientId?: string } | undefined;
   /** SLIPWAY_CI_OIDC_RULES: YAML file of CI issuers and the rules mapping their ID tokens' claims to identities (api/ci-identity.ts). */
   ciOidcRulesFile: string | undefined;
   /** Payload encryption keys (`id:base64,…`, first is current); unset means payloads are not encrypted. */
@@ -150,13 +150,31 @@ function loadPublicUrl(env: NodeJS.ProcessEnv, apiPort: number): string {
 }
 
 function loadOidc(env: NodeJS.ProcessEnv): SlipwayConfig['oidc'] {
+  if (env.SLIPWAY_OIDC_CLIENT_ID && !env.SLIPWAY_OIDC_ISSUER) throw new Error('SLIPWAY_OIDC_CLIENT_ID is set without SLIPWAY_OIDC_ISSUER: the board logs in against that issuer; set SLIPWAY_OIDC_ISSUER, SLIPWAY_OIDC_AUDIENCE, SLIPWAY_OIDC_JWKS_URL and SLIPWAY_OIDC_USERS too');
   const { SLIPWAY_OIDC_ISSUER: issuer, SLIPWAY_OIDC_AUDIENCE: audience, SLIPWAY_OIDC_JWKS_URL: jwksUrl, SLIPWAY_OIDC_USERS: usersFile } = env;
   if (!issuer && !audience && !jwksUrl) return undefined;
   if (!issuer || !audience || !jwksUrl) {
     throw new Error('OIDC needs all of SLIPWAY_OIDC_ISSUER, SLIPWAY_OIDC_AUDIENCE and SLIPWAY_OIDC_JWKS_URL (or none of them)');
   }
   if (!usersFile) throw new Error('OIDC needs SLIPWAY_OIDC_USERS: a YAML file mapping each issuer + subject (the token\'s "sub") to a Slipway user and roles; names from email or preferred_username claims are not trusted');
-  return { issuer, audience, jwksUrl, usersFile };
+  return { issuer, audience, jwksUrl, usersFile, ...loadOidcClient(env.SLIPWAY_OIDC_CLIENT_ID, issuer) };
+}
+
+// The board's login client: public (PKCE, no secret), and the page reaches the issuer from the browser, so its address must be one a browser can trust.
+function loadOidcClient(clientId: string | undefined, issuer: string): { clientId?: string } {
+  if (!clientId) return {};
+  if (!/^[\x21-\x7e]{1,256}$/.test(clientId)) throw new Error('SLIPWAY_OIDC_CLIENT_ID must be the public client id the identity provider gave the board (1-256 printable characters, no spaces); never a client secret');
+  let url: URL | undefined;
+  try {
+    url = new URL(issuer);
+  } catch {
+    url = undefined;
+  }
+  const loopback = url && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  if (!url || !(url.protocol === 'https:' || (url.protocol === 'http:' && loopback))) {
+    throw new Error(`SLIPWAY_OIDC_ISSUER: the board's login (SLIPWAY_OIDC_CLIENT_ID) reads "${issuer}" from the browser: it must be https:// (http:// only on 127.0.0.1, localhost or [::1])`);
+  }
+  return { clientId };
 }
 
 function safeOsUser(): string {

@@ -28,7 +28,7 @@ export function words(status: string): string {
 export function tone(status: string): 'ok' | 'bad' | 'wait' | 'busy' | 'idle' {
   if (['succeeded', 'ok'].includes(status)) return 'ok';
   if (['failed', 'rolled_back', 'rejected', 'approval_expired', 'errored', 'cancelled', 'superseded', 'rolling_back'].includes(status)) return 'bad';
-  if (['awaiting_approval', 'waiting_for_lock', 'frozen'].includes(status)) return 'wait';
+  if (['awaiting_approval', 'waiting_for_lock', 'frozen', 'line_stopped'].includes(status)) return 'wait';
   if (['running', 'gating', 'deploying', 'baking'].includes(status)) return 'busy';
   return 'idle';
 }
@@ -39,10 +39,26 @@ export function matchesFilter(name: string, filter: string): boolean {
   return f === '' || name.toLowerCase().includes(f);
 }
 
-/** temporalWorkflowUrl links a release's workflow in the Temporal Web UI, or null when no UI is configured. */
-export function temporalWorkflowUrl(base: string | null, namespace: string, workflowId: string): string | null {
+/** temporalWorkflowUrl links a release's workflow (one run of it when runId is given) in the Temporal Web UI, or null when no UI is configured. */
+export function temporalWorkflowUrl(base: string | null, namespace: string, workflowId: string, runId?: string): string | null {
   if (!base) return null;
-  return `${base.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  const run = runId ? `/${encodeURIComponent(runId)}` : '';
+  return `${base.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}${run}`;
+}
+
+/** stopScope says a stop's scope in words: `all` is every environment. */
+export function stopScope(scope: string): string {
+  return scope === 'all' ? 'every environment' : scope;
+}
+
+/** stopLine is one stop in words: where, by whom, since when and why. */
+export function stopLine(stop: { scope: string; by: string; since: string; reason: string }): string {
+  return `Line stopped for ${stopScope(stop.scope)} by ${stop.by} since ${when(stop.since)}: ${stop.reason}`;
+}
+
+/** mayRetry tells whether the page offers Retry: a release that ended in a retryable status, for a caller who may start releases. */
+export function mayRetry(status: string, me: { releases?: boolean; retryableStatuses?: string[] } | undefined): boolean {
+  return Boolean(me?.releases && me.retryableStatuses?.includes(status));
 }
 
 /** releaseHref is the board's page of a release. */

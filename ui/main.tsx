@@ -8,15 +8,29 @@ import { useEffect, useState } from 'preact/hooks';
 import { checkToken, logIn, logOut, ApiError } from './api';
 import { usePoll, useRoute, useSession } from './hooks';
 import type { Me } from './types';
+import { finishLogin, startLogin, type LoginSettings } from './oidc';
+import { loginAnswer } from './pkce';
 import { BoardPage } from './pages/board';
 import { ReleasePage } from './pages/release';
 import { InboxPage } from './pages/inbox';
 import { ModelPage } from './pages/model';
 import { AuditPage } from './pages/audit';
 
-function Login({ expired }: { expired: boolean }) {
+function Login({ expired, settings, oidcError }: { expired: boolean; settings: LoginSettings | null; oidcError: string }) {
   const [token, setToken] = useState('');
   const [error, setError] = useState('');
+  const [leaving, setLeaving] = useState(false);
+  const oidc = settings?.oidc ?? null;
+  const sso = async () => {
+    if (!oidc) return;
+    setLeaving(true);
+    try {
+      await startLogin(oidc);
+    } catch (err) {
+      setError(`Single sign-on failed: ${err instanceof Error ? err.message : String(err)}`);
+      setLeaving(false);
+    }
+  };
   const submit = async (e: Event) => {
     e.preventDefault();
     const t = token.trim();
@@ -37,6 +51,12 @@ function Login({ expired }: { expired: boolean }) {
       <form class="login" onSubmit={submit}>
         <h1 id="login-title">{expired ? 'Your session ended: log in again' : 'Log in to the Slipway release board'}</h1>
         <p>The token stays in this tab only (sessionStorage). You act as its user: approvals are signed by the API as you.</p>
+        {oidc && (
+          <button type="button" class="sso" disabled={leaving} onClick={() => void sso()}>
+            Log in with single sign-on ({new URL(oidc.issuer).host})
+          </button>
+        )}
+        {oidcError && <p class="error" role="alert" data-testid="sso-error">{oidcError}</p>}
         <label for="token">API token</label>
         <input id="token" name="token" type="password" autoComplete="off" autoFocus value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} />
         {error && <p class="error" role="alert">{error}</p>}
@@ -67,6 +87,23 @@ function Nav({ me, route, waiting }: { me: Me | undefined; route: string; waitin
 function App() {
   const s = useSession();
   const route = useRoute();
+  const [loginSettings, setLoginSettings] = useState<LoginSettings | null>(null);
+  const [oidcError, setOidcError] = useState('');
+  useEffect(() => {
+    fetch('/board/login', { cache: 'no-store' })
+      .then((r) => (r.ok ? (r.json() as Promise<LoginSettings>) : { oidc: null }))
+      .then(setLoginSettings, () => setLoginSettings({ oidc: null }));
+    // Back from the issuer: exchange the code (checked against this tab's state and verifier), then keep the token as a pasted one.
+    const answer = loginAnswer(location.search);
+    if (answer) {
+      finishLogin(answer)
+        .then(async (token) => {
+          await checkToken<Me>(token);
+          logIn(token);
+        })
+        .catch((err: unknown) => setOidcError(`Single sign-on failed: ${err instanceof Error ? err.message : String(err)}`));
+    }
+  }, []);
   const me = usePoll<Me>(s.token ? '/board/me' : null, 30_000);
   const inbox = usePoll<{ items: unknown[] }>(s.token ? '/board/inbox' : null, 2_000);
   useEffect(() => {
@@ -92,7 +129,7 @@ function App() {
       <main id="main" tabIndex={-1} aria-hidden={!s.token || s.expired ? 'true' : undefined}>
         {s.token ? pageEl : null}
       </main>
-      {(!s.token || s.expired) && <Login expired={s.expired} />}
+      {(!s.token || s.expired) && <Login expired={s.expired} settings={loginSettings} oidcError={oidcError} />}
     </>
   );
 }

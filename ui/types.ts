@@ -8,13 +8,55 @@ export interface Me {
   rollsBack: string[];
   temporalUiUrl: string | null;
   namespace: string;
+  /** Whether the token may start (and so retry) releases. */
+  releases?: boolean;
+  stopsLine?: boolean;
+  quarantines?: boolean;
+  retryableStatuses?: string[];
+}
+
+/** LineStop is one stop in force (GET /board `stops`, GET /stops). */
+export interface LineStop {
+  scope: string;
+  reason: string;
+  by: string;
+  since: string;
+}
+
+/** LineWait is what a release held by a stop waits for. */
+export interface LineWait extends LineStop {
+  kind: 'line-stop';
+  env: string;
+}
+
+/** QuarantineMark is why a version may not be released or rolled back to. */
+export interface QuarantineMark {
+  reason: string;
+  by: string;
+  since: string;
+}
+
+/** Quarantine is one entry of GET /quarantines. */
+export interface Quarantine extends QuarantineMark {
+  model: string;
+  version: string;
 }
 
 /** Cell is one (model, env) of GET /board. */
 export interface Cell {
   env: string;
-  live: { version: string | null; since: string; health: 'ok' | 'failed'; releaseId: string | null; by: string; reason: string } | null;
-  release: { releaseId: string; version: string; status: string; canaryWeight: number | null; approvals: { approved: number; required: number } | null } | null;
+  live: { version: string | null; since: string; health: 'ok' | 'failed'; releaseId: string | null; by: string; reason: string; quarantined?: QuarantineMark | null } | null;
+  release: {
+    releaseId: string;
+    version: string;
+    status: string;
+    canaryWeight: number | null;
+    approvals: { approved: number; required: number } | null;
+    hotfix?: boolean;
+    waitingFor?: LineWait | null;
+    quarantined?: QuarantineMark | null;
+  } | null;
+  stopped?: LineStop | null;
 }
 
 /** Board is GET /board. */
@@ -22,7 +64,8 @@ export interface Board {
   generatedAt: string;
   environments: string[];
   approvalsWaiting: number;
-  rows: { model: string; cells: Cell[]; inFlight: { releaseId: string; version: string; status: string; currentStage: string | null; summary: string; startedAt: string }[] }[];
+  stops?: LineStop[];
+  rows: { model: string; cells: Cell[]; inFlight: { releaseId: string; version: string; status: string; currentStage: string | null; summary: string; startedAt: string; hotfix?: boolean; waitingFor?: LineWait | null }[] }[];
 }
 
 /** InboxItem is one entry of GET /board/inbox. */
@@ -65,6 +108,29 @@ export interface Stage {
   startedAt: string | null;
   endedAt: string | null;
   error: string | null;
+  /** Kept from an earlier run of a retried release instead of run again. */
+  carriedOver?: { fromRunId: string; reason: string };
+}
+
+/** BreakGlassApproval let (or may let) a hotfix pass a stopped line at one stage. */
+export interface BreakGlassApproval {
+  stage: string;
+  approver: string;
+  at: string;
+  comment?: string;
+  usedAt?: string;
+  passedStop?: string;
+}
+
+/** RetryOf is the earlier run a retried release's run continues. */
+export interface RetryOf {
+  runId: string;
+  startedAt: string;
+  status: string;
+  stage: string | null;
+  startFrom: string | null;
+  reason: string;
+  changes: string[];
 }
 
 /** Release is GET /releases/:id. */
@@ -87,4 +153,9 @@ export interface Release {
   endedAt: string | null;
   outcome: { status: string; reason: string } | null;
   traceId?: string;
+  hotfix?: boolean;
+  waitingFor?: LineWait | null;
+  breakGlass?: BreakGlassApproval[];
+  runId?: string;
+  retryOf?: RetryOf;
 }

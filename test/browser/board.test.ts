@@ -16,8 +16,9 @@ import { BOARD_CSP } from '../../api/board-routes';
 import { buildApi } from '../../api/server';
 import { ReleaseService } from '../../client/releases';
 import { REPO_ROOT } from '../../devstack/stack';
+import { recheckLineSignal } from '../../workflows/release/api';
 import { findChromium, launchChromium } from '../support/chromium';
-import { registerModel, waitForState } from '../support/releases';
+import { registerModel, waitFor, waitForState } from '../support/releases';
 import { openTestDb, startTestWorker, testEnv, TEST_SIGNER, type TestDb, type TestTemporal } from '../support/stack';
 
 const TOKENS = {
@@ -39,6 +40,30 @@ const QUICK = `
 name: board-quick
 stages:
   - env: dev
+`;
+
+const TWO = `
+name: board-two
+stages:
+  - env: dev
+  - env: prod
+`;
+
+const HOT = `
+name: board-hot
+breakGlass: { approvers: [bob] }
+stages:
+  - env: dev
+  - env: prod
+`;
+// Halts on a rejection instead of undoing dev, so a retry has a stage to keep.
+const HALTING = `
+name: board-retry
+onFailure: halt
+stages:
+  - env: dev
+  - env: prod
+    approval: { required: 1, approvers: [bob], timeout: 1h }
 `;
 
 const chromiumFound = findChromium();
@@ -236,6 +261,113 @@ describe('release board in Chromium against the real stack', () => {
     const bundle = JSON.parse(fs.readFileSync(await download.path(), 'utf8')) as { body?: { releaseId?: string }; signature?: string };
     assert.ok(bundle.signature, 'the bundle is signed');
     assert.match(JSON.stringify(bundle.body), new RegExp(releaseId));
+  });
+
+  it('shows a stop on the board without a reload, the hotfix it holds and why, the hold in the release timeline, and clears them on resume', async () => {
+    const page = await openAs(TOKENS.bob);
+    await page.getByTestId('board').waitFor();
+    const navigations: string[] = [];
+    page.on('framenavigated', (f) => navigations.push(f.url()));
+    const model = await bindModel('board-two', TWO, { '1.0.0': { accuracy: 0.9 } });
+    const banner = page.locator('[data-testid=stop-banner][data-scope=prod]');
+    let resumed = false;
+    assert.equal((await api('POST', '/stops', TOKENS.ada, { env: 'prod', reason: `incident 42: latency ${HOSTILE}` })).status, 201);
+    try {
+      await banner.waitFor();
+      assert.match((await banner.textContent()) ?? '', /^Line stopped for prod by ada since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: incident 42: latency <img src=x onerror=/);
+      const started = await api('POST', '/releases', TOKENS.rita, { model, version: '1.0.0', hotfix: true });
+      assert.equal(started.status, 201, JSON.stringify(started.body));
+      const id = started.body.releaseId as string;
+      const cell = page.locator(`[data-cell="${model}/prod"]`);
+      await page.locator(`[data-cell="${model}/prod"][data-stopped=prod] [data-testid=cell-stopped]`).waitFor();
+      await cell.getByTestId('cell-release').filter({ hasText: '1.0.0 · line stopped' }).waitFor({ timeout: 30_000 });
+      await cell.getByTestId('hotfix').waitFor();
+      await cell.getByTestId('cell-held').filter({ hasText: 'held: incident 42: latency' }).waitFor();
+      const inFlight = page.locator(`[data-testid=in-flight][data-release="${id}"]`);
+      await inFlight.getByTestId('held-reason').filter({ hasText: 'held by a stopped line at prod: incident 42: latency' }).waitFor();
+      assert.equal(await page.locator(`[data-cell="${model}/dev"][data-stopped]`).count(), 0, 'dev is not stopped');
+      assert.equal(await page.locator('[data-testid=stop-banner] img').count(), 0, 'the reason is text');
+      assert.equal(await page.evaluate('window.__xss'), undefined);
+      await page.screenshot({ path: path.join(SHOT_DIR, 'board-stopped.png') });
+
+      const release = await openAs(TOKENS.bob, `/releases/${id}`);
+      await release.locator('[data-stage=prod][data-status=line_stopped] [data-testid=line-held]').filter({ hasText: 'Held by a stopped line: Line stopped for prod by ada' }).waitFor();
+      await release.getByTestId('release-status').getByTestId('hotfix').waitFor();
+
+      assert.equal((await api('POST', '/stops/prod/resume', TOKENS.ada, { reason: 'latency back to normal' })).status, 200);
+      resumed = true;
+      await banner.waitFor({ state: 'detached' });
+      await page.locator(`[data-cell="${model}/prod"][data-stopped]`).waitFor({ state: 'detached' });
+      await page.locator(`[data-cell="${model}/prod"] [data-testid=live-version]`, { hasText: '1.0.0' }).waitFor({ timeout: 30_000 });
+      await release.getByTestId('release-status').filter({ hasText: 'succeeded' }).waitFor({ timeout: 30_000 });
+      assert.equal(await release.getByTestId('line-held').count(), 0, 'no hold once it carried on');
+      assert.deepEqual(navigations, [], 'the board updated in place');
+    } finally {
+      if (!resumed) await api('POST', '/stops/prod/resume', TOKENS.ada, {});
+    }
+  });
+
+  it('lists a hotfix\'s break-glass approval under its stage, and says it let the release pass the stop', async () => {
+    const model = await bindModel('board-hot', HOT, { '1.0.0': { accuracy: 0.9 } });
+    assert.equal((await api('POST', '/stops', TOKENS.ada, { env: 'prod', reason: 'incident 43' })).status, 201);
+    try {
+      const started = await api('POST', '/releases', TOKENS.rita, { model, version: '1.0.0', hotfix: true });
+      assert.equal(started.status, 201, JSON.stringify(started.body));
+      const id = started.body.releaseId as string;
+      await waitForState(service, id, (s) => s.status === 'line_stopped' && s.waitingFor?.env === 'prod');
+      const page = await openAs(TOKENS.bob, `/releases/${id}`);
+      await page.locator('[data-stage=prod] [data-testid=line-held]').waitFor();
+      const approved = await api('POST', `/releases/${id}/approvals`, TOKENS.bob, { stage: 'prod', breakGlass: true, comment: 'customer outage, ship the fix' });
+      assert.equal(approved.status, 200, JSON.stringify(approved.body));
+      const glass = page.locator('[data-stage=prod] [data-testid=break-glass]');
+      await glass.getByText(/^bob · .* UTC · “customer outage, ship the fix” · not used yet$/).waitFor();
+      // The approval does not wake a held release; it asks again on its recheck timer (30 s) or this Signal, which anyone may send.
+      await temporal.client.workflow.getHandle(id).signal(recheckLineSignal);
+      await glass.getByText(/^bob · .* UTC · “customer outage, ship the fix” · let the hotfix pass the stop on prod \(by ada since .*: incident 43\) at .* UTC$/).waitFor({ timeout: 30_000 });
+      await page.getByTestId('release-status').filter({ hasText: 'succeeded' }).waitFor({ timeout: 30_000 });
+    } finally {
+      await api('POST', '/stops/prod/resume', TOKENS.ada, {});
+    }
+  });
+
+  it('retries a rejected release from its page: a quarantine refusal shows the reason, then the new run keeps dev and names the run it retries', async () => {
+    const model = await bindModel('board-retry', HALTING, { '1.0.0': { accuracy: 0.9 } });
+    const started = await api('POST', '/releases', TOKENS.rita, { model, version: '1.0.0' });
+    assert.equal(started.status, 201, JSON.stringify(started.body));
+    const id = started.body.releaseId as string;
+    const firstRunId = started.body.runId as string;
+    await waitForState(service, id, (s) => s.stages.find((x) => x.env === 'prod')?.status === 'awaiting_approval');
+    assert.equal((await api('POST', `/releases/${id}/approvals`, TOKENS.bob, { stage: 'prod', decision: 'reject', comment: 'not before the load test' })).status, 200);
+    await waitForState(service, id, (s) => s.status === 'rejected');
+    await waitFor(async () => ((await service.releases.get(id))?.status === 'rejected' ? true : undefined));
+
+    const viewer = await openAs(TOKENS.bob, `/releases/${id}`);
+    await viewer.getByTestId('release-status').filter({ hasText: 'rejected' }).waitFor();
+    assert.equal(await viewer.getByTestId('retry').count(), 0, 'no Retry for a caller who may not start releases');
+
+    assert.equal((await api('POST', `/models/${model}/versions/1.0.0/quarantine`, TOKENS.ada, { reason: 'leaks PII in outputs' })).status, 201);
+    const board = await openAs(TOKENS.bob);
+    await board.locator(`[data-cell="${model}/dev"] .live [data-testid=quarantined]`).waitFor();
+    const modelPage = await openAs(TOKENS.bob, `/models/${model}`);
+    await modelPage.locator('tr[data-version="1.0.0"]').getByText('quarantined by ada since').filter({ hasText: 'leaks PII in outputs' }).waitFor();
+
+    const page = await openAs(TOKENS.rita, `/releases/${id}`);
+    const retry = page.getByRole('button', { name: 'Retry from the failed stage' });
+    await retry.click();
+    await page.getByTestId('retry-result').filter({ hasText: /^Refused: .*quarantined/ }).waitFor();
+    assert.equal((await api('POST', `/models/${model}/versions/1.0.0/unquarantine`, TOKENS.ada, { reason: 'false alarm' })).status, 200);
+    await retry.click();
+    await page.getByTestId('retry-result').filter({ hasText: 'Retry started' }).waitFor();
+    await page.locator('[data-stage=prod][data-status=awaiting_approval]').waitFor({ timeout: 30_000 });
+    const kept = page.locator('[data-stage=dev] [data-testid=carried-over]');
+    await kept.waitFor();
+    assert.match((await kept.textContent()) ?? '', new RegExp(`^Kept from run ${firstRunId}, because \\S`));
+    assert.equal(await page.locator('[data-stage=prod] [data-testid=carried-over]').count(), 0, 'prod runs again');
+    const retryOf = page.getByTestId('retry-of');
+    assert.match((await retryOf.textContent()) ?? '', new RegExp(`^run ${firstRunId} \\(started .* UTC, ended rejected at prod\\) · `));
+    assert.equal(await retryOf.getByRole('link').getAttribute('href'), `${testEnv().uiUrl}/namespaces/default/workflows/${encodeURIComponent(id)}/${encodeURIComponent(firstRunId)}`);
+    assert.equal(await retry.count(), 0, 'no Retry while the new run is in flight');
+    await page.screenshot({ path: path.join(SHOT_DIR, 'release-retried.png'), fullPage: true });
   });
 
   it('asks an expired session to log in again and keeps the page it was on', async () => {

@@ -60,10 +60,44 @@ describe('board routes on the real registry database', () => {
     const row = board.body.rows.find((r: { model: string }) => r.model === model);
     const dev = row.cells.find((c: { env: string }) => c.env === 'dev');
     assert.equal(dev.live.version, '1');
-    assert.deepEqual(dev.release, { releaseId: `release-${model}-2`, version: '2', status: 'deploying', canaryWeight: 25, approvals: null });
+    assert.deepEqual(dev.release, { releaseId: `release-${model}-2`, version: '2', status: 'deploying', canaryWeight: 25, approvals: null, hotfix: false, waitingFor: null, quarantined: null });
     assert.deepEqual(row.inFlight.map((f: { releaseId: string }) => f.releaseId), [`release-${model}-2`]);
     // A viewer who may approve nothing has an empty inbox.
     assert.deepEqual((await get('/board/inbox', VIEWER)).body, { user: 'vic', items: [] });
+  });
+
+  it('answers GET /board with the stops in force, the stopped cells, the held release and quarantined versions, in the same one call', async () => {
+    const model = await registerModel(registry, { '1': {}, '2': {} });
+    await registry.moveLivePointer({ model, env: 'dev', version: '1', opKey: `s:${model}:dev`, by: 'ci', reason: 'deploy' });
+    const env = `stop${model.slice(2, 8)}`;
+    const { stop } = await registry.lineControls.stop({ scope: env, reason: 'incident 7', by: 'ada' });
+    await registry.lineControls.quarantine({ model, version: '1', reason: 'leaks PII', by: 'ada' });
+    const at = new Date().toISOString();
+    const waitingFor = { kind: 'line-stop' as const, env, ...stop };
+    const state: ReleaseState = {
+      releaseId: `release-${model}-2`, model, version: '2', pipeline: 'p', pipelineHash: 'a'.repeat(64), requestedBy: 'rita', status: 'line_stopped', currentStage: env, summary: 'held', hotfix: true, waitingFor,
+      stages: [{ env, status: 'line_stopped', gates: [], quorum: null, approvalDeadline: null, rejectedBy: null, canaryWeight: null, deployedVersion: null, previousVersion: null, healthChecks: [], startedAt: at, endedAt: null, error: null }],
+      ignoredMessages: [], compensations: [], startedAt: at, updatedAt: at, endedAt: null, outcome: null,
+    };
+    await new ReleaseStore(t.db).record(state, 1);
+    try {
+      const board = await get('/board', VIEWER);
+      assert.equal(board.status, 200);
+      assert.deepEqual(board.body.stops.find((s: { scope: string }) => s.scope === env), stop);
+      const row = board.body.rows.find((r: { model: string }) => r.model === model);
+      const cell = row.cells.find((c: { env: string }) => c.env === env);
+      assert.deepEqual(cell.stopped, stop);
+      assert.deepEqual(cell.release.waitingFor, waitingFor);
+      assert.equal(cell.release.hotfix, true);
+      const dev = row.cells.find((c: { env: string }) => c.env === 'dev');
+      assert.deepEqual([dev.live.quarantined.reason, dev.live.quarantined.by], ['leaks PII', 'ada']);
+      assert.equal(dev.stopped, null);
+      assert.deepEqual(row.inFlight.map((f: { hotfix: boolean; waitingFor: unknown }) => [f.hotfix, f.waitingFor]), [[true, waitingFor]]);
+      const me = await get('/board/me', VIEWER);
+      assert.deepEqual([me.body.releases, me.body.stopsLine, me.body.quarantines], [false, false, false], 'a viewer is offered no retry, stop or quarantine');
+    } finally {
+      await registry.lineControls.resume({ scope: env, by: 'ada' });
+    }
   });
 
   it('serves the page and its script with the CSP and without a token, and keeps them out of the OpenAPI document', async () => {

@@ -5,8 +5,9 @@ import type { Principal } from '../../api/auth';
 import { buildBoard, inboxFor, sortEnvironments, type BoardRelease } from '../../api/board-view';
 import { parsePipeline } from '../../domain/pipeline';
 import { loadConfig } from '../../config';
+import { RETRYABLE_STATUSES } from '../../domain/retry';
 import type { Deployment } from '../../registry/types';
-import { ago, matchesFilter, temporalWorkflowUrl } from '../../ui/format';
+import { ago, matchesFilter, mayRetry, stopLine, temporalWorkflowUrl } from '../../ui/format';
 import { findChromium } from '../support/chromium';
 
 const NOW = new Date('2026-06-01T12:00:00Z');
@@ -101,6 +102,30 @@ describe('release board view', () => {
     assert.ok(board.rows.find((r) => r.model === 'new-model')!.cells.every((c) => c.live === null && c.release === null));
   });
 
+  it('marks the cells a stop holds (its own environment, or every one for `all`), lists the stops, and adds a stopped environment as a column', () => {
+    const prodStop = { scope: 'prod', reason: 'incident 42', by: 'ada', since: NOW.toISOString() };
+    const board = buildBoard({ live: [move('fraud', 'dev', '2')], inFlight: [], models: [], stops: [prodStop], now: NOW });
+    assert.deepEqual(board.environments, ['dev', 'prod']);
+    assert.deepEqual(board.stops, [prodStop]);
+    assert.deepEqual(board.rows[0]!.cells.map((c) => [c.env, c.stopped?.scope ?? null]), [['dev', null], ['prod', 'prod']]);
+    const all = { ...prodStop, scope: 'all' };
+    const everywhere = buildBoard({ live: [move('fraud', 'dev', '2')], inFlight: [], models: [], stops: [all, prodStop], now: NOW });
+    assert.deepEqual(everywhere.rows[0]!.cells.map((c) => [c.env, c.stopped?.scope ?? null]), [['dev', 'all'], ['prod', 'prod']], 'an environment\'s own stop comes before `all`');
+  });
+
+  it('shows a held release with the stop it waits for on its cell and in flight, a hotfix as such, and quarantined versions on live and release', () => {
+    const waitingFor = { kind: 'line-stop' as const, env: 'prod', scope: 'prod', reason: 'incident 42', by: 'ada', since: NOW.toISOString() };
+    const held = release({ status: 'line_stopped', prodStatus: 'line_stopped', hotfix: true, waitingFor });
+    const q = { model: 'fraud', version: '2', reason: 'leaks PII', by: 'ada', since: NOW.toISOString() };
+    const board = buildBoard({ live: [move('fraud', 'dev', '2'), move('fraud', 'prod', '1')], inFlight: [held], models: [], quarantines: [q, { ...q, model: 'churn' }], now: NOW });
+    const [dev, prod] = board.rows[0]!.cells;
+    assert.deepEqual(prod!.release, { releaseId: 'release-fraud-2', version: '2', status: 'line_stopped', canaryWeight: null, approvals: { approved: 0, required: 2 }, hotfix: true, waitingFor, quarantined: { reason: 'leaks PII', by: 'ada', since: NOW.toISOString() } });
+    assert.deepEqual(dev!.live!.quarantined, { reason: 'leaks PII', by: 'ada', since: NOW.toISOString() });
+    assert.equal(prod!.live!.quarantined, null, 'fraud@1 is not quarantined (churn@2 is another model)');
+    assert.deepEqual(board.rows[0]!.inFlight.map((f) => [f.status, f.hotfix, f.waitingFor?.reason]), [['line_stopped', true, 'incident 42']]);
+    assert.equal(board.approvalsWaiting, 0, 'a held stage waits for no approval');
+  });
+
   it('orders environments dev → prod, then others by name, without duplicates', () => {
     assert.deepEqual(sortEnvironments(['prod', 'zeta', 'dev', 'alpha', 'staging', 'dev']), ['dev', 'staging', 'prod', 'alpha', 'zeta']);
   });
@@ -128,6 +153,23 @@ describe('release board page helpers', () => {
     assert.equal(temporalWorkflowUrl('http://127.0.0.1:8233/', 'default', 'release-a-1.0.0'), 'http://127.0.0.1:8233/namespaces/default/workflows/release-a-1.0.0');
     assert.equal(temporalWorkflowUrl('http://ui', 'ns', 'a/b?c'), 'http://ui/namespaces/ns/workflows/a%2Fb%3Fc');
     assert.equal(temporalWorkflowUrl(null, 'default', 'x'), null);
+  });
+
+  it('links one run of a workflow when a run id is given (the retried run of a release)', () => {
+    assert.equal(temporalWorkflowUrl('http://ui', 'default', 'release-a-1', 'run/1'), 'http://ui/namespaces/default/workflows/release-a-1/run%2F1');
+  });
+
+  it('says a stop in words, `all` as every environment', () => {
+    assert.equal(stopLine({ scope: 'all', by: 'ada', since: '2026-06-01T12:00:00Z', reason: 'freeze' }), 'Line stopped for every environment by ada since 2026-06-01 12:00:00 UTC: freeze');
+    assert.match(stopLine({ scope: 'prod', by: 'ada', since: '2026-06-01T12:00:00Z', reason: 'x' }), /^Line stopped for prod by ada/);
+  });
+
+  it('offers Retry only to a caller who may start releases, and only for the endings the API retries', () => {
+    const me = { releases: true, retryableStatuses: [...RETRYABLE_STATUSES] as string[] };
+    for (const status of me.retryableStatuses) assert.ok(mayRetry(status, me), status);
+    for (const status of ['succeeded', 'rolled_back', 'running', 'line_stopped']) assert.ok(!mayRetry(status, me), status);
+    assert.ok(!mayRetry('failed', { ...me, releases: false }));
+    assert.ok(!mayRetry('failed', undefined));
   });
 
   it('takes SLIPWAY_TEMPORAL_UI_URL only as an http(s) address, naming the setting otherwise', () => {

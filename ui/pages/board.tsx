@@ -1,29 +1,56 @@
 /** The board: every model × environment, live version, health, the release in flight and approvals waiting; polled every second. */
 import { useState } from 'preact/hooks';
 import { usePoll } from '../hooks';
-import { ago, matchesFilter, modelHref, releaseHref, tone, when, words } from '../format';
-import type { Board, Cell } from '../types';
+import { ago, matchesFilter, modelHref, releaseHref, stopLine, stopScope, tone, when, words } from '../format';
+import type { Board, Cell, LineStop, QuarantineMark } from '../types';
 import { Problem } from './common';
 
-function CellView({ model, cell, now }: { model: string; cell: Cell; now: number }) {
-  const { live, release } = cell;
+function Quarantined({ mark }: { mark: QuarantineMark | null | undefined }) {
+  if (!mark) return null;
+  return <span class="badge bad" data-testid="quarantined" title={`quarantined by ${mark.by} since ${when(mark.since)}: ${mark.reason}`}>quarantined</span>;
+}
+
+/** StopBanners shows every stop in force, one banner each. */
+function StopBanners({ stops }: { stops: LineStop[] }) {
+  if (stops.length === 0) return null;
   return (
-    <td data-cell={`${model}/${cell.env}`}>
+    <ul class="stops" aria-label="Stops in force">
+      {stops.map((s) => (
+        <li class="stop-banner" role="status" data-testid="stop-banner" data-scope={s.scope}>
+          <strong>{stopLine(s)}</strong>
+          <span class="meta"> Releases wait before their next deploy {s.scope === 'all' ? 'anywhere' : `to ${s.scope}`} until it is resumed.</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function CellView({ model, cell, now }: { model: string; cell: Cell; now: number }) {
+  const { live, release, stopped } = cell;
+  return (
+    <td data-cell={`${model}/${cell.env}`} class={stopped ? 'stopped' : undefined} data-stopped={stopped ? stopped.scope : undefined}>
+      {stopped && <span class="badge wait" data-testid="cell-stopped" title={stopLine(stopped)}>line stopped ({stopScope(stopped.scope)})</span>}
       {live?.version ? (
         <div class="live">
           <span class="version" data-testid="live-version">{live.version}</span>
           <span class={`badge ${live.health === 'ok' ? 'ok' : 'bad'}`} title={live.reason}>{live.health === 'ok' ? 'healthy' : 'failed'}</span>
+          <Quarantined mark={live.quarantined} />
           <span class="since" title={when(live.since)}>since {ago(live.since, now)} ago</span>
         </div>
       ) : (
         <div class="live none">nothing live</div>
       )}
       {release && (
-        <a class={`release badge ${tone(release.status)}`} href={releaseHref(release.releaseId)} data-testid="cell-release">
-          {release.version} · {words(release.status)}
-          {release.canaryWeight !== null && release.status === 'deploying' ? ` ${release.canaryWeight}%` : ''}
-          {release.approvals && release.status === 'awaiting_approval' ? ` ${release.approvals.approved}/${release.approvals.required}` : ''}
-        </a>
+        <div class="cell-release">
+          <a class={`release badge ${tone(release.status)}`} href={releaseHref(release.releaseId)} data-testid="cell-release">
+            {release.version} · {words(release.status)}
+            {release.canaryWeight !== null && release.status === 'deploying' ? ` ${release.canaryWeight}%` : ''}
+            {release.approvals && release.status === 'awaiting_approval' ? ` ${release.approvals.approved}/${release.approvals.required}` : ''}
+          </a>
+          {release.hotfix && <span class="badge hotfix" data-testid="hotfix">hotfix</span>}
+          <Quarantined mark={release.quarantined} />
+          {release.waitingFor && <p class="held" data-testid="cell-held">held: {release.waitingFor.reason} ({release.waitingFor.by})</p>}
+        </div>
       )}
     </td>
   );
@@ -58,6 +85,7 @@ export function BoardPage() {
           </span>
         )}
       </div>
+      <StopBanners stops={b?.stops ?? []} />
       <Problem error={board.error} />
       {!b && !board.error && <p>Loading…</p>}
       {b && (
@@ -78,7 +106,11 @@ export function BoardPage() {
                   {r.cells.filter((c) => envs.includes(c.env)).map((c) => <CellView model={r.model} cell={c} now={now} />)}
                   <td>
                     {r.inFlight.map((f) => (
-                      <div><a href={releaseHref(f.releaseId)}>{f.version}</a> <span class={`badge ${tone(f.status)}`}>{words(f.status)}</span></div>
+                      <div data-testid="in-flight" data-release={f.releaseId}>
+                        <a href={releaseHref(f.releaseId)}>{f.version}</a> <span class={`badge ${tone(f.status)}`}>{words(f.status)}</span>
+                        {f.hotfix && <> <span class="badge hotfix" data-testid="hotfix">hotfix</span></>}
+                        {f.waitingFor && <p class="held" data-testid="held-reason">held by a stopped line at {f.waitingFor.env}: {f.waitingFor.reason}</p>}
+                      </div>
                     ))}
                   </td>
                 </tr>

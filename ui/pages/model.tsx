@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, call } from '../api';
 import { usePoll } from '../hooks';
 import { releaseHref, when } from '../format';
-import type { Me } from '../types';
+import type { Me, Quarantine } from '../types';
 import { Problem } from './common';
 
 interface Version { version: string; metrics?: Record<string, number>; codeCommit?: string; dataSnapshot?: string; promptVersion?: string; parentVersion?: string; registeredAt: string; registeredBy: string }
@@ -44,9 +44,9 @@ function DoraCharts({ dora }: { dora: Dora }) {
   );
 }
 
-function Rollback({ model, env, live, history }: { model: string; env: string; live: string | null; history: Move[] }) {
-  // Offered: versions that were live here before and not marked failed; the server checks again (POST /rollbacks).
-  const candidates = [...new Set(history.filter((h) => h.env === env && h.health === 'ok' && h.version && h.version !== live).map((h) => h.version!))];
+function Rollback({ model, env, live, history, quarantined }: { model: string; env: string; live: string | null; history: Move[]; quarantined: (version: string) => boolean }) {
+  // Offered: versions that were live here before, not marked failed and not quarantined; the server checks again (POST /rollbacks).
+  const candidates = [...new Set(history.filter((h) => h.env === env && h.health === 'ok' && h.version && h.version !== live && !quarantined(h.version)).map((h) => h.version!))];
   const [to, setTo] = useState('');
   const [reason, setReason] = useState('');
   const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
@@ -82,6 +82,8 @@ export function ModelPage({ model, me }: { model: string; me: Me | undefined }) 
   const desc = usePoll<{ versions: Version[]; live: Move[] }>(`/models/${m}`, 2000);
   const hist = usePoll<{ history: Move[] }>(`/models/${m}/deployments?limit=200`, 1000);
   const dora = usePoll<Dora>(`/dora?model=${m}&since=30d`, 30_000);
+  const quarantines = usePoll<{ quarantines: Quarantine[] }>(`/quarantines?model=${m}`, 2000);
+  const quarantineOf = (version: string) => quarantines.data?.quarantines.find((q) => q.version === version);
   const envs = [...new Set((hist.data?.history ?? []).map((h) => h.env))].sort();
   const mayRollBack = (env: string) => Boolean(me && (me.rollsBack.includes('*') || me.rollsBack.includes(env)));
   return (
@@ -104,7 +106,7 @@ export function ModelPage({ model, me }: { model: string; me: Me | undefined }) 
                 </li>
               ))}
             </ol>
-            {mayRollBack(env) && <Rollback model={model} env={env} live={live} history={moves} />}
+            {mayRollBack(env) && <Rollback model={model} env={env} live={live} history={moves} quarantined={(v) => Boolean(quarantineOf(v))} />}
           </div>
         );
       })}
@@ -115,14 +117,20 @@ export function ModelPage({ model, me }: { model: string; me: Me | undefined }) 
         <table>
           <thead><tr><th scope="col">Version</th><th scope="col">Metrics</th><th scope="col">Lineage</th><th scope="col">Registered</th></tr></thead>
           <tbody>
-            {desc.data?.versions.map((v) => (
-              <tr>
-                <th scope="row">{v.version}</th>
-                <td>{Object.entries(v.metrics ?? {}).map(([k, x]) => `${k} ${x}`).join(', ')}</td>
-                <td>{[v.parentVersion && `from ${v.parentVersion}`, v.codeCommit && `code ${v.codeCommit}`, v.dataSnapshot && `data ${v.dataSnapshot}`, v.promptVersion && `prompt ${v.promptVersion}`].filter(Boolean).join(' · ')}</td>
-                <td>{when(v.registeredAt)} by {v.registeredBy}</td>
-              </tr>
-            ))}
+            {desc.data?.versions.map((v) => {
+              const q = quarantineOf(v.version);
+              return (
+                <tr data-version={v.version}>
+                  <th scope="row">
+                    {v.version}
+                    {q && <> <span class="badge bad" data-testid="quarantined" title={`by ${q.by} since ${when(q.since)}`}>quarantined</span><p class="held">quarantined by {q.by} since {when(q.since)}: {q.reason}</p></>}
+                  </th>
+                  <td>{Object.entries(v.metrics ?? {}).map(([k, x]) => `${k} ${x}`).join(', ')}</td>
+                  <td>{[v.parentVersion && `from ${v.parentVersion}`, v.codeCommit && `code ${v.codeCommit}`, v.dataSnapshot && `data ${v.dataSnapshot}`, v.promptVersion && `prompt ${v.promptVersion}`].filter(Boolean).join(' · ')}</td>
+                  <td>{when(v.registeredAt)} by {v.registeredBy}</td>
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       </div>

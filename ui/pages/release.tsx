@@ -2,19 +2,46 @@
 import { useState } from 'preact/hooks';
 import { ApiError, download } from '../api';
 import { usePoll } from '../hooks';
-import { modelHref, temporalWorkflowUrl, when, words } from '../format';
+import { mayRetry, modelHref, stopLine, temporalWorkflowUrl, when, words } from '../format';
 import type { Me, Release, Stage } from '../types';
 import { Decide } from './decide';
+import { Retry } from './retry';
 import { Problem, Status } from './common';
 
 function StageView({ r, stage, me }: { r: Release; stage: Stage; me: Me | undefined }) {
   const mayDecide = me && (me.approves.includes('*') || me.approves.includes(stage.env));
   const q = stage.quorum;
+  const held = r.waitingFor && r.waitingFor.env === stage.env ? r.waitingFor : null;
+  const breakGlass = (r.breakGlass ?? []).filter((b) => b.stage === stage.env);
   return (
     <li class={`stage ${stage.status}`} data-stage={stage.env} data-status={stage.status}>
       <h3>
         {stage.env} <Status status={stage.status} />
+        {stage.carriedOver && <> <span class="badge idle">carried over</span></>}
       </h3>
+      {stage.carriedOver && (
+        <p class="carried" data-testid="carried-over">
+          Kept from run {stage.carriedOver.fromRunId}, because {stage.carriedOver.reason}
+        </p>
+      )}
+      {(held || stage.status === 'line_stopped') && (
+        <p class="held" data-testid="line-held">
+          Held by a stopped line{held ? `: ${stopLine(held)}` : ''}. It carries on from here once the line is resumed.
+        </p>
+      )}
+      {breakGlass.length > 0 && (
+        <div class="break-glass" data-testid="break-glass">
+          <h4>Break-glass approvals</h4>
+          <ul>
+            {breakGlass.map((b) => (
+              <li>
+                {b.approver} · {when(b.at)}{b.comment ? ` · “${b.comment}”` : ''}
+                {b.usedAt ? ` · let the hotfix pass the stop on ${b.passedStop ?? 'this stage'} at ${when(b.usedAt)}` : ' · not used yet'}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
       <p class="times">
         {stage.startedAt ? `started ${when(stage.startedAt)}` : 'not started'}
         {stage.endedAt ? ` · ended ${when(stage.endedAt)}` : ''}
@@ -76,6 +103,7 @@ export function ReleasePage({ id, me }: { id: string; me: Me | undefined }) {
   const [evidenceError, setEvidenceError] = useState('');
   const r = rel.data;
   const temporalUrl = me ? temporalWorkflowUrl(me.temporalUiUrl, me.namespace, id) : null;
+  const earlierRunUrl = me && r?.retryOf ? temporalWorkflowUrl(me.temporalUiUrl, me.namespace, id, r.retryOf.runId) : null;
   return (
     <section aria-labelledby="release-title">
       <h1 id="release-title">{id}</h1>
@@ -83,8 +111,9 @@ export function ReleasePage({ id, me }: { id: string; me: Me | undefined }) {
       {r && (
         <>
           <p class="summary" data-testid="release-status">
-            <Status status={r.status} /> {r.summary}
+            <Status status={r.status} /> {r.hotfix && <><span class="badge hotfix" data-testid="hotfix">hotfix</span> </>}{r.summary}
           </p>
+          {me?.releases && <Retry releaseId={r.releaseId} offer={mayRetry(r.status, me)} onDone={rel.refresh} />}
           <dl class="facts">
             <dt>Model</dt><dd><a href={modelHref(r.model)}>{r.model}</a> {r.version}</dd>
             <dt>Pipeline</dt><dd>{r.pipeline}{r.pipelineRevision ? ` rev ${r.pipelineRevision}` : ''}</dd>
@@ -92,6 +121,17 @@ export function ReleasePage({ id, me }: { id: string; me: Me | undefined }) {
             <dt>Started</dt><dd>{when(r.startedAt)}</dd>
             {r.endedAt && <><dt>Ended</dt><dd>{when(r.endedAt)}{r.outcome ? ` · ${words(r.outcome.status)}: ${r.outcome.reason}` : ''}</dd></>}
             {r.traceId && <><dt>Trace</dt><dd>{r.traceId}</dd></>}
+            {r.retryOf && (
+              <>
+                <dt>Retry of</dt>
+                <dd data-testid="retry-of">
+                  {earlierRunUrl ? <a href={earlierRunUrl} target="_blank" rel="noopener noreferrer">run {r.retryOf.runId}</a> : `run ${r.retryOf.runId}`}
+                  {` (started ${when(r.retryOf.startedAt)}, ended ${words(r.retryOf.status)}${r.retryOf.stage ? ` at ${r.retryOf.stage}` : ''})`}
+                  {` · ${r.retryOf.reason}`}
+                  {r.retryOf.changes.length > 0 ? ` · changed since: ${r.retryOf.changes.join('; ')}` : ''}
+                </dd>
+              </>
+            )}
           </dl>
           <p class="links">
             {temporalUrl && <a href={temporalUrl} target="_blank" rel="noopener noreferrer">Open in the Temporal Web UI</a>}{' '}
