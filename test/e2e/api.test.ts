@@ -5,8 +5,8 @@ import { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair } from 'jose';
 import { Authenticator, sha256Hex } from '../../api/auth';
 import { buildApi } from '../../api/server';
 import { ReleaseService } from '../../client/releases';
-import { registerModel, waitForState, writePipelines } from '../support/releases';
-import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
+import { registerModel, waitForState, openReleaseHarness, type ReleaseHarness } from '../support/releases';
+import { type TestDb, type TestTemporal } from '../support/stack';
 import { listenOnLoopback } from '../support/api';
 
 const TOKENS = {
@@ -47,10 +47,10 @@ describe('HTTP API over real HTTP, with the real stack behind it', () => {
     return { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : {} };
   };
 
+  let harness: ReleaseHarness | undefined;
   before(async () => {
-    t = await openTestDb();
-    temporal = await startTestWorker(t.db);
-    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES), bootstrapFromFolder: true });
+    harness = await openReleaseHarness(PIPELINES);
+    ({ t, temporal, service } = harness);
     const { publicKey, privateKey } = await generateKeyPair('ES256');
     oidcKey = privateKey;
     const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
@@ -77,8 +77,7 @@ describe('HTTP API over real HTTP, with the real stack behind it', () => {
   });
   after(async () => {
     await app?.close();
-    await temporal?.close();
-    await t?.close();
+    await harness?.close();
   });
 
   it('answers health without a token and publishes a valid OpenAPI 3 document', async () => {

@@ -18,8 +18,8 @@ import { Signer, verifyDocument } from '../../lib/signing';
 import { EVIDENCE_CONTEXT, EVIDENCE_SCHEMA, buildEvidence } from '../../registry/evidence';
 import { pipelineHash } from '../../registry/registry';
 import { approveSignal, type ReleaseState } from '../../workflows/release/api';
-import { registerModel, waitForState, writePipelines } from '../support/releases';
-import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
+import { registerModel, waitForState, openReleaseHarness, type ReleaseHarness } from '../support/releases';
+import { type TestDb, type TestTemporal } from '../support/stack';
 
 const PIPELINES = {
   evidenced: `
@@ -45,10 +45,10 @@ describe('evidence bundles and audit verification', () => {
   let model: string;
   let releaseId: string;
 
+  let harness: ReleaseHarness | undefined;
   before(async () => {
-    t = await openTestDb();
-    temporal = await startTestWorker(t.db, { auditSigner: workerKey });
-    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES), bootstrapFromFolder: true });
+    harness = await openReleaseHarness(PIPELINES, { auditSigner: workerKey });
+    ({ t, temporal, service } = harness);
     model = await registerModel(service.registry, { '1.0.0': { accuracy: 0.95 } });
     const started = await service.start({ model, version: '1.0.0', pipeline: 'evidenced', requestedBy: 'dave' });
     releaseId = started.releaseId;
@@ -64,10 +64,7 @@ describe('evidence bundles and audit verification', () => {
     await temporal.client.workflow.getHandle(started.workflowId).signal(approveSignal, { stage: 'prod', approver: 'alice', comment: 'eval ok' });
     assert.equal(((await temporal.client.workflow.getHandle(started.workflowId).result()) as ReleaseState).status, 'succeeded');
   });
-  after(async () => {
-    await temporal?.close();
-    await t?.close();
-  });
+  after(() => harness?.close());
 
   it('bundles a finished release with its pinned pipeline, approvals and deployments, signed so that one changed byte fails verification', async () => {
     const bundle = await buildEvidence(service.registry, await service.status(releaseId), { signer: apiKey });

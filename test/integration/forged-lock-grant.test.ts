@@ -11,8 +11,8 @@ import { ReleaseService } from '../../client/releases';
 import { envQueueWorkflowId } from '../../locks/api';
 import { EnvLeases } from '../../locks/leases';
 import { approveSignal, type ReleaseState } from '../../workflows/release/api';
-import { recordHistory, registerModel, waitFor, waitForState, writePipelines } from '../support/releases';
-import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
+import { recordHistory, registerModel, waitFor, waitForState, openReleaseHarness, type ReleaseHarness } from '../support/releases';
+import { type TestDb, type TestTemporal } from '../support/stack';
 
 const PIPELINES = {
   queued: `
@@ -31,15 +31,12 @@ describe('forged environment lock grants', () => {
   let temporal: TestTemporal;
   let service: ReleaseService;
 
+  let harness: ReleaseHarness | undefined;
   before(async () => {
-    t = await openTestDb();
-    temporal = await startTestWorker(t.db);
-    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES), bootstrapFromFolder: true });
+    harness = await openReleaseHarness(PIPELINES);
+    ({ t, temporal, service } = harness);
   });
-  after(async () => {
-    await temporal?.close();
-    await t?.close();
-  });
+  after(() => harness?.close());
 
   it('ignores a grant Signal sent over raw Temporal while another release holds the lease, audits it, and keeps waiting for the real grant', async () => {
     const model = await registerModel(service.registry, { h1: GOOD, f1: GOOD });

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ReleaseService } from '../../client/releases';
 import type { ReleaseState } from '../../workflows/release/api';
-import { recordHistory, registerModel, waitForState, writePipelines } from '../support/releases';
-import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
+import { recordHistory, registerModel, waitForState, openReleaseHarness, type ReleaseHarness } from '../support/releases';
+import { type TestTemporal } from '../support/stack';
 
 const PIPELINES = {
   lenient: `
@@ -43,19 +43,15 @@ stages:
 const GOOD = { accuracy: 0.95 };
 
 describe('a bake without enough health reports does not pass', () => {
-  let t: TestDb;
   let temporal: TestTemporal;
   let service: ReleaseService;
 
+  let harness: ReleaseHarness | undefined;
   before(async () => {
-    t = await openTestDb();
-    temporal = await startTestWorker(t.db);
-    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES), bootstrapFromFolder: true });
+    harness = await openReleaseHarness(PIPELINES);
+    ({ temporal, service } = harness);
   });
-  after(async () => {
-    await temporal?.close();
-    await t?.close();
-  });
+  after(() => harness?.close());
 
   const result = async (workflowId: string) => (await temporal.client.workflow.getHandle(workflowId).result()) as ReleaseState;
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ReleaseService } from '../../client/releases';
 import type { ReleaseState } from '../../workflows/release/api';
-import { recordHistory, registerModel, waitForState, writePipelines } from '../support/releases';
-import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
+import { recordHistory, registerModel, waitForState, openReleaseHarness, type ReleaseHarness } from '../support/releases';
+import { type TestTemporal } from '../support/stack';
 
 // Same stages, only the bake differs: whatever the bake adds to history must not depend on its length.
 const bakeOf = (name: string, bake: string) => `
@@ -37,19 +37,15 @@ stages:
 const GOOD = { accuracy: 0.95 };
 
 describe('a bake costs the same history events at any length', () => {
-  let t: TestDb;
   let temporal: TestTemporal;
   let service: ReleaseService;
 
+  let harness: ReleaseHarness | undefined;
   before(async () => {
-    t = await openTestDb();
-    temporal = await startTestWorker(t.db);
-    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES), bootstrapFromFolder: true });
+    harness = await openReleaseHarness(PIPELINES);
+    ({ temporal, service } = harness);
   });
-  after(async () => {
-    await temporal?.close();
-    await t?.close();
-  });
+  after(() => harness?.close());
 
   const run = async (model: string, version: string, pipeline: string) => {
     const started = await service.start({ model, version, pipeline, requestedBy: 'ci' });

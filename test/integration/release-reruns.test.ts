@@ -5,8 +5,8 @@ import { Authenticator } from '../../api/auth';
 import { buildApi } from '../../api/server';
 import { ReleaseService } from '../../client/releases';
 import { approveSignal, rejectSignal, type ReleaseState } from '../../workflows/release/api';
-import { registerModel, temporalCli, waitFor, waitForState, writePipelines } from '../support/releases';
-import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
+import { registerModel, temporalCli, waitFor, waitForState, openReleaseHarness, type ReleaseHarness } from '../support/releases';
+import { type TestDb, type TestTemporal } from '../support/stack';
 
 const PIPELINES = {
   gated: `
@@ -26,16 +26,15 @@ describe('a version released again: the registry shows the newest run', () => {
   let service: ReleaseService;
   let app: FastifyInstance;
 
+  let harness: ReleaseHarness | undefined;
   before(async () => {
-    t = await openTestDb();
-    temporal = await startTestWorker(t.db);
-    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES), bootstrapFromFolder: true });
+    harness = await openReleaseHarness(PIPELINES);
+    ({ t, temporal, service } = harness);
     app = await buildApi({ db: t.db, releases: service, auth: new Authenticator({ tokens: [{ user: 'vic', token: VIEWER, roles: ['viewer'], approves: [] }] }) });
   });
   after(async () => {
     await app?.close();
-    await temporal?.close();
-    await t?.close();
+    await harness?.close();
   });
 
   const listed = async (model: string): Promise<Array<{ releaseId: string; startedAt: string; status: string }>> => {

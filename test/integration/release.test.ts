@@ -4,8 +4,8 @@ import { ReleaseService } from '../../client/releases';
 import { envQueueWorkflowId, lockStateQuery, type LockState } from '../../locks/api';
 import { EnvLeases } from '../../locks/leases';
 import { approveSignal, deployOpKey, rejectSignal, type ReleaseState } from '../../workflows/release/api';
-import { recordHistory, registerModel, temporalCli, waitFor, waitForState, writePipelines } from '../support/releases';
-import { openTestDb, startTestWorker, type TestDb, type TestTemporal } from '../support/stack';
+import { recordHistory, registerModel, temporalCli, waitFor, waitForState, openReleaseHarness, type ReleaseHarness } from '../support/releases';
+import { type TestDb, type TestTemporal } from '../support/stack';
 
 const PIPELINES = {
   three: `
@@ -72,15 +72,12 @@ describe('release workflow on the real Temporal dev server and registry', () => 
   let temporal: TestTemporal;
   let service: ReleaseService;
 
+  let harness: ReleaseHarness | undefined;
   before(async () => {
-    t = await openTestDb();
-    temporal = await startTestWorker(t.db);
-    service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(PIPELINES), bootstrapFromFolder: true });
+    harness = await openReleaseHarness(PIPELINES);
+    ({ t, temporal, service } = harness);
   });
-  after(async () => {
-    await temporal?.close();
-    await t?.close();
-  });
+  after(() => harness?.close());
 
   const leaseHolder = (model: string, env: string) => new EnvLeases(t.db).holderOf(model, env);
   const queueState = async (model: string, env: string): Promise<LockState | undefined> =>

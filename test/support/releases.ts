@@ -9,10 +9,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from '../../registry/registry';
-import type { ReleaseService } from '../../client/releases';
+import { ReleaseService } from '../../client/releases';
 import type { ReleaseState } from '../../workflows/release/api';
 import { REPO_ROOT } from '../../devstack/stack';
-import { testEnv, uniqueName } from './stack';
+import { openTestDb, startTestWorker, testEnv, uniqueName, type TestDb, type TestTemporal } from './stack';
 
 const execFileAsync = promisify(execFile);
 
@@ -85,4 +85,28 @@ export async function recordHistory(workflowId: string, name: string): Promise<v
   const dir = path.join(REPO_ROOT, 'test', 'replay', 'histories');
   await fs.mkdir(dir, { recursive: true });
   await fs.writeFile(path.join(dir, `${name}.json`), history);
+}
+
+/** ReleaseHarness is a test registry database, a worker on it, and a direct-mode release service reading the given pipelines. */
+export interface ReleaseHarness {
+  t: TestDb;
+  temporal: TestTemporal;
+  service: ReleaseService;
+  close(): Promise<void>;
+}
+
+/** openReleaseHarness opens the parts most release tests start from; close() stops the worker, then the database. */
+export async function openReleaseHarness(pipelines: Record<string, string>, worker: Parameters<typeof startTestWorker>[1] = {}): Promise<ReleaseHarness> {
+  const t = await openTestDb();
+  const temporal = await startTestWorker(t.db, worker);
+  const service = new ReleaseService({ temporal: temporal.client, db: t.db, taskQueue: temporal.taskQueue, pipelinesDir: await writePipelines(pipelines), bootstrapFromFolder: true });
+  return {
+    t,
+    temporal,
+    service,
+    close: async () => {
+      await temporal.close();
+      await t.close();
+    },
+  };
 }
