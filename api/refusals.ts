@@ -1,8 +1,9 @@
 /**
  * Refusals at the API's edge go into the audit chain as `api.refused`: an
  * authenticated caller refused for lacking a role or a grant (403), and a
- * decision refused as bad input (400 on the routes that decide: starting a
- * release, approving or rejecting, rolling back). Each records who, which
+ * decision refused as bad input (400 on the routes that decide: starting or
+ * retrying a release, approving or rejecting, rolling back, applying a
+ * pipeline or binding a model to one). Each records who, which
  * route and why. A flood of refusals cannot grow the log without bound: per
  * identity at most `max` per window are recorded, and the next recorded one
  * says how many were left out. Unauthenticated refusals (401) name no one;
@@ -17,7 +18,15 @@ import type { AuditLog } from '../registry/audit';
 export const DEFAULT_REFUSALS_AUDITED_PER_MINUTE = 10;
 
 // Bad input on these routes is a refused decision, not a typo in a read.
-const DECISION_ROUTES = new Set(['POST /releases', 'POST /releases/:id/approvals', 'POST /rollbacks']);
+const DECISION_ROUTES = new Set([
+  'POST /releases',
+  'POST /releases/:id/retry',
+  'POST /releases/:id/approvals',
+  'POST /rollbacks',
+  // Policy: a hostile pipeline refused at apply is an attempt worth a record.
+  'PUT /pipelines',
+  'PUT /models/:model/binding',
+]);
 
 /** installRefusalAudit records refusals of authenticated callers once their answer is sent. */
 export function installRefusalAudit(app: FastifyInstance, options: { audit: AuditLog; max: number; windowMs: number; logger?: Logger }): void {

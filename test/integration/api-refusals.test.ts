@@ -58,6 +58,25 @@ describe('API refusals in the audit chain', () => {
     });
   });
 
+  it('records a hostile pipeline refused at apply (400 on PUT /pipelines), naming the admin who sent it', async () => {
+    const user = uniqueName('admin').replace(/_/g, '-');
+    const token = `${user}-token-0123456789`;
+    const app = await buildApi({ db: t.db, auth: new Authenticator({ tokens: [{ user, token, roles: ['admin'], approves: [] }] }), requestsPerMinute: 10_000, mutationsPerMinute: 10_000 });
+    try {
+      const source = 'name: hostile\nstages:\n  - env: dev\n    gates:\n      - type: webhook\n        url: https://hooks.example.com/x\n        secretEnv: SLIPWAY_API_SIGNING_KEY\n';
+      const res = await app.inject({ method: 'PUT', url: '/pipelines', headers: { authorization: `Bearer ${token}` }, payload: { source } });
+      assert.equal(res.statusCode, 400, res.body);
+      const [event] = await waitFor(async () => {
+        const found = await refusalsOf(user);
+        return found.length >= 1 ? found : undefined;
+      });
+      assert.equal(event!.details?.route, 'PUT /pipelines');
+      assert.match(event!.reason ?? '', /SLIPWAY_API_SIGNING_KEY/);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('records a refused decision (400 on a deciding route) but not bad input on a read, nor an anonymous 401', async () => {
     await withUser({}, async (app, user, token) => {
       const auth = { authorization: `Bearer ${token}` };
